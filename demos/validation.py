@@ -1,0 +1,122 @@
+"""Checks of the demo's inputs, each failing with one message that says what to change."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from pathlib import Path
+from typing import Any
+
+from mmcache.pipelines.generation import GenerationRequest
+
+STEPS_RANGE = (1, 200)
+SIZE_RANGE = (16, 2048)
+FRAMES_RANGE = (1, 1025)
+GUIDANCE_RANGE = (0.0, 50.0)
+SEED_RANGE = (0, 2**63 - 1)
+MAX_PROMPT_CHARS = 2000
+
+
+class DemoInputError(ValueError):
+    """An input the demo cannot generate from; the message is shown to the user as is."""
+
+
+def _whole_number(name: str, value: Any, low: int, high: int) -> int:
+    if value is None or value == "":
+        raise DemoInputError(f"{name} is required (a whole number from {low} to {high}).")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DemoInputError(f"{name} must be a whole number from {low} to {high}, got {value!r}.") from None
+    if number != int(number):
+        raise DemoInputError(f"{name} must be a whole number, got {value!r}.")
+    if not low <= number <= high:
+        raise DemoInputError(f"{name} must be from {low} to {high}, got {int(number)}.")
+    return int(number)
+
+
+def check_request(prompt: str | None, negative_prompt: str | None, seed: Any, steps: Any, height: Any, width: Any,
+                  frames: Any, guidance_scale: Any) -> GenerationRequest:
+    """The request the inputs describe, with the checks that need no model; ``DemoInputError`` otherwise."""
+    text = (prompt or "").strip()
+    if not text:
+        raise DemoInputError("The prompt is empty: describe the video to generate.")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise DemoInputError(f"The prompt is {len(text)} characters long; keep it under {MAX_PROMPT_CHARS}.")
+    if guidance_scale is None or guidance_scale == "":
+        raise DemoInputError("guidance scale is required.")
+    try:
+        guidance = float(guidance_scale)
+    except (TypeError, ValueError):
+        raise DemoInputError(f"guidance scale must be a number, got {guidance_scale!r}.") from None
+    if not GUIDANCE_RANGE[0] <= guidance <= GUIDANCE_RANGE[1]:
+        raise DemoInputError(f"guidance scale must be from {GUIDANCE_RANGE[0]:g} to {GUIDANCE_RANGE[1]:g}, "
+                             f"got {guidance:g}.")
+    return GenerationRequest(
+        prompt=text,
+        negative_prompt=(negative_prompt or "").strip() or None,
+        seed=_whole_number("seed", seed, *SEED_RANGE),
+        num_inference_steps=_whole_number("steps", steps, *STEPS_RANGE),
+        height=_whole_number("height", height, *SIZE_RANGE),
+        width=_whole_number("width", width, *SIZE_RANGE),
+        num_frames=_whole_number("frames", frames, *FRAMES_RANGE),
+        guidance_scale=guidance,
+    )
+
+
+def size_multiple(pipe: Any) -> int:
+    """What height and width must be multiples of: the VAE's spatial factor times the patch size (at least 16)."""
+    vae_factor = getattr(pipe, "vae_scale_factor_spatial", None) or getattr(pipe, "vae_scale_factor", None) or 8
+    denoiser = getattr(pipe, "transformer", None) or getattr(pipe, "unet", None)
+    patch = getattr(getattr(denoiser, "config", None), "patch_size", None) or 1
+    patch = patch[-1] if isinstance(patch, (tuple, list)) else patch
+    return max(16, int(vae_factor) * int(patch))
+
+
+def accepts(pipe: Any, argument: str) -> bool:
+    return argument in inspect.signature(type(pipe).__call__).parameters
+
+
+def unsupplied_inputs(pipe: Any) -> list[str]:
+    """Required pipeline arguments the demo has no control for (e.g. the ``image`` of image-to-video)."""
+    parameters = list(inspect.signature(type(pipe).__call__).parameters.values())[1:]
+    return [p.name for p in parameters if p.default is inspect.Parameter.empty
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "prompt"]
+
+
+def check_request_for_model(request: GenerationRequest, pipe: Any) -> GenerationRequest:
+    """Checks that depend on the loaded pipeline (inputs, size multiple, frame count); drops what it does not take."""
+    missing = unsupplied_inputs(pipe)
+    if missing:
+        raise DemoInputError(f"{type(pipe).__name__} needs {', '.join(missing)}, which this demo does not provide: "
+                             "choose a text-to-video or text-to-image model.")
+    multiple = size_multiple(pipe)
+    for name in ("height", "width"):
+        value = getattr(request, name)
+        if value % multiple:
+            raise DemoInputError(f"{name} must be a multiple of {multiple} for this model, got {value} "
+                                 f"(try {max(multiple, round(value / multiple) * multiple)}).")
+    if not accepts(pipe, "num_frames"):
+        request.num_frames = None
+        return request
+    temporal = getattr(pipe, "vae_scale_factor_temporal", None)
+    if temporal and (request.num_frames - 1) % temporal:
+        fitting = (request.num_frames - 1) // temporal * temporal + 1
+        raise DemoInputError(f"frames must be {temporal}·k + 1 for this model (1, {1 + temporal}, "
+                             f"{1 + 2 * temporal}, ...), got {request.num_frames} (try {fitting}).")
+    return request
+
+
+def check_model_name(model: str | None, known: list[str]) -> str:
+    """A model the demo may load: one of ``known`` or a local diffusers folder."""
+    name = (model or "").strip()
+    if not name:
+        raise DemoInputError("Choose a model.")
+    if name in known:
+        return name
+    if os.path.isdir(name):
+        if not (Path(name) / "model_index.json").is_file():
+            raise DemoInputError(f"{name} is a folder but not a diffusers pipeline (no model_index.json).")
+        return name
+    raise DemoInputError(f"Unknown model {name!r}: choose one of {known} or enter the path of a local diffusers "
+                         "folder (saved with save_pretrained).")

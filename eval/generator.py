@@ -1,0 +1,64 @@
+"""The pipeline of one process, loaded on first use, and generation with a method or a peer."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import Any, Iterator
+
+from mmcache.pipelines.generation import GenerationResult, run_generation
+from mmcache.pipelines.loader import generation_defaults, load
+
+from .methods import EvalMethod
+from .peers import Accelerator
+from .plan import EvalItem, EvalSettings
+
+WARMUP_STEPS = 2
+
+
+class Generator:
+    """Loads the model once (lazily: a fully finished run never loads it) and generates items."""
+
+    def __init__(self, settings: EvalSettings, device: str | None = None, warmup: bool = True) -> None:
+        self.settings = settings
+        self.device = device
+        self.warmup = warmup
+        self._pipe: Any = None
+        self._defaults = generation_defaults(settings.model)
+
+    @property
+    def pipe(self) -> Any:
+        if self._pipe is None:
+            self._pipe = load(self.settings.model, device=self.device, dtype=self.settings.dtype)
+            self._pipe.set_progress_bar_config(disable=True)
+        return self._pipe
+
+    def _request(self, item: EvalItem, steps: int | None = None) -> Any:
+        request = item.request(self.settings).with_defaults(self._defaults)
+        return dataclasses.replace(request, num_inference_steps=steps) if steps else request
+
+    def warm_up(self, item: EvalItem) -> None:
+        """One short untimed run, so the first timed generation does not pay for kernel setup."""
+        if self.warmup:
+            run_generation(self.pipe, self._request(item, WARMUP_STEPS))
+            self.warmup = False
+
+    def generate(self, item: EvalItem, method: EvalMethod | None = None,
+                 accelerator: Accelerator | None = None) -> GenerationResult:
+        """``item`` with ``method``'s mmcache config, or with ``accelerator`` (a peer), or plain."""
+        configs = (method.config,) if method is not None and method.config is not None else ()
+        return run_generation(self.pipe, self._request(item), configs, accelerator=accelerator,
+                              measure_compute=self.settings.measure_compute)
+
+
+@contextlib.contextmanager
+def diffusers_errors_only() -> Iterator[None]:
+    """Keep diffusers' warnings (e.g. FasterCache's "experimental") out of the progress display."""
+    from diffusers.utils import logging as diffusers_logging
+
+    level = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        diffusers_logging.set_verbosity(level)

@@ -1,0 +1,1 @@
+"""Per-video metrics: fidelity against the baseline, VBench's temporal flickering, proxies, adherence."""

@@ -1,0 +1,7 @@
+"""``python -m mmcache`` is the ``mmcache`` command."""
+
+import sys
+
+from .cli.main import main
+
+sys.exit(main())

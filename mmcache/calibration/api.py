@@ -1,0 +1,104 @@
+"""``mmcache.calibrate``: offline profiling runs that produce a ``Calibration``."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Iterable, Sequence
+
+import torch
+
+from ..engine.registry import resolve_target
+from ..errors import ConfigError
+from . import ertacache_fit
+from .calibration import Calibration, describe_target
+from .recording import Trajectory, record_trajectories
+
+EULER_FLOW_SCHEDULERS = ("FlowMatchEulerDiscreteScheduler",)
+METHODS = ("ertacache",)
+
+
+def supports_time_adjustment(pipeline: Any) -> bool:
+    """Timestep adjustment rescales Euler steps on the sigma grid: it needs a flow-matching Euler sampler."""
+    scheduler = getattr(pipeline, "scheduler", None)
+    names = [cls.__name__ for cls in type(scheduler).__mro__]
+    return any(name in EULER_FLOW_SCHEDULERS for name in names) and not getattr(
+        getattr(scheduler, "config", None), "stochastic_sampling", False)
+
+
+def _generation_kwargs(pipe: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    accepted = inspect.signature(type(pipe).__call__).parameters
+    unknown = sorted(key for key in kwargs if key not in accepted)
+    if unknown:
+        raise ConfigError(f"{type(pipe).__name__} does not accept {unknown}.")
+    if "num_inference_steps" not in kwargs:
+        raise ConfigError("calibrate needs num_inference_steps=...: a calibration is made for one step count.")
+    if "output_type" in accepted:
+        kwargs = {**kwargs, "output_type": "latent"}  # the decoded video is not needed
+    return kwargs
+
+
+def fit_ertacache(trajectories: list[Trajectory], pipe: Any, threshold: float, channel_dim: int,
+                  latent_shapes: dict[str, tuple[int, ...]], generation: dict[str, Any],
+                  granularity: str = "channel", final_steps: int = 1) -> Calibration:
+    """Turn recorded trajectories into an ERTACache calibration for reuse threshold ``threshold``."""
+    resolved = resolve_target(pipe)
+    errors = ertacache_fit.relative_cache_errors(trajectories)
+    schedule = ertacache_fit.greedy_reuse_schedule(errors, threshold, final_steps)
+    rectification = ertacache_fit.fit_rectification(trajectories, schedule, channel_dim, granularity)  # type: ignore[arg-type]
+    time_scale = (ertacache_fit.fit_time_scale(trajectories, schedule, channel_dim, rectification)
+                  if supports_time_adjustment(pipe) else {})
+    sources = ertacache_fit.refresh_points(schedule, trajectories[0].num_steps)
+    return Calibration(
+        method="ertacache",
+        target=describe_target(pipe, resolved.denoisers),
+        num_steps=trajectories[0].num_steps,
+        latent_shapes={key: list(shape) for key, shape in latent_shapes.items()},
+        generation={key: value for key, value in generation.items() if isinstance(value, (int, float, str, bool))},
+        threshold=float(threshold),
+        reuse_steps=schedule,
+        time_scale=time_scale,
+        rectification=rectification,
+        channel_dim=channel_dim,
+        prompts=sorted({t.prompt for t in trajectories}),
+        seeds=sorted({t.seed for t in trajectories}),
+        first_step_branches=sorted(key for key, seen in trajectories[0].inputs.items() if 0 in seen),
+        diagnostics={
+            "reused_step_errors": {str(step): float(errors[source, step]) for step, source in sources.items()},
+            "next_step_errors": [float(errors[i - 1, i]) for i in range(1, errors.shape[0])],
+            "granularity": granularity,
+        },
+    )
+
+
+def calibrate(pipe: Any, method: str = "ertacache", prompts: Sequence[str] = (), seeds: Iterable[int] = (0,),
+              threshold: float = 0.1, granularity: str = "channel", final_steps: int = 1,
+              storage_dtype: torch.dtype = torch.float32, progress: bool = True,
+              **generation_kwargs: Any) -> Calibration:
+    """Profile full-compute runs of ``pipe`` and fit a calibration for ``method``.
+
+    Args:
+        pipe: the diffusers pipeline the calibration is for.
+        method: ``"ertacache"``.
+        prompts, seeds: the calibration runs (every prompt with every seed).
+        threshold: ERTACache's lambda; a step reuses the last computed residual while its mean
+            relative L1 error stays below it (larger: more reuse).
+        granularity: ``"channel"`` (per latent channel K, B) or ``"scalar"`` error model.
+        final_steps: the last steps are always computed.
+        storage_dtype: dtype of the trajectories kept on the CPU while fitting.
+        generation_kwargs: passed to ``pipe(...)``; must include ``num_inference_steps`` and should
+            match how the calibration will be used (resolution, frames, guidance).
+    """
+    if method not in METHODS:
+        raise ConfigError(f"Unknown calibration method {method!r}; calibration exists for {list(METHODS)}.")
+    prompts = list(prompts)
+    if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
+        raise ConfigError("calibrate needs at least one non-empty prompt.")
+    if not threshold > 0:
+        raise ConfigError(f"threshold must be > 0, got {threshold}.")
+    if granularity not in ("channel", "scalar"):
+        raise ConfigError(f"granularity must be 'channel' or 'scalar', got {granularity!r}.")
+    kwargs = _generation_kwargs(pipe, dict(generation_kwargs))
+    resolved = resolve_target(pipe)
+    trajectories, recorder = record_trajectories(pipe, prompts, list(seeds), kwargs, storage_dtype, progress)
+    return fit_ertacache(trajectories, pipe, threshold, resolved.adapter.channel_dim, recorder.latent_shapes,
+                         generation_kwargs, granularity, final_steps)

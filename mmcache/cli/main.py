@@ -1,0 +1,67 @@
+"""``mmcache <command>``: dispatches to the subcommands, each defined in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from ..errors import MMCacheError
+
+# command → (module holding `add_arguments(parser)` and `run(args) -> int`, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "generate": ("mmcache.cli.generate", "generate a video (optionally side by side with the uncached baseline)"),
+    "calibrate": ("mmcache.cli.calibrate", "calibrate a step-skipping method (ERTACache) offline"),
+    "eval": ("mmcache.eval.cli", "evaluate methods against the baseline and peers (speed, fidelity, VBench)"),
+    "demo": ("mmcache.demos.cli", "launch the Gradio demo: baseline vs accelerated side by side"),
+    "models": ("mmcache.cli.models", "list the models and methods mmcache knows"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmcache", description="Training-free caching for multimodal generation.")
+    parser.add_argument("--version", action="version", version=f"mmcache {__import__('mmcache').__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue  # a subcommand whose module is not installed in this build
+        sub = commands.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip())
+        module.add_arguments(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def _quiet_library_logs() -> None:
+    """Keep third-party import-time notices (e.g. optional torchvision) out of the command's output."""
+    try:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.set_verbosity_error()
+    except ImportError:
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_library_logs()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except (MMCacheError, FileNotFoundError, ValueError) as error:
+        print(f"mmcache {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"mmcache {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

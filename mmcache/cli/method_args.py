@@ -1,0 +1,48 @@
+"""Command-line flags that choose a cache method and its knobs, shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..config.base import MethodConfig, registered_methods
+from ..config.spec import parse_method_spec
+from ..errors import ConfigError
+
+NO_METHOD = "none"
+# flag destination → config field name (only applied when the chosen method has that field)
+KNOB_FLAGS = {"threshold": "threshold", "warmup_steps": "warmup_steps", "final_steps": "final_steps",
+              "calibration": "calibration"}
+
+
+def add_method_arguments(parser: argparse.ArgumentParser, default: str = "easycache") -> None:
+    group = parser.add_argument_group("cache method")
+    group.add_argument("--method", default=default,
+                       help=f"cache method: {', '.join(sorted(registered_methods()))} or '{NO_METHOD}' "
+                            f"(default: {default})")
+    group.add_argument("--preset", help="start from a per-family preset of the method, e.g. wan2.1, toy-t2v")
+    group.add_argument("--threshold", type=float, help="reuse threshold (EasyCache: tau; larger = faster)")
+    group.add_argument("--warmup-steps", type=int, help="first steps always computed (EasyCache: R)")
+    group.add_argument("--final-steps", type=int, help="last steps always computed")
+    group.add_argument("--calibration", help="calibration file of a calibrated method (ERTACache), from "
+                                             "`mmcache calibrate`")
+    group.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                       help="any other method parameter (repeatable)")
+
+
+def configs_from_args(args: argparse.Namespace) -> list[MethodConfig]:
+    """The method configs the flags describe (empty for ``--method none``)."""
+    if args.method == NO_METHOD:
+        given = [flag for flag in KNOB_FLAGS if getattr(args, flag) is not None] + (["param"] if args.param else [])
+        if given or args.preset:
+            raise ConfigError(f"--method none takes no method parameters (got {given or ['preset']}).")
+        return []
+    if args.method not in registered_methods():
+        raise ConfigError(f"Unknown --method {args.method!r}; choose from {sorted(registered_methods())} or "
+                          f"'{NO_METHOD}'.")
+    parts = [f"preset={args.preset}"] if args.preset else []
+    for flag, field in KNOB_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            parts.append(f"{field}={value}")
+    parts.extend(args.param)
+    return [parse_method_spec(f"{args.method}:{','.join(parts)}")]

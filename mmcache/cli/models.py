@@ -1,0 +1,25 @@
+"""List the models `--model` accepts without a path, the supported families and the methods."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser
+
+
+def run(args: argparse.Namespace) -> int:
+    del args
+    from mmcache.config.base import registered_methods
+    from mmcache.engine.registry import families
+    from mmcache.pipelines.loader import available_models, default_model
+
+    print("models (also: any local diffusers folder or hub id):")
+    for name in available_models():
+        print(f"  {name}{'  (default)' if name == default_model() else ''}")
+    print("families:")
+    for adapter in families().values():
+        print(f"  {adapter.name}: {', '.join(adapter.pipeline_classes)}")
+    print("methods: " + ", ".join(sorted(registered_methods())))
+    return 0

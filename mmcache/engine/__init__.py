@@ -1,0 +1,1 @@
+"""The hook engine: adapters, run tracking, the diffusers hook and enable/disable."""

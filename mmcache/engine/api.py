@@ -1,0 +1,125 @@
+"""``enable`` / ``disable`` / ``enabled``: attach cache methods to a pipeline or its denoiser."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+from ..config.base import MethodConfig
+from ..errors import AlreadyEnabledError, ConfigError, NotEnabledError
+from ..methods import attention_method, step_policy_factory
+from . import hook as hooks
+from .handle import CacheHandle
+from .offload import beneath_accelerate_hook
+from .registry import resolve_target, unwrap_compiled
+from .session import CacheSession
+
+HANDLE_ATTRIBUTE = "_mmcache_handle"
+
+
+def _check_configs(configs: tuple[Any, ...]) -> None:
+    for config in configs:
+        if not isinstance(config, MethodConfig):
+            raise ConfigError(
+                f"mmcache.enable takes method configs such as EasyCacheConfig(...), got {type(config).__name__}."
+            )
+    names = [config.method for config in configs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ConfigError(f"Each method can be enabled once; got {repeated} more than once.")
+    steps = [config.method for config in configs if config.role == "step"]
+    if len(steps) > 1:
+        raise ConfigError(
+            f"Only one step-skipping method can run at a time, got {steps}; attention methods (e.g. "
+            "SparseAttentionConfig) compose with one of them."
+        )
+
+
+def _existing_handle(target: Any) -> CacheHandle | None:
+    handle = getattr(target, HANDLE_ATTRIBUTE, None)
+    if handle is None and hasattr(target, "_orig_mod"):
+        handle = getattr(target._orig_mod, HANDLE_ATTRIBUTE, None)
+    return handle if handle is not None and handle.active else None
+
+
+def enable(target: Any, *configs: MethodConfig, num_inference_steps: int | None = None) -> CacheHandle:
+    """Attach the given methods to a diffusers pipeline or its denoiser and return a ``CacheHandle``.
+
+    Args:
+        target: a diffusers pipeline (preferred: mmcache then reads the step count from its
+            scheduler) or its denoiser module (``pipe.transformer``).
+        configs: method configs, e.g. ``EasyCacheConfig(threshold=0.1)``; at most one step method,
+            plus attention methods. With no config mmcache only observes (counts and times calls).
+        num_inference_steps: the number of denoising steps, needed only when ``target`` is a bare
+            denoiser driven outside a diffusers pipeline that does not say it.
+    """
+    _check_configs(configs)
+    step_config = next((config for config in configs if config.role == "step"), None)
+    factory = step_policy_factory(step_config) if step_config is not None else None
+    return enable_policy(target, factory, configs, num_inference_steps)
+
+
+def enable_policy(target: Any, policy_factory: Any, configs: tuple[MethodConfig, ...] = (),
+                  num_inference_steps: int | None = None) -> CacheHandle:
+    """``enable`` with an explicit step-policy factory (``policy_factory(tracker) -> StepPolicy``).
+
+    Used by mmcache itself for policies that have no public config, such as the trajectory
+    recorder of calibration runs.
+    """
+    resolved = resolve_target(target)
+    if _existing_handle(target) is not None or any(hooks.is_attached(module) for module in resolved.denoisers):
+        raise AlreadyEnabledError(
+            f"mmcache is already enabled on this {type(target).__name__}; call mmcache.disable(...) first "
+            "(or use the handle returned by the first mmcache.enable)."
+        )
+    session = CacheSession(resolved, policy_factory, num_inference_steps)
+    attachments = []
+    try:
+        if session.policy is not None:
+            session.policy.attach(resolved)
+        for config in configs:
+            if config.role == "attention":
+                attachments.append(attention_method(config)(resolved, session))
+        for index, module in enumerate(resolved.denoisers):
+            with beneath_accelerate_hook(module):
+                hooks.attach(module, hooks.DenoiserHook(session, index))
+    except Exception:
+        for attachment in attachments:
+            attachment.detach()
+        for module in resolved.denoisers:
+            with beneath_accelerate_hook(module):
+                hooks.detach(module)
+        raise
+    handle = CacheHandle(target, configs, session, attachments)
+    for module in (target, *resolved.denoisers):
+        setattr(module, HANDLE_ATTRIBUTE, handle)
+    return handle
+
+
+def disable(target: Any) -> None:
+    """Remove everything mmcache attached to ``target``; its outputs are the original ones again."""
+    handle = _existing_handle(target)
+    if handle is None:
+        raise NotEnabledError(f"mmcache is not enabled on this {type(target).__name__}; nothing to disable.")
+    resolved = handle.session.target
+    for module in resolved.denoisers:
+        with beneath_accelerate_hook(module):
+            hooks.detach(module)
+    for attachment in reversed(handle.attachments):
+        attachment.detach()
+    handle.session.end_run()
+    handle.active = False
+    for module in (handle.target, *resolved.denoisers, unwrap_compiled(target)):
+        if getattr(module, HANDLE_ATTRIBUTE, None) is handle:
+            delattr(module, HANDLE_ATTRIBUTE)
+
+
+@contextlib.contextmanager
+def enabled(target: Any, *configs: MethodConfig, num_inference_steps: int | None = None) -> Iterator[CacheHandle]:
+    """Context-manager form of ``enable``: the methods are removed when the block exits."""
+    handle = enable(target, *configs, num_inference_steps=num_inference_steps)
+    try:
+        yield handle
+    finally:
+        if handle.active:
+            disable(handle.target)

@@ -1,0 +1,143 @@
+"""Registry of model-family adapters and the lookup from a user's target to its adapter.
+
+The built-in families are declared in ``mmcache.pipelines.families`` and registered the first
+time a lookup needs them (a plugin load, so that the core never imports ``pipelines`` at import
+time). Third-party families call ``register_family`` themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+from typing import Any
+
+import torch
+
+from ..errors import UnsupportedModelError
+from .adapter import FamilyAdapter
+
+_FAMILIES: dict[str, FamilyAdapter] = {}
+_UNSUPPORTED_PIPELINES: dict[str, str] = {}
+_BUILTINS_LOADED = False
+BUILTIN_FAMILIES_MODULE = "mmcache.pipelines.families"
+ADDING_A_FAMILY = "docs/FAMILIES.md ('Adding a family')"
+
+
+def register_family(adapter: FamilyAdapter) -> FamilyAdapter:
+    """Add (or replace) a family adapter."""
+    _FAMILIES[adapter.name] = adapter
+    return adapter
+
+
+def register_unsupported_pipeline(class_name: str, reason: str) -> None:
+    """Declare a pipeline class that the step methods must refuse, with the reason shown to users."""
+    _UNSUPPORTED_PIPELINES[class_name] = reason
+
+
+def families() -> dict[str, FamilyAdapter]:
+    """All registered families, built-ins included."""
+    _load_builtins()
+    return dict(_FAMILIES)
+
+
+def _load_builtins() -> None:
+    global _BUILTINS_LOADED
+    if not _BUILTINS_LOADED:
+        _BUILTINS_LOADED = True
+        importlib.import_module(BUILTIN_FAMILIES_MODULE)
+
+
+def _class_names(obj: Any) -> list[str]:
+    return [cls.__name__ for cls in type(obj).__mro__]
+
+
+def unwrap_compiled(module: torch.nn.Module) -> torch.nn.Module:
+    """The module inside a ``torch.compile`` wrapper (``OptimizedModule``), or the module itself."""
+    return getattr(module, "_orig_mod", module)
+
+
+def supported_summary() -> str:
+    """One line per family, for error messages."""
+    lines = [
+        f"  - {adapter.name}: pipelines {', '.join(adapter.pipeline_classes) or '-'}; "
+        f"denoisers {', '.join(adapter.denoiser_classes)}"
+        for adapter in families().values()
+    ]
+    return "\n".join(lines)
+
+
+def _unsupported(what: str, reason: str = "") -> UnsupportedModelError:
+    detail = f" ({reason})" if reason else ""
+    return UnsupportedModelError(
+        f"mmcache does not support {what}{detail}. Supported families:\n{supported_summary()}\n"
+        "Any diffusers transformer whose forward takes `hidden_states` and `timestep` and keeps its blocks in a "
+        f"ModuleList is served by the generic path. To add a family, see {ADDING_A_FAMILY}."
+    )
+
+
+def _generic_adapter(module: torch.nn.Module) -> FamilyAdapter | None:
+    """An adapter for an unknown diffusers transformer, if it has the shape the engine needs."""
+    if "ModelMixin" not in _class_names(module):
+        return None
+    parameters = inspect.signature(module.forward).parameters
+    if "hidden_states" not in parameters or "timestep" not in parameters:
+        return None
+    stacks = tuple(name for name, child in module.named_children() if isinstance(child, torch.nn.ModuleList))
+    if not stacks:
+        return None
+    return FamilyAdapter(
+        name=f"generic:{type(module).__name__}", pipeline_classes=(), denoiser_classes=(type(module).__name__,),
+        block_attributes=stacks, notes="served by the generic diffusers-transformer path",
+    )
+
+
+def adapter_for_module(module: torch.nn.Module) -> FamilyAdapter:
+    """The adapter of a denoiser module; the generic path for unknown diffusers transformers."""
+    module = unwrap_compiled(module)
+    names = _class_names(module)
+    for adapter in families().values():
+        if any(name in adapter.denoiser_classes for name in names):
+            return adapter
+    generic = _generic_adapter(module)
+    if generic is None:
+        raise _unsupported(f"the module {type(module).__name__}")
+    return generic
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolvedTarget:
+    """A user's target resolved into its pipeline (if any), adapter and denoiser modules."""
+
+    pipeline: Any | None
+    adapter: FamilyAdapter
+    denoisers: tuple[torch.nn.Module, ...]
+    denoiser_names: tuple[str, ...]
+
+
+def resolve_target(target: Any) -> ResolvedTarget:
+    """Find the adapter and denoisers for a diffusers pipeline or a denoiser module."""
+    _load_builtins()
+    if isinstance(target, torch.nn.Module):
+        adapter = adapter_for_module(target)
+        return ResolvedTarget(None, adapter, (unwrap_compiled(target),), ("denoiser",))
+    names = _class_names(target)
+    for name in names:
+        if name in _UNSUPPORTED_PIPELINES:
+            raise _unsupported(f"the pipeline {type(target).__name__}", _UNSUPPORTED_PIPELINES[name])
+    if not hasattr(target, "components"):
+        raise _unsupported(f"objects of type {type(target).__name__} (expected a diffusers pipeline or its denoiser)")
+    adapter = next((a for a in families().values() if any(n in a.pipeline_classes for n in names)), None)
+    attributes = adapter.denoiser_attributes if adapter else ("transformer", "transformer_2", "unet")
+    found = [(attr, getattr(target, attr, None)) for attr in attributes]
+    found = [(attr, module) for attr, module in found if isinstance(module, torch.nn.Module)]
+    if not found:
+        raise _unsupported(f"the pipeline {type(target).__name__}", "it has no transformer denoiser")
+    if adapter is None:
+        adapter = adapter_for_module(found[0][1])
+    return ResolvedTarget(
+        pipeline=target,
+        adapter=adapter,
+        denoisers=tuple(unwrap_compiled(module) for _, module in found),
+        denoiser_names=tuple(attr for attr, _ in found),
+    )

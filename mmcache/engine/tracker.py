@@ -1,0 +1,158 @@
+"""Where the denoising loop is: pipeline call (run), step index, number of steps, CFG branches.
+
+A run ends when diffusers resets stateful hooks at the end of a pipeline call
+(``maybe_free_model_hooks``). As safety nets for interrupted calls and for denoisers called outside
+a pipeline, a new run also starts when a branch has already done every step, when the pipeline
+says the step index is 0 again, or when the timestep goes up (every supported sampler walks the
+timesteps downwards).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+
+from ..errors import ConfigError
+from .adapter import FamilyAdapter
+
+SINGLE_BRANCH = "main"
+BATCHED_CONTEXT = "cond_uncond"
+
+
+@dataclasses.dataclass(frozen=True)
+class ForwardInfo:
+    """Position of one denoiser forward in the denoising loop.
+
+    ``branches`` names the CFG branch of each equal chunk of the batch (one entry unless the
+    pipeline batches cond and uncond); ``leader`` is the index of the chunk whose values decide for
+    the whole forward; ``state_key`` identifies the per-branch state of a cache method.
+    """
+
+    run: int
+    step: int
+    num_steps: int | None
+    branches: tuple[str, ...]
+    leader: int
+    state_key: str
+    first_at_step: bool
+
+    def chunk(self, tensor: torch.Tensor, index: int) -> torch.Tensor:
+        """The batch chunk of branch ``index``."""
+        if len(self.branches) == 1:
+            return tensor
+        return tensor.chunk(len(self.branches), dim=0)[index]
+
+    @property
+    def is_last_step(self) -> bool:
+        return self.num_steps is not None and self.step >= self.num_steps - 1
+
+
+def _timestep_value(timestep: Any) -> float | None:
+    if timestep is None:
+        return None
+    if isinstance(timestep, torch.Tensor):
+        return float(timestep.detach().max().item()) if timestep.numel() else None
+    return float(timestep)
+
+
+def _guidance_active(pipeline: Any | None) -> bool | None:
+    """Whether a pipeline is running classifier-free guidance now, if it says so."""
+    if pipeline is None:
+        return None
+    flag = getattr(pipeline, "do_classifier_free_guidance", None)
+    if flag is not None:
+        return bool(flag)
+    scale = getattr(pipeline, "_guidance_scale", None)
+    return None if scale is None else float(scale) > 1.0
+
+
+class RunTracker:
+    """Counts denoiser forwards per branch within one pipeline call and detects call boundaries."""
+
+    def __init__(self, adapter: FamilyAdapter, pipeline: Any | None, num_inference_steps: int | None) -> None:
+        self.adapter = adapter
+        self.pipeline = pipeline
+        self.num_inference_steps_hint = num_inference_steps
+        self.run = -1
+        self.active = False
+        self.num_steps: int | None = None
+        self._step_counts: dict[str, int] = {}
+        self._last_timestep: dict[str, float] = {}
+        self._steps_seen: set[int] = set()
+
+    def end_run(self) -> None:
+        """The pipeline call is over; the next forward starts a new run."""
+        self.active = False
+
+    def _branches(self, context_name: str | None, batch: int) -> tuple[str, ...]:
+        if context_name is None:
+            return (SINGLE_BRANCH,)
+        if context_name == BATCHED_CONTEXT or self.adapter.batched_cfg and context_name not in ("cond", "uncond"):
+            guided = _guidance_active(self.pipeline)
+            order = self.adapter.batched_branch_order
+            if guided is None or (guided and batch % len(order) != 0):
+                return (context_name,)
+            return order if guided else ("cond",)
+        return (context_name,)
+
+    def _resolve_num_steps(self, context: Any | None) -> int | None:
+        from_context = getattr(context, "num_inference_steps", None) if context is not None else None
+        if from_context:
+            return int(from_context)
+        scheduler = getattr(self.pipeline, "scheduler", None) if self.pipeline is not None else None
+        timesteps = getattr(scheduler, "timesteps", None)
+        if timesteps is not None and len(timesteps) > 0:
+            return len(timesteps)
+        return self.num_inference_steps_hint
+
+    def _start_run(self, context: Any | None) -> None:
+        self.run += 1
+        self.active = True
+        self.num_steps = self._resolve_num_steps(context)
+        self._step_counts.clear()
+        self._last_timestep.clear()
+        self._steps_seen.clear()
+
+    def _needs_new_run(self, key: str, context: Any | None, timestep: float | None) -> bool:
+        if not self.active:
+            return True
+        count = self._step_counts.get(key, 0)
+        if self.num_steps is not None and count >= self.num_steps:
+            return True
+        context_step = getattr(context, "step_index", None) if context is not None else None
+        if context_step == 0 and count > 0:
+            return True
+        previous = self._last_timestep.get(key)
+        return previous is not None and timestep is not None and timestep > previous
+
+    def begin_forward(self, context: Any | None, hidden_states: torch.Tensor, timestep: Any) -> tuple[ForwardInfo, bool]:
+        """Place one forward; returns its ``ForwardInfo`` and whether it started a new run."""
+        name = getattr(context, "name", None) if context is not None else None
+        branches = self._branches(name, hidden_states.shape[0])
+        key = name if name is not None else SINGLE_BRANCH
+        value = _timestep_value(timestep)
+        new_run = self._needs_new_run(key, context, value)
+        if new_run:
+            self._start_run(context)
+        context_step = getattr(context, "step_index", None) if context is not None else None
+        step = int(context_step) if context_step is not None else self._step_counts.get(key, 0)
+        self._step_counts[key] = step + 1
+        if value is not None:
+            self._last_timestep[key] = value
+        first = step not in self._steps_seen
+        self._steps_seen.add(step)
+        leader = branches.index("cond") if "cond" in branches else 0
+        info = ForwardInfo(self.run, step, self.num_steps, branches, leader, key, first)
+        return info, new_run
+
+    def require_num_steps(self, method: str) -> int:
+        """The number of steps, or a clear error saying how to provide it."""
+        if self.num_steps is None:
+            raise ConfigError(
+                f"{method} needs the number of denoising steps, which mmcache could not determine: enable it on the "
+                "pipeline (mmcache.enable(pipe, ...)) rather than on its denoiser, or pass "
+                "num_inference_steps=... to mmcache.enable."
+            )
+        return self.num_steps

@@ -1,0 +1,142 @@
+"""What a cache method did during one pipeline call: counters, a per-step timeline, timings."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class StepRecord:
+    """One denoiser evaluation of one CFG branch.
+
+    ``metric`` is the method's decision quantity at this step (EasyCache: the accumulated error
+    estimate E) and ``threshold`` what it was compared with; both are ``None`` where no comparison
+    was made (warmup, final steps). ``reason`` says why the call was computed or reused.
+    """
+
+    step: int
+    branch: str
+    computed: bool
+    reason: str
+    metric: float | None = None
+    threshold: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class BranchCounts:
+    """Denoiser evaluations of one CFG branch."""
+
+    calls: int
+    computed: int
+    skipped: int
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheStats:
+    """Summary of one pipeline call (a *run*) under a cache method.
+
+    ``calls`` counts denoiser evaluations per CFG branch (a step with CFG counts two, whether the
+    pipeline batches the branches or not). ``estimated_speedup`` is ``calls / computed``;
+    ``measured_speedup`` compares the measured denoiser time with what computing every call would
+    have cost at the measured mean time of a computed forward.
+    """
+
+    method: str
+    run: int
+    num_steps: int | None
+    calls: int
+    computed: int
+    skipped: int
+    branches: dict[str, BranchCounts]
+    timeline: tuple[StepRecord, ...]
+    forwards: int
+    computed_forwards: int
+    denoiser_seconds: float | None
+    computed_forward_seconds: float | None
+    reused_forward_seconds: float | None
+
+    @property
+    def skip_ratio(self) -> float:
+        """Fraction of denoiser evaluations that were reused."""
+        return self.skipped / self.calls if self.calls else 0.0
+
+    @property
+    def estimated_speedup(self) -> float:
+        """Denoiser evaluations over computed evaluations."""
+        return self.calls / self.computed if self.computed else float("inf") if self.calls else 1.0
+
+    @property
+    def measured_speedup(self) -> float | None:
+        """Full-compute denoiser time (estimated from the mean computed forward) over the measured time."""
+        if not self.denoiser_seconds or not self.computed_forwards or self.computed_forward_seconds is None:
+            return None
+        mean_computed = self.computed_forward_seconds / self.computed_forwards
+        return mean_computed * self.forwards / self.denoiser_seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form, derived quantities included."""
+        data = dataclasses.asdict(self)
+        data["timeline"] = [dataclasses.asdict(record) for record in self.timeline]
+        data.update(
+            skip_ratio=self.skip_ratio,
+            estimated_speedup=self.estimated_speedup,
+            measured_speedup=self.measured_speedup,
+        )
+        return data
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.method} run {self.run}: {self.calls} denoiser calls, {self.computed} computed, "
+            f"{self.skipped} reused (skip ratio {self.skip_ratio:.1%}, estimated speedup {self.estimated_speedup:.2f}x"
+            + (f", measured {self.measured_speedup:.2f}x" if self.measured_speedup else "")
+            + ")"
+        ]
+        for name, counts in self.branches.items():
+            lines.append(f"  {name}: {counts.calls} calls, {counts.computed} computed, {counts.skipped} reused")
+        lines.append("  timeline: " + "".join("C" if r.computed else "." for r in self.timeline))
+        return "\n".join(lines)
+
+
+class RunRecorder:
+    """Collects ``StepRecord``s and forward timings of one run and freezes them into ``CacheStats``."""
+
+    def __init__(self, method: str, run: int) -> None:
+        self.method = method
+        self.run = run
+        self.num_steps: int | None = None
+        self.records: list[StepRecord] = []
+        self._forward_timers: list[tuple[bool, Any]] = []
+
+    def add(self, record: StepRecord) -> None:
+        self.records.append(record)
+
+    def add_forward(self, computed: bool, timer: Any) -> None:
+        """Register the timer of one denoiser forward (resolved lazily, to avoid device syncs)."""
+        self._forward_timers.append((computed, timer))
+
+    def freeze(self) -> CacheStats:
+        branches: dict[str, BranchCounts] = {}
+        for name in dict.fromkeys(record.branch for record in self.records):
+            mine = [record for record in self.records if record.branch == name]
+            done = sum(record.computed for record in mine)
+            branches[name] = BranchCounts(calls=len(mine), computed=done, skipped=len(mine) - done)
+        computed = sum(record.computed for record in self.records)
+        seconds = [(was_computed, timer.seconds()) for was_computed, timer in self._forward_timers]
+        known = [(c, s) for c, s in seconds if s is not None]
+        complete = len(known) == len(seconds) and bool(seconds)
+        return CacheStats(
+            method=self.method,
+            run=self.run,
+            num_steps=self.num_steps,
+            calls=len(self.records),
+            computed=computed,
+            skipped=len(self.records) - computed,
+            branches=branches,
+            timeline=tuple(self.records),
+            forwards=len(seconds),
+            computed_forwards=sum(c for c, _ in seconds),
+            denoiser_seconds=sum(s for _, s in known) if complete else None,
+            computed_forward_seconds=sum(s for c, s in known if c) if complete else None,
+            reused_forward_seconds=sum(s for c, s in known if not c) if complete else None,
+        )

@@ -1,0 +1,131 @@
+"""``load(name_or_path)``: a ready diffusers pipeline from a bundled name, a local folder or a hub id."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+MODELS_DIR = Path(__file__).resolve().parent / "toy" / "models"
+BUNDLED = ("toy-t2v", "toy-df")
+TINY_PREFIX = "tiny:"
+DEFAULTS_FILE = "mmcache_defaults.json"
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """The requested model is neither bundled, nor a local folder, nor reachable on the hub."""
+
+
+def bundled_path(name: str) -> Path:
+    """Folder of a bundled reference model (it may not exist in a checkout without weights)."""
+    return MODELS_DIR / name
+
+
+def available_models() -> list[str]:
+    """Names ``load`` accepts without a path: bundled reference models present, and tiny random ones."""
+    from .tiny import TINY_BUILDERS
+
+    present = [name for name in BUNDLED if (bundled_path(name) / "model_index.json").is_file()]
+    return present + [TINY_PREFIX + name for name in TINY_BUILDERS]
+
+
+def default_model() -> str:
+    """``toy-t2v`` when its weights are present, otherwise the tiny random Wan pipeline."""
+    return "toy-t2v" if (bundled_path("toy-t2v") / "model_index.json").is_file() else TINY_PREFIX + "wan2.1-t2v"
+
+
+def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    names = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
+             "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+    if dtype not in names:
+        raise ValueError(f"Unknown dtype {dtype!r}; use one of {sorted(names)}.")
+    return names[dtype]
+
+
+def _from_folder(path: Path, dtype: torch.dtype | None) -> Any:
+    from diffusers import DiffusionPipeline
+
+    kwargs = {"torch_dtype": dtype} if dtype is not None else {}
+    return DiffusionPipeline.from_pretrained(str(path), local_files_only=True, **kwargs)
+
+
+def _from_hub(repo_id: str, dtype: torch.dtype | None) -> Any:
+    from diffusers import DiffusionPipeline
+
+    kwargs = {"torch_dtype": dtype} if dtype is not None else {}
+    try:
+        return DiffusionPipeline.from_pretrained(repo_id, **kwargs)
+    except (OSError, ValueError) as error:
+        raise ModelNotFoundError(
+            f"Could not load {repo_id!r}: it is not a bundled model ({', '.join(BUNDLED)}), not a local folder, and "
+            "its weights are not reachable from this machine (no network or not in the Hugging Face cache). "
+            f"Download it where you have network (e.g. `huggingface-cli download {repo_id}`) and pass the local "
+            f"folder instead. Original error: {error}"
+        ) from error
+
+
+def load(name_or_path: str, device: str | torch.device | None = None,
+         dtype: torch.dtype | str | None = None) -> Any:
+    """A ready diffusers pipeline for ``"toy-t2v"``, ``"toy-df"``, ``"tiny:<family>"``, a folder or a hub id.
+
+    ``device`` defaults to CUDA when available, else CPU; ``dtype`` to the checkpoint's own.
+    """
+    from .tiny import TINY_BUILDERS, build_tiny_pipeline
+
+    torch_dtype = _resolve_dtype(dtype)
+    if name_or_path in BUNDLED:
+        folder = bundled_path(name_or_path)
+        if not (folder / "model_index.json").is_file():
+            raise ModelNotFoundError(
+                f"The bundled model {name_or_path!r} has no weights in {folder}. Train it with "
+                "`python -m mmcache.pipelines.toy.train` (see docs/MODELS.md) or reinstall mmcache."
+            )
+        pipe = _from_folder(folder, torch_dtype)
+    elif name_or_path.startswith(TINY_PREFIX):
+        family = name_or_path[len(TINY_PREFIX):]
+        if family not in TINY_BUILDERS:
+            raise ModelNotFoundError(f"No tiny pipeline {family!r}; choose one of {sorted(TINY_BUILDERS)}.")
+        pipe = build_tiny_pipeline(family)
+        if torch_dtype is not None:
+            pipe.to(dtype=torch_dtype)
+    elif os.path.isdir(name_or_path):
+        if not (Path(name_or_path) / "model_index.json").is_file():
+            raise ModelNotFoundError(f"{name_or_path} is a folder but holds no model_index.json (not a diffusers "
+                                     "pipeline saved with save_pretrained).")
+        pipe = _from_folder(Path(name_or_path), torch_dtype)
+    elif HUB_ID.fullmatch(name_or_path):
+        pipe = _from_hub(name_or_path, torch_dtype)
+    else:
+        raise ModelNotFoundError(
+            f"{name_or_path!r} is not a model name, an existing folder or a hub id (owner/name). "
+            f"Available names: {available_models()}."
+        )
+    pipe.to(torch.device(device) if device is not None else default_device())
+    pipe.mmcache_model_name = name_or_path
+    return pipe
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def generation_defaults(name_or_path: str) -> dict[str, Any]:
+    """Recommended generation settings stored beside a model (``mmcache_defaults.json``), if any."""
+    from .tiny import TINY_BUILDERS, tiny_call_kwargs
+
+    if name_or_path.startswith(TINY_PREFIX) and name_or_path[len(TINY_PREFIX):] in TINY_BUILDERS:
+        kwargs = tiny_call_kwargs(name_or_path[len(TINY_PREFIX):])
+        return {key: kwargs[key] for key in ("height", "width", "num_frames", "guidance_scale",
+                                               "num_inference_steps", "max_sequence_length") if key in kwargs}
+    folder = bundled_path(name_or_path) if name_or_path in BUNDLED else Path(name_or_path)
+    file = folder / DEFAULTS_FILE
+    if file.is_file():
+        return json.loads(file.read_text())
+    return {}

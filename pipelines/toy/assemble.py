@@ -1,0 +1,48 @@
+"""Assemble trained components into diffusers pipelines and save them in the standard layout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from diffusers import AutoencoderKLWan, SkyReelsV2DiffusionForcingPipeline, WanPipeline
+
+from .configs import FLOW_SHIFT, NUM_FRAMES, SIZE, build_scheduler
+from .tokenizer import build_tokenizer
+
+DEFAULTS_FILE = "mmcache_defaults.json"
+
+T2V_DEFAULTS: dict[str, Any] = {
+    "height": SIZE, "width": SIZE, "num_frames": NUM_FRAMES, "num_inference_steps": 30, "guidance_scale": 5.0,
+    "negative_prompt": "",
+}
+DF_DEFAULTS: dict[str, Any] = {
+    **T2V_DEFAULTS, "num_frames": 41,
+    "extra": {"base_num_frames": NUM_FRAMES, "overlap_history": 9, "addnoise_condition": 0, "ar_step": 0},
+}
+
+
+def build_t2v_pipeline(vae: AutoencoderKLWan, text_encoder: Any, transformer: Any,
+                       flow_shift: float = FLOW_SHIFT) -> WanPipeline:
+    return WanPipeline(tokenizer=build_tokenizer(), text_encoder=text_encoder, vae=vae,
+                       scheduler=build_scheduler(flow_shift), transformer=transformer)
+
+
+def build_df_pipeline(vae: AutoencoderKLWan, text_encoder: Any, transformer: Any,
+                      flow_shift: float = FLOW_SHIFT) -> SkyReelsV2DiffusionForcingPipeline:
+    return SkyReelsV2DiffusionForcingPipeline(tokenizer=build_tokenizer(), text_encoder=text_encoder, vae=vae,
+                                              scheduler=build_scheduler(flow_shift), transformer=transformer)
+
+
+def save_pipeline(pipe: Any, folder: Path, defaults: dict[str, Any]) -> None:
+    """``save_pretrained`` (safetensors) plus the recommended call settings in ``mmcache_defaults.json``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    pipe.save_pretrained(str(folder), safe_serialization=True)
+    (folder / DEFAULTS_FILE).write_text(json.dumps(defaults, indent=2) + "\n")
+
+
+def read_defaults(folder: Path) -> dict[str, Any]:
+    path = Path(folder) / DEFAULTS_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}

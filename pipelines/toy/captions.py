@@ -1,0 +1,110 @@
+"""The caption grammar of the synthetic shapes world and its train / held-out split.
+
+A caption names one object and the scene: ``"a red circle moving left on a black background"``.
+Every (colour, shape, motion) combination is a *triplet*; a fixed quarter of the triplets never
+appears in training data (under any background) and is used to measure prompt adherence on
+combinations the models have not seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (225, 35, 35),
+    "yellow": (235, 215, 30),
+    "green": (30, 190, 60),
+    "blue": (40, 80, 235),
+    "purple": (165, 55, 220),
+}
+SHAPES: tuple[str, ...] = ("circle", "square", "triangle")
+MOTIONS: dict[str, tuple[int, int]] = {  # unit step in image coordinates (x right, y down)
+    "left": (-1, 0),
+    "right": (1, 0),
+    "up": (0, -1),
+    "down": (0, 1),
+}
+BACKGROUNDS: dict[str, tuple[int, int, int]] = {
+    "black": (0, 0, 0),
+    "gray": (110, 110, 110),
+    "white": (235, 235, 235),
+}
+
+TEMPLATE = "a {colour} {shape} moving {motion} on a {background} background"
+FILLER_WORDS: tuple[str, ...] = ("a", "moving", "on", "background")
+
+
+@dataclasses.dataclass(frozen=True)
+class CaptionSpec:
+    """What a caption says: one object's colour, shape and motion, and the background."""
+
+    colour: str
+    shape: str
+    motion: str
+    background: str = "black"
+
+    def __post_init__(self) -> None:
+        for value, options, what in ((self.colour, COLOURS, "colour"), (self.shape, SHAPES, "shape"),
+                                     (self.motion, MOTIONS, "motion"), (self.background, BACKGROUNDS, "background")):
+            if value not in options:
+                raise ValueError(f"Unknown {what} {value!r}; choose one of {sorted(options)}.")
+
+    @property
+    def triplet(self) -> tuple[str, str, str]:
+        return (self.colour, self.shape, self.motion)
+
+    @property
+    def text(self) -> str:
+        return TEMPLATE.format(**dataclasses.asdict(self))
+
+
+def vocabulary_words() -> list[str]:
+    """Every word the grammar can produce, in a fixed order."""
+    words = list(FILLER_WORDS) + list(COLOURS) + list(SHAPES) + list(MOTIONS) + list(BACKGROUNDS)
+    return list(dict.fromkeys(words))
+
+
+_CAPTION = re.compile(
+    r"^\s*(?:an?\s+)?(?P<colour>\w+)\s+(?P<shape>\w+)\s+moving\s+(?P<motion>\w+)"
+    r"(?:\s+on\s+(?:an?\s+)?(?P<background>\w+)(?:\s+background)?)?\s*[.!]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_caption(text: str) -> CaptionSpec:
+    """The ``CaptionSpec`` of a caption in the grammar; raises ``ValueError`` naming what is wrong.
+
+    The background phrase is optional (defaults to black); case and a final full stop are ignored.
+    """
+    match = _CAPTION.match(text)
+    if match is None:
+        raise ValueError(f"Caption {text!r} does not follow the grammar {TEMPLATE!r}.")
+    parts = {key: (value or "black").lower() for key, value in match.groupdict().items()}
+    return CaptionSpec(**parts)
+
+
+def is_held_out(spec: CaptionSpec) -> bool:
+    """True for the 15 of 60 triplets kept out of training (one motion per colour-shape pair).
+
+    The rule is a Latin-square-like pattern, so every colour, shape and motion, and every pair of
+    them, still occurs in training.
+    """
+    c = list(COLOURS).index(spec.colour)
+    s = SHAPES.index(spec.shape)
+    m = list(MOTIONS).index(spec.motion)
+    return (c + s + m) % len(MOTIONS) == 0
+
+
+def all_specs() -> list[CaptionSpec]:
+    """Every caption of the grammar (colour × shape × motion × background)."""
+    return [CaptionSpec(*combo) for combo in itertools.product(COLOURS, SHAPES, MOTIONS, BACKGROUNDS)]
+
+
+def train_specs() -> list[CaptionSpec]:
+    return [spec for spec in all_specs() if not is_held_out(spec)]
+
+
+def held_out_specs() -> list[CaptionSpec]:
+    return [spec for spec in all_specs() if is_held_out(spec)]

@@ -1,0 +1,49 @@
+"""Generating videos with the toy pipelines and scoring them with the detector."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from .captions import CaptionSpec
+from .detector import score_segments, score_video
+
+
+def generate_frames(pipe: Any, prompt: str, seed: int, **call: Any) -> np.ndarray:
+    """One video as uint8 ``[T, H, W, 3]`` (CPU generator seeded with ``seed``)."""
+    pipe.set_progress_bar_config(disable=True)
+    output = pipe(prompt=prompt, generator=torch.Generator().manual_seed(int(seed)), output_type="np", **call)
+    return (np.clip(np.asarray(output.frames[0]), 0.0, 1.0) * 255.0).round().astype(np.uint8)
+
+
+def adherence(pipe: Any, specs: Sequence[CaptionSpec], seed: int = 0, **call: Any) -> dict[str, float]:
+    """Fractions of videos with the right colour, direction and shape (shape over judged videos)."""
+    colour = direction = both = shape_right = shape_judged = 0
+    for index, spec in enumerate(specs):
+        score = score_video(generate_frames(pipe, spec.text, seed + index, **call), spec)
+        colour += score.colour_ok
+        direction += score.direction_ok
+        both += score.colour_ok and score.direction_ok
+        if score.shape_ok is not None:
+            shape_judged += 1
+            shape_right += score.shape_ok
+    n = max(1, len(specs))
+    return {"colour": colour / n, "direction": direction / n, "colour_and_direction": both / n,
+            "shape": shape_right / max(1, shape_judged), "n": len(specs)}
+
+
+def long_video_coherence(pipe: Any, specs: Sequence[CaptionSpec], seed: int = 0, window: int = 17,
+                         **call: Any) -> dict[str, float]:
+    """For long videos: fraction whose every ``window``-frame segment keeps the caption's colour and direction."""
+    coherent = colour = direction = 0
+    for index, spec in enumerate(specs):
+        frames = generate_frames(pipe, spec.text, seed + index, **call)
+        segments = score_segments(frames, spec, length=window, stride=window // 2)
+        colour += all(s.colour_ok for s in segments)
+        direction += all(s.direction_ok for s in segments)
+        coherent += all(s.colour_ok and s.direction_ok for s in segments)
+    n = max(1, len(specs))
+    return {"coherent": coherent / n, "colour_all_segments": colour / n, "direction_all_segments": direction / n,
+            "n": len(specs)}

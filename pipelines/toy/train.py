@@ -1,0 +1,132 @@
+"""Train the bundled reference models: ``python -m mmcache.pipelines.toy.train <stage> [options]``.
+
+Stages (each reproducible from ``--seed`` and resumable: rerun the same command to continue):
+
+* ``vae``      train the AutoencoderKLWan on synthetic clips;
+* ``latents``  encode the training clips once with it (sets the VAE's latents_mean / latents_std);
+* ``t2v``      train toy-t2v's transformer + text encoder (flow matching);
+* ``df``       train toy-df's transformer (diffusion forcing), initialised from toy-t2v;
+* ``install``  copy the exported pipelines into ``mmcache/pipelines/toy/models``;
+* ``all``      every stage in order under ``--root``, with a preset (``cpu`` or ``gpu``), stopping
+  cleanly after ``--max-minutes`` (rerun to continue; finished stages are skipped).
+
+Stage options: ``python -m mmcache.pipelines.toy.train <stage> --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from . import latents, train_df, train_t2v, train_vae
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+STAGES = {"vae": train_vae, "latents": latents, "t2v": train_t2v, "df": train_df}
+
+# Step counts and batch sizes per preset; the cpu preset is what the shipped weights used.
+PRESETS: dict[str, dict[str, list[str]]] = {
+    "cpu": {
+        "vae": ["--steps", "4000", "--batch-size", "8", "--crop", "24"],
+        "latents": ["--count", "5000"],
+        "t2v": ["--steps", "6000", "--batch-size", "32"],
+        "df": ["--steps", "2500", "--batch-size", "32"],
+    },
+    "gpu": {
+        "vae": ["--steps", "8000", "--batch-size", "16", "--crop", "32"],
+        "latents": ["--count", "20000", "--batch-size", "50"],
+        "t2v": ["--steps", "20000", "--batch-size", "128"],
+        "df": ["--steps", "8000", "--batch-size", "128"],
+    },
+}
+
+
+def stage_outputs(root: Path) -> dict[str, Path]:
+    """The file or folder whose existence means a stage of ``all`` is finished."""
+    return {"vae": root / "vae" / "vae", "latents": root / "latents" / "stats.json",
+            "t2v": root / "t2v" / "pipeline", "df": root / "df" / "pipeline"}
+
+
+def install(t2v: Path, df: Path, models_dir: Path = MODELS_DIR, vae: Path | None = None) -> None:
+    """Replace the bundled ``toy-t2v`` / ``toy-df`` folders with exported pipelines.
+
+    ``vae``: an exported VAE (e.g. from a ``--decoder-only`` fine-tune) that replaces the pipelines' own.
+    """
+    if vae is not None and not (vae / "config.json").is_file():
+        raise FileNotFoundError(f"{vae} holds no exported VAE (config.json).")
+    for name, source in (("toy-t2v", t2v), ("toy-df", df)):
+        if not (source / "model_index.json").is_file():
+            raise FileNotFoundError(f"{source} holds no exported pipeline (model_index.json).")
+        target = models_dir / name
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(source, target)
+        if vae is not None:
+            shutil.rmtree(target / "vae")
+            shutil.copytree(vae, target / "vae")
+        print(f"installed {source} -> {target}" + (f" (VAE from {vae})" if vae is not None else ""))
+
+
+def run_all(args: argparse.Namespace) -> None:
+    root: Path = args.root
+    outputs = stage_outputs(root)
+    started = time.monotonic()
+    common = ["--seed", str(args.seed), "--device", args.device, "--threads", str(args.threads)]
+    paths = {
+        "vae": ["--out", str(root / "vae")],
+        "latents": ["--vae", str(outputs["vae"]), "--out", str(root / "latents")],
+        "t2v": ["--latents", str(root / "latents"), "--out", str(root / "t2v")],
+        "df": ["--latents", str(root / "latents"), "--init", str(outputs["t2v"]), "--out", str(root / "df")],
+    }
+    for name, module in STAGES.items():
+        if outputs[name].exists():
+            continue
+        argv = paths[name] + PRESETS[args.preset][name] + common
+        if args.max_minutes is not None:
+            left = args.max_minutes - (time.monotonic() - started) / 60
+            if left <= 0.5:
+                print("time box used up; rerun the same command to continue")
+                return
+            argv += ["--max-minutes", f"{left:.2f}"]
+        parser = argparse.ArgumentParser(prog=f"train {name}")
+        module.add_arguments(parser)
+        print(f"== stage {name}: {' '.join(argv)}", flush=True)
+        module.run(parser.parse_args(argv))
+        if not outputs[name].exists():
+            print(f"stage {name} paused; rerun the same command to continue")
+            return
+    if args.install:
+        install(outputs["t2v"], outputs["df"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m mmcache.pipelines.toy.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    stages = parser.add_subparsers(dest="stage", required=True)
+    for name, module in STAGES.items():
+        module.add_arguments(stages.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0]))
+    sub = stages.add_parser("install", help="copy exported pipelines into the package's models folder")
+    sub.add_argument("--t2v", type=Path, required=True)
+    sub.add_argument("--df", type=Path, required=True)
+    sub.add_argument("--vae", type=Path, default=None, help="exported VAE to use instead of the pipelines' own")
+    sub = stages.add_parser("all", help="every stage in order, resumable")
+    sub.add_argument("--root", type=Path, default=Path("runs/toy"))
+    sub.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--device", default="cpu")
+    sub.add_argument("--threads", type=int, default=2)
+    sub.add_argument("--max-minutes", type=float, default=None)
+    sub.add_argument("--install", action="store_true", help="install the pipelines into the package at the end")
+    args = parser.parse_args(argv)
+    if args.stage == "all":
+        run_all(args)
+    elif args.stage == "install":
+        install(args.t2v, args.df, vae=args.vae)
+    else:
+        STAGES[args.stage].run(args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,117 @@
+"""Train toy-df: a SkyReelsV2Transformer3DModel with diffusion forcing (a noise level per latent frame).
+
+Starts from the trained toy-t2v transformer (same backbone, same parameter names) and keeps toy-t2v's
+text encoder frozen, so both models share VAE and text encoder. Each sample is a 5-latent-frame
+window at a random offset of a 7-latent-frame clip; its per-frame noise levels are drawn from a
+mixture that covers how SkyReelsV2DiffusionForcingPipeline calls the model:
+
+* independent: every frame its own σ (plain diffusion forcing);
+* shared: one σ for all frames (the first window of a video);
+* prefix: the first 1-4 frames clean (σ = 0, or the small σ of ``addnoise_condition``), the rest
+  at one σ (continuing a long video from ``overlap_history`` frames); clean frames get no loss;
+* monotone: independent σ sorted so later frames are noisier (asynchronous ``ar_step`` > 0).
+
+    python -m mmcache.pipelines.toy.train df --latents runs/toy/latents --init runs/toy/t2v/pipeline --out runs/toy/df
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import AutoencoderKLWan, WanTransformer3DModel
+from transformers import UMT5EncoderModel
+
+from . import common
+from .assemble import DF_DEFAULTS, build_df_pipeline, save_pipeline
+from .captions import held_out_specs
+from .configs import FLOW_SHIFT, NUM_FRAMES, build_df_transformer, latent_frames
+from .denoiser import Batch, train_denoiser
+from .flow import sample_sigmas
+from .latent_set import LatentSet
+from .sampling import long_video_coherence
+
+MODES = ("independent", "shared", "prefix", "monotone")
+MODE_WEIGHTS = (0.35, 0.25, 0.30, 0.10)
+MAX_PREFIX = 4
+MAX_CONDITION_SIGMA = 0.05
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    common.add_run_arguments(parser, steps=3000, batch_size=32, lr=2e-4, out="runs/toy/df", eval_every=1000)
+    parser.add_argument("--latents", type=Path, required=True, help="folder written by the `latents` step")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="toy-t2v pipeline folder: initial transformer weights and the (frozen) text encoder")
+    parser.add_argument("--caption-dropout", type=float, default=0.1)
+    parser.add_argument("--shift", type=float, default=FLOW_SHIFT)
+    parser.add_argument("--eval-prompts", type=int, default=6)
+    parser.add_argument("--eval-steps", type=int, default=20)
+    parser.add_argument("--eval-frames", type=int, default=41)
+
+
+def frame_sigmas(rng: np.random.Generator, draws: torch.Tensor, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frame σ ``[frames]`` and loss weights for one sample; ``draws`` are shifted uniform σ values."""
+    mode = rng.choice(MODES, p=MODE_WEIGHTS)
+    sigmas = draws[:frames].clone()
+    weight = torch.ones(frames)
+    if mode == "shared":
+        sigmas[:] = draws[0]
+    elif mode == "monotone":
+        sigmas = torch.sort(sigmas).values
+    elif mode == "prefix":
+        k = int(rng.integers(1, MAX_PREFIX + 1))
+        sigmas[:] = draws[0]
+        condition = 0.0 if rng.random() < 0.7 else float(rng.uniform(0, MAX_CONDITION_SIGMA))
+        sigmas[:k] = condition
+        if condition == 0.0:
+            weight[:k] = 0.0
+    return sigmas, weight
+
+
+def load_init(init: Path | None) -> tuple[torch.nn.Module, UMT5EncoderModel | None]:
+    transformer = build_df_transformer()
+    if init is None:
+        return transformer, None
+    source = WanTransformer3DModel.from_pretrained(str(init / "transformer"))
+    transformer.load_state_dict(source.state_dict(), strict=True)
+    return transformer, UMT5EncoderModel.from_pretrained(str(init / "text_encoder"))
+
+
+def run(args: argparse.Namespace) -> None:
+    options = common.run_options(args)
+    common.setup_torch(options)
+    data = LatentSet.load(args.latents)
+    window = latent_frames(NUM_FRAMES)
+    max_offset = data.latents.shape[2] - window
+    vae = AutoencoderKLWan.from_pretrained(str(args.latents / "vae")).eval()
+    transformer, text_encoder = load_init(args.init)
+    if text_encoder is None:
+        raise ValueError("toy-df shares toy-t2v's text encoder: pass --init <toy-t2v pipeline folder>.")
+
+    def make_batch(step: int) -> Batch:
+        rng = np.random.default_rng([options.seed, 13, step])
+        b = options.batch_size
+        indices = rng.integers(len(data), size=b)
+        offsets = rng.integers(0, max_offset + 1, size=b)
+        clean = torch.stack([data.latents[i, :, o:o + window] for i, o in zip(indices, offsets)])
+        draws = sample_sigmas((b, window), args.shift, common.step_generator(options.seed, step, salt=1))
+        pairs = [frame_sigmas(rng, draws[i], window) for i in range(b)]
+        ids, mask = data.captions_batch(indices, rng.random(b) < args.caption_dropout)
+        return Batch(clean, ids, mask, torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs]))
+
+    def pipeline(model, text):
+        return build_df_pipeline(vae, text, model, args.shift)
+
+    def evaluate(model, text, step: int) -> dict:
+        specs = held_out_specs()[:: max(1, len(held_out_specs()) // args.eval_prompts)][: args.eval_prompts]
+        call = {**{k: DF_DEFAULTS[k] for k in ("height", "width", "guidance_scale")}, **DF_DEFAULTS["extra"]}
+        return long_video_coherence(pipeline(model, text).to(options.device), specs, seed=step,
+                                    num_inference_steps=args.eval_steps, num_frames=args.eval_frames, **call)
+
+    def export(model, text) -> None:
+        save_pipeline(pipeline(model, text), Path(options.out) / "pipeline", DF_DEFAULTS)
+
+    train_denoiser(options, transformer, text_encoder, make_batch, train_text_encoder=False,
+                   diffusion_forcing=True, evaluate=evaluate, export=export)

@@ -1,0 +1,66 @@
+"""Train toy-t2v: a WanTransformer3DModel and its UMT5 text encoder with flow matching on latents.
+
+Uses the first 5 latent frames (17 video frames) of the precomputed clips, caption dropout for
+classifier-free guidance, and σ drawn with the inference shift. Periodically generates held-out
+prompts through the real WanPipeline and scores them with the detector.
+
+    python -m mmcache.pipelines.toy.train t2v --latents runs/toy/latents --out runs/toy/t2v --max-minutes 9
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from diffusers import AutoencoderKLWan
+
+from . import common
+from .assemble import T2V_DEFAULTS, build_t2v_pipeline, save_pipeline
+from .captions import held_out_specs
+from .configs import FLOW_SHIFT, NUM_FRAMES, build_t2v_transformer, build_text_encoder, latent_frames
+from .denoiser import Batch, train_denoiser
+from .flow import sample_sigmas
+from .latent_set import LatentSet
+from .sampling import adherence
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    common.add_run_arguments(parser, steps=6000, batch_size=32, lr=5e-4, out="runs/toy/t2v", eval_every=1000)
+    parser.add_argument("--latents", type=Path, required=True, help="folder written by the `latents` step")
+    parser.add_argument("--caption-dropout", type=float, default=0.1)
+    parser.add_argument("--shift", type=float, default=FLOW_SHIFT, help="σ shift for training and sampling")
+    parser.add_argument("--eval-prompts", type=int, default=12, help="held-out prompts generated per evaluation")
+    parser.add_argument("--eval-steps", type=int, default=20)
+
+
+def eval_specs(count: int) -> list:
+    specs = held_out_specs()
+    return [specs[i] for i in np.linspace(0, len(specs) - 1, count).round().astype(int)]
+
+
+def run(args: argparse.Namespace) -> None:
+    options = common.run_options(args)
+    common.setup_torch(options)
+    data = LatentSet.load(args.latents, max_frames=latent_frames(NUM_FRAMES))
+    vae = AutoencoderKLWan.from_pretrained(str(args.latents / "vae")).eval()
+    transformer, text_encoder = build_t2v_transformer(), build_text_encoder()
+
+    def make_batch(step: int) -> Batch:
+        rng = np.random.default_rng([options.seed, 11, step])
+        indices = rng.integers(len(data), size=options.batch_size)
+        ids, mask = data.captions_batch(indices, rng.random(options.batch_size) < args.caption_dropout)
+        sigmas = sample_sigmas((options.batch_size,), args.shift, common.step_generator(options.seed, step, salt=1))
+        return Batch(data.latents[indices], ids, mask, sigmas)
+
+    def evaluate(model, text, step: int) -> dict:
+        pipe = build_t2v_pipeline(vae, text, model, args.shift).to(options.device)
+        return adherence(pipe, eval_specs(args.eval_prompts), seed=step, num_inference_steps=args.eval_steps,
+                         **{k: T2V_DEFAULTS[k] for k in ("height", "width", "num_frames", "guidance_scale")})
+
+    def export(model, text) -> None:
+        pipe = build_t2v_pipeline(vae, text, model, args.shift)
+        save_pipeline(pipe, Path(options.out) / "pipeline", T2V_DEFAULTS)
+
+    train_denoiser(options, transformer, text_encoder, make_batch, train_text_encoder=True,
+                   diffusion_forcing=False, evaluate=evaluate, export=export)

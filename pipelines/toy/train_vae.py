@@ -1,0 +1,173 @@
+"""Train the toy AutoencoderKLWan for reconstruction of synthetic clips.
+
+Convolutions are translation-equivariant and the world wraps around, so the VAE trains on small
+random crops (``--crop`` px) of torus-rolled clips of 9, 17 and 25 frames, and is evaluated on full
+held-out 17-frame 64×64 clips. The mid-block attention is disabled (exact identity) so that the
+network is fully convolutional and crop training transfers to full frames. Loss: MSE + 0.1·L1 + a
+small KL term; the posterior variance starts small.
+
+``--decoder-only`` fine-tunes just the decoder of an exported VAE on the posterior means (no
+sampling noise, no KL): the encoder, and so every latent already computed with it, stays exactly
+the same, which lets it run side by side with denoiser training on those latents.
+
+    python -m mmcache.pipelines.toy.train vae --out /path/run/vae --max-minutes 9   # resumable
+    python -m mmcache.pipelines.toy.train vae --init latents/vae --decoder-only --crop 64 --clip-frames 17 \
+        --batch-size 2 --lr 1e-4 --steps 1500 --out /path/run/decoder
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import AutoencoderKLWan
+
+from . import common
+from .configs import NUM_FRAMES, SIZE, build_vae
+from .data import make_clip, make_dataset, to_model_range
+from .vae_utils import decode_unclamped, reconstruction_psnr
+
+EVAL_SEED = 1_000_003
+KL_WEIGHT = 3e-5
+L1_WEIGHT = 0.1
+INITIAL_LOGVAR = -6.0  # posterior std 0.05 at the start: a random-scale latent would drown in unit noise
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    common.add_run_arguments(parser, steps=4000, batch_size=8, lr=5e-4, out="runs/toy/vae", eval_every=500)
+    parser.add_argument("--crop", type=int, default=24, help="spatial crop of the training clips (px)")
+    parser.add_argument("--clip-frames", type=int, nargs="+", default=[9, 17, 25],
+                        help="frames per training clip (1 + 4k), cycled step by step")
+    parser.add_argument("--eval-clips", type=int, default=16)
+    parser.add_argument("--init", type=Path, default=None,
+                        help="start from this exported VAE (e.g. fine-tune crop-trained weights on full clips)")
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--decoder-only", action="store_true",
+                        help="fine-tune only the decoder (needs --init); latents made with the encoder stay valid")
+
+
+def training_batch(seed: int, step: int, batch_size: int, frames: int, crop: int) -> torch.Tensor:
+    """Batch ``step``: rolled and cropped training clips, ``[B, 3, frames, crop, crop]`` in [-1, 1]."""
+    rng = np.random.default_rng([seed, 7, step])
+    clips = []
+    for i in range(batch_size):
+        clip = make_clip(seed, step * batch_size + i, "train", frames, SIZE).frames
+        dy, dx = rng.integers(0, SIZE, size=2)
+        clips.append(np.roll(clip, (int(dy), int(dx)), axis=(1, 2))[:, :crop, :crop])
+    return torch.from_numpy(to_model_range(np.stack(clips)))
+
+
+def initialise_posterior_variance(vae: torch.nn.Module, logvar: float = INITIAL_LOGVAR) -> None:
+    """Start with a small, input-independent posterior variance (the log-variance half of ``quant_conv``)."""
+    z = vae.config.z_dim
+    with torch.no_grad():
+        vae.quant_conv.weight[z:].zero_()
+        vae.quant_conv.bias[z:].fill_(logvar)
+
+
+def disable_mid_attention(vae: torch.nn.Module) -> None:
+    """Make the mid-block self-attention an exact identity (zero output projection, frozen).
+
+    That attention is global over the frame, so weights trained on crops do not transfer to full
+    frames; without it the VAE is fully convolutional and crop training generalises to any size.
+    """
+    blocks = [m for m in vae.modules() if type(m).__name__ == "WanAttentionBlock"]
+    with torch.no_grad():
+        for block in blocks:
+            block.proj.weight.zero_()
+            block.proj.bias.zero_()
+            block.requires_grad_(False)
+
+
+def freeze_encoder(vae: torch.nn.Module) -> None:
+    """Freeze everything up to the latent (encoder and ``quant_conv``): only the decoder trains."""
+    vae.encoder.requires_grad_(False)
+    vae.quant_conv.requires_grad_(False)
+
+
+def held_out_clips(count: int) -> np.ndarray:
+    """Full-size clips of held-out captions from a seed no training run uses."""
+    return make_dataset(EVAL_SEED, count, "held_out", NUM_FRAMES, SIZE)[0]
+
+
+def run(args: argparse.Namespace) -> None:
+    options = common.run_options(args)
+    device = common.setup_torch(options)
+    if args.init is not None:
+        vae = AutoencoderKLWan.from_pretrained(str(args.init))
+    else:
+        vae = build_vae()
+        initialise_posterior_variance(vae)
+    disable_mid_attention(vae)
+    if args.decoder_only:
+        if args.init is None:
+            raise SystemExit("--decoder-only fine-tunes an exported VAE: pass it with --init FOLDER.")
+        freeze_encoder(vae)
+    vae = vae.to(device)
+    optimizer = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad], lr=options.lr, weight_decay=0.0, betas=(0.9, 0.99))
+    log = common.RunLog(options.out)
+    state = common.load_checkpoint(options.out)
+    step, elapsed = 0, 0.0
+    if state is not None:
+        vae.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, elapsed = state["step"], state["elapsed"]
+        print(f"resumed at step {step} ({elapsed / 60:.1f} min trained)")
+    timebox = common.TimeBox(options.max_minutes, options.checkpoint_minutes, elapsed, options.chunk_steps, step)
+    eval_frames = held_out_clips(args.eval_clips)
+    n_params = sum(p.numel() for p in vae.parameters())
+    log.write(event="start", step=step, params=n_params)
+
+    def checkpoint() -> None:
+        common.save_checkpoint(options.out, {"model": vae.state_dict(), "optimizer": optimizer.state_dict(),
+                                             "step": step, "elapsed": timebox.total_elapsed})
+
+    def evaluate() -> None:
+        vae.eval()
+        scores = reconstruction_psnr(vae, eval_frames, device)
+        vae.train()
+        log.write(event="eval", step=step, psnr=float(np.mean(scores)), psnr_min=float(np.min(scores)),
+                  minutes=timebox.total_elapsed / 60)
+
+    vae.train()
+    tick, losses = time.monotonic(), []
+    while step < options.steps:
+        if common.pause_if_out_of_time(timebox, step, checkpoint, log):
+            return
+        common.set_lr(optimizer, common.cosine_lr(step, options.steps, options.lr, warmup=args.warmup))
+        frames = args.clip_frames[step % len(args.clip_frames)]
+        video = training_batch(options.seed, step, options.batch_size, frames, args.crop).to(device)
+        if args.decoder_only:
+            with torch.no_grad():
+                z = vae.encode(video).latent_dist.mode()
+            kl = torch.zeros(())
+        else:
+            posterior = vae.encode(video).latent_dist
+            noise = torch.randn(posterior.mean.shape, generator=common.step_generator(options.seed, step)).to(device)
+            z = posterior.mean + posterior.std * noise
+            kl = 0.5 * (posterior.mean.pow(2) + posterior.var - 1.0 - posterior.logvar).mean()
+        reconstruction = decode_unclamped(vae, z)
+        error = reconstruction - video
+        loss = error.pow(2).mean() + L1_WEIGHT * error.abs().mean() + KL_WEIGHT * kl
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        losses.append(float(error.detach().pow(2).mean()))
+        if step % 25 == 0:
+            seconds = (time.monotonic() - tick) / 25
+            log.write(event="train", step=step, mse=float(np.mean(losses)), kl=float(kl.detach()),
+                      lr=optimizer.param_groups[0]["lr"], sec_per_step=seconds, minutes=timebox.total_elapsed / 60)
+            tick, losses = time.monotonic(), []
+        if step % options.eval_every == 0 or step == options.steps:
+            evaluate()
+        if timebox.checkpoint_due():
+            checkpoint()
+    checkpoint()
+    vae.eval()
+    vae.save_pretrained(str(Path(options.out) / "vae"))
+    log.write(event="done", step=step, minutes=timebox.total_elapsed / 60, export=str(Path(options.out) / "vae"))

@@ -1,0 +1,104 @@
+"""The bundled toy-t2v and toy-df weights: standard layout, from_pretrained, determinism, size."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from diffusers import (
+    AutoencoderKLWan,
+    DiffusionPipeline,
+    SkyReelsV2DiffusionForcingPipeline,
+    SkyReelsV2Transformer3DModel,
+    UniPCMultistepScheduler,
+    WanPipeline,
+    WanTransformer3DModel,
+)
+from transformers import AutoTokenizer, UMT5EncoderModel
+
+from mmcache.pipelines.toy.assemble import read_defaults
+from mmcache.pipelines.toy.detector import score_video
+from mmcache.pipelines.toy.sampling import generate_frames
+
+MODELS = Path(__file__).resolve().parents[2] / "pipelines" / "toy" / "models"
+PROMPT = "a green square moving right on a black background"
+MAX_TOTAL_MB = 40
+
+
+def folder(name: str) -> Path:
+    path = MODELS / name
+    assert (path / "model_index.json").is_file(), (
+        f"{path} has no trained weights; train them with `python -m mmcache.pipelines.toy.train all --install`.")
+    return path
+
+
+@pytest.fixture(scope="module")
+def t2v() -> WanPipeline:
+    pipe = WanPipeline.from_pretrained(str(folder("toy-t2v")))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@pytest.fixture(scope="module")
+def df() -> SkyReelsV2DiffusionForcingPipeline:
+    pipe = SkyReelsV2DiffusionForcingPipeline.from_pretrained(str(folder("toy-df")))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def test_all_weights_fit_the_budget():
+    files = [p for name in ("toy-t2v", "toy-df") for p in folder(name).rglob("*") if p.is_file()]
+    total = sum(p.stat().st_size for p in files) / 2**20
+    assert total <= MAX_TOTAL_MB, f"{total:.1f} MB"
+    assert all(p.suffix != ".bin" for p in files)
+
+
+@pytest.mark.parametrize("name", ["toy-t2v", "toy-df"])
+def test_standard_layout_loads_component_by_component(name):
+    path = folder(name)
+    tokenizer = AutoTokenizer.from_pretrained(str(path / "tokenizer"))
+    assert tokenizer("a red circle").input_ids[-1] == tokenizer.eos_token_id
+    UMT5EncoderModel.from_pretrained(str(path / "text_encoder"))
+    vae = AutoencoderKLWan.from_pretrained(str(path / "vae"))
+    assert vae.config.latents_std != [1.0] * vae.config.z_dim  # statistics of the trained latents
+    UniPCMultistepScheduler.from_pretrained(str(path / "scheduler"))
+    cls = WanTransformer3DModel if name == "toy-t2v" else SkyReelsV2Transformer3DModel
+    cls.from_pretrained(str(path / "transformer"))
+    defaults = read_defaults(path)
+    assert defaults["num_inference_steps"] >= 30 and defaults["height"] >= 64 and defaults["num_frames"] >= 17
+
+
+def test_generic_from_pretrained_picks_the_pipeline_classes():
+    assert type(DiffusionPipeline.from_pretrained(str(folder("toy-t2v")))) is WanPipeline
+    assert type(DiffusionPipeline.from_pretrained(str(folder("toy-df")))) is SkyReelsV2DiffusionForcingPipeline
+
+
+def test_t2v_generation_is_deterministic_with_a_seed(t2v):
+    call = dict(height=64, width=64, num_frames=17, num_inference_steps=4, guidance_scale=5.0)
+    a = generate_frames(t2v, PROMPT, 3, **call)
+    b = generate_frames(t2v, PROMPT, 3, **call)
+    c = generate_frames(t2v, PROMPT, 4, **call)
+    assert a.shape == (17, 64, 64, 3)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_t2v_default_video_follows_its_prompt(t2v):
+    defaults = read_defaults(folder("toy-t2v"))
+    call = {k: defaults[k] for k in ("height", "width", "num_frames", "num_inference_steps", "guidance_scale")}
+    frames = generate_frames(t2v, PROMPT, 0, **call)
+    score = score_video(frames, PROMPT)
+    assert score.colour_ok and score.direction_ok, score.details
+
+
+def test_df_long_video_is_deterministic(df):
+    call = dict(height=64, width=64, num_frames=25, base_num_frames=17, overlap_history=9, num_inference_steps=3,
+                guidance_scale=5.0)
+    a = generate_frames(df, PROMPT, 1, **call)
+    b = generate_frames(df, PROMPT, 1, **call)
+    assert a.shape == (25, 64, 64, 3) and np.array_equal(a, b)
+
+
+def test_pipelines_share_vae_and_text_encoder(t2v, df):
+    for name in ("vae", "text_encoder"):
+        a, b = getattr(t2v, name).state_dict(), getattr(df, name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a)

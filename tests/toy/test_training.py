@@ -1,0 +1,84 @@
+"""Training plumbing on a tiny random latent set: exact padding trick, chunked resume, export."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mmcache.pipelines.toy import train
+from mmcache.pipelines.toy.configs import build_t2v_transformer, build_text_encoder, build_vae
+from mmcache.pipelines.toy.padded_attention import restore_processors, short_text_states, use_padded_cross_attention
+from mmcache.pipelines.toy.text import encode, tokenize
+
+
+def test_padded_cross_attention_equals_512_positions():
+    torch.manual_seed(0)
+    model, text = build_t2v_transformer().eval(), build_text_encoder().eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        ids, mask = tokenize(["a red circle moving left", ""])
+        x, t = torch.randn(2, 8, 5, 16, 16), torch.tensor([700.0, 30.0])
+        full = model(x, t, encode(text, ids, mask), return_dict=False)[0]
+        previous = use_padded_cross_attention(model)
+        short = model(x, t, short_text_states(encode(text, ids, mask, ids.shape[1])), return_dict=False)[0]
+        restore_processors(model, previous)
+    assert torch.allclose(full, short, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def latent_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("latents")
+    rng = np.random.default_rng(0)
+    captions = ["a red circle moving left on a black background", "a blue square moving up on a gray background"]
+    np.savez(folder / "shard_00000.npz", latents=rng.standard_normal((4, 8, 7, 16, 16)).astype(np.float16),
+             captions=np.array(captions * 2))
+    (folder / "stats.json").write_text(json.dumps({"mean": [0.0] * 8, "std": [1.0] * 8, "count": 4}))
+    build_vae().save_pretrained(str(folder / "vae"))
+    return folder
+
+
+def _t2v(latents, out, *extra):
+    train.main(["t2v", "--latents", str(latents), "--out", str(out), "--steps", "4", "--batch-size", "2",
+                "--eval-every", "1000", "--eval-prompts", "1", "--eval-steps", "2", "--threads", "1", *extra])
+
+
+def test_chunked_training_resumes_exactly_and_exports(latent_folder, tmp_path):
+    _t2v(latent_folder, tmp_path / "whole")
+    _t2v(latent_folder, tmp_path / "chunks", "--chunk-steps", "2")
+    assert torch.load(tmp_path / "chunks" / "checkpoint.pt", weights_only=False)["step"] == 2
+    _t2v(latent_folder, tmp_path / "chunks", "--chunk-steps", "2")
+    a = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "chunks" / "checkpoint.pt", weights_only=False)
+    assert a["step"] == b["step"] == 4
+    assert all(torch.equal(a["ema"][k], b["ema"][k]) for k in a["ema"])
+    assert (tmp_path / "whole" / "pipeline" / "model_index.json").is_file()
+    train.main(["df", "--latents", str(latent_folder), "--init", str(tmp_path / "whole" / "pipeline"),
+                "--out", str(tmp_path / "df"), "--steps", "2", "--batch-size", "2", "--eval-every", "1000",
+                "--eval-prompts", "1", "--eval-steps", "2", "--eval-frames", "25", "--threads", "1"])
+    assert (tmp_path / "df" / "pipeline" / "model_index.json").is_file()
+
+
+def test_decoder_only_finetune_keeps_the_encoder(latent_folder, tmp_path):
+    """Latents computed before a decoder fine-tune stay valid: encoder and quant_conv are untouched.
+
+    (The random VAE here still has its mid-block attention, which training always disables.)
+    """
+    from diffusers import AutoencoderKLWan
+
+    out = tmp_path / "decoder"
+    train.main(["vae", "--init", str(latent_folder / "vae"), "--decoder-only", "--crop", "16", "--clip-frames", "5",
+                "--batch-size", "1", "--steps", "2", "--eval-every", "1000", "--eval-clips", "1", "--warmup", "1",
+                "--lr", "1e-2", "--out", str(out), "--threads", "1"])
+    before = AutoencoderKLWan.from_pretrained(str(latent_folder / "vae")).state_dict()
+    after = AutoencoderKLWan.from_pretrained(str(out / "vae")).state_dict()
+    frozen = [k for k in before if k.startswith(("encoder.", "quant_conv.")) and ".attentions." not in k]
+    trained = [k for k in before if k.startswith("decoder.") and not torch.equal(before[k], after[k])]
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
+    assert trained, "the decoder did not change"
+
+
+def test_decoder_only_needs_an_initial_vae(tmp_path):
+    with pytest.raises(SystemExit, match="--init"):
+        train.main(["vae", "--decoder-only", "--out", str(tmp_path), "--steps", "1"])
