@@ -4,6 +4,7 @@ Stages (each reproducible from ``--seed`` and resumable: rerun the same command 
 
 * ``vae``      train the AutoencoderKLWan on synthetic clips;
 * ``latents``  encode the training clips once with it (sets the VAE's latents_mean / latents_std);
+* ``decoder``  (in ``all`` only) fine-tune the VAE decoder on full clips (``vae --decoder-only``);
 * ``t2v``      train toy-t2v's transformer + text encoder (flow matching);
 * ``df``       train toy-df's transformer (diffusion forcing), initialised from toy-t2v;
 * ``install``  copy the exported pipelines into ``mmcache/pipelines/toy/models``;
@@ -26,27 +27,34 @@ from . import latents, train_df, train_t2v, train_vae
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 STAGES = {"vae": train_vae, "latents": latents, "t2v": train_t2v, "df": train_df}
 
+DECODER_ONLY = ["--decoder-only", "--crop", "64", "--clip-frames", "17", "--lr", "1e-4", "--warmup", "50",
+                "--eval-every", "250"]
+
 # Step counts and batch sizes per preset; the cpu preset is what the shipped weights used.
 PRESETS: dict[str, dict[str, list[str]]] = {
     "cpu": {
-        "vae": ["--steps", "4000", "--batch-size", "8", "--crop", "24"],
-        "latents": ["--count", "5000"],
-        "t2v": ["--steps", "6000", "--batch-size", "32"],
-        "df": ["--steps", "2500", "--batch-size", "32"],
+        "vae": ["--steps", "1500", "--batch-size", "8", "--crop", "24"],
+        "latents": ["--count", "4000"],
+        "decoder": DECODER_ONLY + ["--steps", "1000", "--batch-size", "2"],
+        "t2v": ["--steps", "4500", "--batch-size", "32", "--eval-every", "1500"],
+        "df": ["--steps", "1000", "--batch-size", "32"],
     },
     "gpu": {
         "vae": ["--steps", "8000", "--batch-size", "16", "--crop", "32"],
         "latents": ["--count", "20000", "--batch-size", "50"],
+        "decoder": DECODER_ONLY + ["--steps", "2000", "--batch-size", "8"],
         "t2v": ["--steps", "20000", "--batch-size", "128"],
         "df": ["--steps", "8000", "--batch-size", "128"],
     },
 }
+# ``all`` runs these in order; ``decoder`` is the ``vae`` stage in --decoder-only mode.
+ALL_STAGES = {"vae": train_vae, "latents": latents, "decoder": train_vae, "t2v": train_t2v, "df": train_df}
 
 
 def stage_outputs(root: Path) -> dict[str, Path]:
     """The file or folder whose existence means a stage of ``all`` is finished."""
     return {"vae": root / "vae" / "vae", "latents": root / "latents" / "stats.json",
-            "t2v": root / "t2v" / "pipeline", "df": root / "df" / "pipeline"}
+            "decoder": root / "decoder" / "vae", "t2v": root / "t2v" / "pipeline", "df": root / "df" / "pipeline"}
 
 
 def install(t2v: Path, df: Path, models_dir: Path = MODELS_DIR, vae: Path | None = None) -> None:
@@ -77,10 +85,11 @@ def run_all(args: argparse.Namespace) -> None:
     paths = {
         "vae": ["--out", str(root / "vae")],
         "latents": ["--vae", str(outputs["vae"]), "--out", str(root / "latents")],
+        "decoder": ["--init", str(root / "latents" / "vae"), "--out", str(root / "decoder")],
         "t2v": ["--latents", str(root / "latents"), "--out", str(root / "t2v")],
         "df": ["--latents", str(root / "latents"), "--init", str(outputs["t2v"]), "--out", str(root / "df")],
     }
-    for name, module in STAGES.items():
+    for name, module in ALL_STAGES.items():
         if outputs[name].exists():
             continue
         argv = paths[name] + PRESETS[args.preset][name] + common
@@ -98,7 +107,7 @@ def run_all(args: argparse.Namespace) -> None:
             print(f"stage {name} paused; rerun the same command to continue")
             return
     if args.install:
-        install(outputs["t2v"], outputs["df"])
+        install(outputs["t2v"], outputs["df"], vae=outputs["decoder"])
 
 
 def main(argv: list[str] | None = None) -> None:

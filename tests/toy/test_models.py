@@ -68,6 +68,15 @@ def test_standard_layout_loads_component_by_component(name):
     assert defaults["num_inference_steps"] >= 30 and defaults["height"] >= 64 and defaults["num_frames"] >= 17
 
 
+def test_package_load_returns_ready_pipelines():
+    import mmcache.pipelines
+
+    folder("toy-t2v")
+    assert type(mmcache.pipelines.load("toy-t2v")) is WanPipeline
+    assert type(mmcache.pipelines.load("toy-df", dtype="float32")) is SkyReelsV2DiffusionForcingPipeline
+    assert mmcache.pipelines.default_model() == "toy-t2v"
+
+
 def test_generic_from_pretrained_picks_the_pipeline_classes():
     assert type(DiffusionPipeline.from_pretrained(str(folder("toy-t2v")))) is WanPipeline
     assert type(DiffusionPipeline.from_pretrained(str(folder("toy-df")))) is SkyReelsV2DiffusionForcingPipeline

@@ -82,3 +82,30 @@ def test_decoder_only_finetune_keeps_the_encoder(latent_folder, tmp_path):
 def test_decoder_only_needs_an_initial_vae(tmp_path):
     with pytest.raises(SystemExit, match="--init"):
         train.main(["vae", "--decoder-only", "--out", str(tmp_path), "--steps", "1"])
+
+
+def test_all_runs_every_stage_in_order_and_installs(tmp_path, monkeypatch):
+    """``train all`` chains vae → latents → decoder fine-tune → t2v → df; finished stages are skipped."""
+    tiny_run = ["--eval-every", "1000", "--batch-size", "1"]
+    monkeypatch.setitem(train.PRESETS, "tiny", {
+        "vae": ["--steps", "1", "--crop", "16", "--clip-frames", "5", "--eval-clips", "1", *tiny_run],
+        "latents": ["--count", "2", "--shard-size", "2", "--batch-size", "2"],
+        "decoder": [*train.DECODER_ONLY, "--steps", "1", "--crop", "16", "--clip-frames", "5", "--eval-clips", "1",
+                    *tiny_run],
+        "t2v": ["--steps", "1", "--eval-prompts", "1", "--eval-steps", "2", *tiny_run],
+        "df": ["--steps", "1", "--eval-prompts", "1", "--eval-steps", "2", "--eval-frames", "25", *tiny_run],
+    })
+    root = tmp_path / "run"
+    train.main(["all", "--root", str(root), "--preset", "tiny", "--threads", "1"])
+    outputs = train.stage_outputs(root)
+    assert list(outputs) == ["vae", "latents", "decoder", "t2v", "df"]
+    assert all(path.exists() for path in outputs.values())
+    stamps = {name: path.stat().st_mtime_ns for name, path in outputs.items()}
+    train.main(["all", "--root", str(root), "--preset", "tiny", "--threads", "1"])  # nothing left to do
+    assert stamps == {name: path.stat().st_mtime_ns for name, path in outputs.items()}
+    models = tmp_path / "models"
+    models.mkdir()
+    train.install(outputs["t2v"], outputs["df"], models, vae=outputs["decoder"])
+    decoder_weights = (outputs["decoder"] / "diffusion_pytorch_model.safetensors").read_bytes()
+    for name in ("toy-t2v", "toy-df"):
+        assert (models / name / "vae" / "diffusion_pytorch_model.safetensors").read_bytes() == decoder_weights
