@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", type=Path, default=None,
                         help="start from this exported VAE (e.g. fine-tune crop-trained weights on full clips)")
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--deterministic", action="store_true",
+                        help="decode the posterior mean (no sampling noise, KL still applied)")
     parser.add_argument("--decoder-only", action="store_true",
                         help="fine-tune only the decoder (needs --init); latents made with the encoder stay valid")
 
@@ -146,8 +148,10 @@ def run(args: argparse.Namespace) -> None:
             kl = torch.zeros(())
         else:
             posterior = vae.encode(video).latent_dist
-            noise = torch.randn(posterior.mean.shape, generator=common.step_generator(options.seed, step)).to(device)
-            z = posterior.mean + posterior.std * noise
+            z = posterior.mean
+            if not args.deterministic:
+                noise = torch.randn(z.shape, generator=common.step_generator(options.seed, step)).to(device)
+                z = z + posterior.std * noise
             kl = 0.5 * (posterior.mean.pow(2) + posterior.var - 1.0 - posterior.logvar).mean()
         reconstruction = decode_unclamped(vae, z)
         error = reconstruction - video

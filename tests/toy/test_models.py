@@ -23,6 +23,12 @@ from mmcache.pipelines.toy.sampling import generate_frames
 MODELS = Path(__file__).resolve().parents[2] / "pipelines" / "toy" / "models"
 PROMPT = "a green square moving right on a black background"
 MAX_TOTAL_MB = 40
+INSTALLED = all((MODELS / name / "model_index.json").is_file() for name in ("toy-t2v", "toy-df"))
+
+# Until trained weights are committed (docs/MODELS.md says how to train them), these tests report as
+# skipped with the reason; the training and export plumbing is tested in test_training.py either way.
+pytestmark = pytest.mark.skipif(
+    not INSTALLED, reason="bundled toy weights not installed: python -m mmcache.pipelines.toy.train all --install")
 
 
 def folder(name: str) -> Path:
