@@ -30,14 +30,15 @@ STAGES = {"vae": train_vae, "latents": latents, "t2v": train_t2v, "df": train_df
 DECODER_ONLY = ["--decoder-only", "--crop", "64", "--clip-frames", "17", "--lr", "1e-4", "--warmup", "50",
                 "--eval-every", "250"]
 
-# Step counts and batch sizes per preset; the cpu preset is what the shipped weights used.
+# Step counts and batch sizes per preset. On the 2-core CPU the cpu preset takes about 3 hours
+# (docs/MODELS.md#status has the measured cost of each stage).
 PRESETS: dict[str, dict[str, list[str]]] = {
     "cpu": {
-        "vae": ["--steps", "1500", "--batch-size", "8", "--crop", "24"],
-        "latents": ["--count", "4000"],
-        "decoder": DECODER_ONLY + ["--steps", "1000", "--batch-size", "2"],
+        "vae": ["--steps", "4000", "--batch-size", "8", "--crop", "24"],
+        "latents": ["--count", "5000"],
+        "decoder": DECODER_ONLY + ["--steps", "750", "--batch-size", "2"],
         "t2v": ["--steps", "4500", "--batch-size", "32", "--eval-every", "1500"],
-        "df": ["--steps", "1000", "--batch-size", "32"],
+        "df": ["--steps", "1500", "--batch-size", "32"],
     },
     "gpu": {
         "vae": ["--steps", "8000", "--batch-size", "16", "--crop", "32"],
