@@ -6,6 +6,10 @@ held-out 17-frame 64×64 clips. The mid-block attention is disabled (exact ident
 network is fully convolutional and crop training transfers to full frames. Loss: MSE + 0.1·L1 + a
 small KL term; the posterior variance starts small.
 
+``--copy-init`` starts the temporal resampling convs as frame copies and ``--deterministic``
+decodes the posterior mean; neither got past the plateau described in docs/MODELS.md#status
+sooner in 250-400-step trials, so the cpu preset uses neither.
+
 ``--decoder-only`` fine-tunes just the decoder of an exported VAE on the posterior means (no
 sampling noise, no KL): the encoder, and so every latent already computed with it, stays exactly
 the same, which lets it run side by side with denoiser training on those latents.
@@ -45,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", type=Path, default=None,
                         help="start from this exported VAE (e.g. fine-tune crop-trained weights on full clips)")
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--copy-init", action="store_true",
+                        help="initialise the temporal resampling convs as frame copies (faster start)")
     parser.add_argument("--deterministic", action="store_true",
                         help="decode the posterior mean (no sampling noise, KL still applied)")
     parser.add_argument("--decoder-only", action="store_true",
@@ -68,6 +74,26 @@ def initialise_posterior_variance(vae: torch.nn.Module, logvar: float = INITIAL_
     with torch.no_grad():
         vae.quant_conv.weight[z:].zero_()
         vae.quant_conv.bias[z:].fill_(logvar)
+
+
+def initialise_temporal_resampling(vae: torch.nn.Module) -> None:
+    """Start every temporal down/up-sampling conv as a frame copy instead of a random frame mix.
+
+    Their kernels span 3 frames; the last tap is the current frame. Downsampling starts by keeping
+    the later frame of each pair, upsampling by repeating the frame (both output halves = input), so
+    frames after the first (which skip these convs) start as well reconstructed as the first one.
+    """
+    with torch.no_grad():
+        for module in vae.modules():
+            conv = getattr(module, "time_conv", None)
+            if conv is None:
+                continue
+            out_channels, in_channels = conv.weight.shape[:2]
+            eye = torch.eye(in_channels, dtype=conv.weight.dtype)
+            conv.weight.zero_()
+            conv.bias.zero_()
+            for start in range(0, out_channels, in_channels):
+                conv.weight[start:start + in_channels, :, -1, 0, 0] = eye
 
 
 def disable_mid_attention(vae: torch.nn.Module) -> None:
@@ -103,6 +129,8 @@ def run(args: argparse.Namespace) -> None:
     else:
         vae = build_vae()
         initialise_posterior_variance(vae)
+        if args.copy_init:
+            initialise_temporal_resampling(vae)
     disable_mid_attention(vae)
     if args.decoder_only:
         if args.init is None:

@@ -109,3 +109,18 @@ def test_all_runs_every_stage_in_order_and_installs(tmp_path, monkeypatch):
     decoder_weights = (outputs["decoder"] / "diffusion_pytorch_model.safetensors").read_bytes()
     for name in ("toy-t2v", "toy-df"):
         assert (models / name / "vae" / "diffusion_pytorch_model.safetensors").read_bytes() == decoder_weights
+
+
+def test_copy_init_makes_temporal_resampling_copy_frames():
+    from mmcache.pipelines.toy.train_vae import initialise_temporal_resampling
+
+    vae = build_vae()
+    initialise_temporal_resampling(vae)
+    convs = [m.time_conv for m in vae.modules() if getattr(m, "time_conv", None) is not None]
+    assert len(convs) == 4  # two temporal downsamplings in the encoder, two upsamplings in the decoder
+    for conv in convs:
+        channels = conv.weight.shape[1]
+        x = torch.randn(1, channels, 3, 4, 4)
+        out = torch.nn.functional.conv3d(x, conv.weight, conv.bias)  # the 3 frames -> the last one
+        for start in range(0, conv.weight.shape[0], channels):
+            assert torch.equal(out[:, start:start + channels, 0], x[:, :, -1])
