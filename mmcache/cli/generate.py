@@ -62,6 +62,7 @@ def _auto_upscale(frames, requested: int | None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmcache.cli.hints import no_reuse_hint
     from mmcache.pipelines.generation import GenerationRequest, run_generation
     from mmcache.pipelines.loader import default_model, generation_defaults, load
     from mmcache.quality import psnr, ssim
@@ -87,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
     factor = _auto_upscale(result.frames, args.upscale)
     write_mp4(upscale(result.frames, factor), out, fps=args.fps)
     print(result.stats)
+    hint = no_reuse_hint(result.stats) if configs else None
+    if hint:
+        print(hint)
     print(f"wrote {out} ({result.frames.shape[0]} frames, {result.frames.shape[2]}x{result.frames.shape[1]}, "
           f"{result.wall_seconds:.2f} s)")
     report["stats"] = result.stats.as_dict()

@@ -1,0 +1,24 @@
+"""Suggestions printed after a run, when a method's settings made it do nothing."""
+
+from __future__ import annotations
+
+from mmcache.stats import CacheStats
+
+
+def no_reuse_hint(stats: CacheStats) -> str | None:
+    """When a threshold method reused nothing, say how close it came and which knob to turn.
+
+    Returns ``None`` when something was reused (or nothing ran).
+    """
+    if stats.calls == 0 or stats.skipped:
+        return None
+    compared = [r for r in stats.timeline if r.metric is not None and r.threshold is not None]
+    if not compared:
+        reasons = ", ".join(sorted({record.reason for record in stats.timeline}))
+        return (f"note: nothing was reused: every step was computed by rule ({reasons}); more --steps or "
+                f"a smaller --warmup-steps leave room for reuse.")
+    closest = min(compared, key=lambda record: record.metric)
+    return (f"note: nothing was reused: the decision metric never fell below the threshold "
+            f"({closest.threshold:g}); its smallest value was {closest.metric:.3g} (step {closest.step}, "
+            f"{closest.branch}). A --threshold above that reuses steps, at some cost in fidelity; "
+            f"more --steps also make consecutive outputs closer.")
