@@ -6,9 +6,9 @@ held-out 17-frame 64×64 clips. The mid-block attention is disabled (exact ident
 network is fully convolutional and crop training transfers to full frames. Loss: MSE + 0.1·L1 + a
 small KL term; the posterior variance starts small.
 
-``--copy-init`` starts the temporal resampling convs as frame copies and ``--deterministic``
-decodes the posterior mean; neither got past the plateau described in docs/MODELS.md#status
-sooner in 250-400-step trials, so the cpu preset uses neither.
+``--copy-init`` starts the temporal resampling convs as frame copies; it did not get past the
+plateau described in docs/MODELS.md#status sooner in 250-400-step trials, so the cpu preset does
+not use it.
 
 ``--decoder-only`` fine-tunes just the decoder of an exported VAE on the posterior means (no
 sampling noise, no KL): the encoder, and so every latent already computed with it, stays exactly
@@ -51,8 +51,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--copy-init", action="store_true",
                         help="initialise the temporal resampling convs as frame copies (faster start)")
-    parser.add_argument("--deterministic", action="store_true",
-                        help="decode the posterior mean (no sampling noise, KL still applied)")
     parser.add_argument("--decoder-only", action="store_true",
                         help="fine-tune only the decoder (needs --init); latents made with the encoder stay valid")
 
@@ -176,10 +174,8 @@ def run(args: argparse.Namespace) -> None:
             kl = torch.zeros(())
         else:
             posterior = vae.encode(video).latent_dist
-            z = posterior.mean
-            if not args.deterministic:
-                noise = torch.randn(z.shape, generator=common.step_generator(options.seed, step)).to(device)
-                z = z + posterior.std * noise
+            noise = torch.randn(posterior.mean.shape, generator=common.step_generator(options.seed, step)).to(device)
+            z = posterior.mean + posterior.std * noise
             kl = 0.5 * (posterior.mean.pow(2) + posterior.var - 1.0 - posterior.logvar).mean()
         reconstruction = decode_unclamped(vae, z)
         error = reconstruction - video
