@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from mmcache.stats import CacheStats
 
+# What to change when a method computed every step by rule, per method; EasyCache's knobs otherwise.
+RULE_KNOBS = {
+    "ertacache": "a calibration made with a larger `mmcache calibrate --threshold` has more steps in its schedule",
+    "schedule": "name the steps to reuse with --param reuse_steps=[...]",
+}
+DEFAULT_RULE_KNOB = "more --steps or a smaller --warmup-steps leave room for reuse"
+
 
 def no_reuse_hint(stats: CacheStats) -> str | None:
     """When a threshold method reused nothing, say how close it came and which knob to turn.
@@ -15,8 +22,8 @@ def no_reuse_hint(stats: CacheStats) -> str | None:
     compared = [r for r in stats.timeline if r.metric is not None and r.threshold is not None]
     if not compared:
         reasons = ", ".join(sorted({record.reason for record in stats.timeline}))
-        return (f"note: nothing was reused: every step was computed by rule ({reasons}); more --steps or "
-                f"a smaller --warmup-steps leave room for reuse.")
+        knob = RULE_KNOBS.get(stats.method, DEFAULT_RULE_KNOB)
+        return f"note: nothing was reused: every step was computed by rule ({reasons}); {knob}."
     closest = min(compared, key=lambda record: record.metric)
     return (f"note: nothing was reused: the decision metric never fell below the threshold "
             f"({closest.threshold:g}); its smallest value was {closest.metric:.3g} (step {closest.step}, "

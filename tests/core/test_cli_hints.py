@@ -4,9 +4,9 @@ from mmcache.cli.hints import no_reuse_hint
 from mmcache.stats import BranchCounts, CacheStats, StepRecord
 
 
-def stats_of(records: list[StepRecord]) -> CacheStats:
+def stats_of(records: list[StepRecord], method: str = "easycache") -> CacheStats:
     computed = sum(r.computed for r in records)
-    return CacheStats(method="easycache", run=0, num_steps=len(records), calls=len(records), computed=computed,
+    return CacheStats(method=method, run=0, num_steps=len(records), calls=len(records), computed=computed,
                       skipped=len(records) - computed,
                       branches={"cond": BranchCounts(len(records), computed, len(records) - computed)},
                       timeline=tuple(records), forwards=computed, computed_forwards=computed,
@@ -24,6 +24,12 @@ def test_names_the_closest_metric_when_the_threshold_was_never_reached():
 def test_says_when_every_step_was_inside_warmup():
     hint = no_reuse_hint(stats_of([StepRecord(i, "cond", True, "warmup") for i in range(6)]))
     assert "(warmup)" in hint and "--warmup-steps" in hint
+
+
+def test_names_the_knob_of_a_calibrated_method():
+    records = [StepRecord(i, "cond", True, "not in the calibrated schedule") for i in range(6)]
+    hint = no_reuse_hint(stats_of(records, method="ertacache"))
+    assert "calibrate --threshold" in hint and "--warmup-steps" not in hint
 
 
 def test_silent_when_something_was_reused():
