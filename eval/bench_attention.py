@@ -33,7 +33,7 @@ from mmcache.kernels.quantized_decode_attention import quantized_decode_attentio
 from mmcache.kernels.triton_compat import is_interpreted
 from mmcache.kernels.validation import AttentionShape
 
-from .bench_timing import Timer, print_table, relative_error, tflops
+from .bench_timing import Timer, print_table, relative_error, tflops, write_result
 
 DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
 TOLERANCE = {torch.bfloat16: 2e-2, torch.float16: 5e-3}
@@ -337,11 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         args.device = torch.device("cuda")
     result = run(args)
     print_results(result)
-    if args.out:
-        from mmcache.files import atomic_write_json
-
-        atomic_write_json(args.out, result)
-        print(f"wrote {args.out}")
+    write_result(args.out, result)
     checks = [row.get("ours_ok") for row in result["attention"]] + [row.get("ok") for row in result["decode"][1:]]
     if not all(checks):
         print("some correctness checks FAILED (see ours_err / err_vs_dequant_ref)", file=sys.stderr)

@@ -27,6 +27,8 @@ from typing import Any, Callable
 
 import torch
 
+from .bench_timing import write_result
+
 WAN_1_3B = dict(num_layers=30, num_attention_heads=12, attention_head_dim=128, ffn_dim=8960, text_dim=4096,
                 freq_dim=256, in_channels=16, out_channels=16, patch_size=(1, 2, 2), cross_attn_norm=True,
                 qk_norm="rms_norm_across_heads")
@@ -214,11 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = run(args)
     print_table(result)
-    if args.out:
-        from mmcache.files import atomic_write_json
-
-        atomic_write_json(args.out, result)
-        print(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 

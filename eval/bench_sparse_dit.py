@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from .bench_core import build, denoise
+from .bench_timing import write_result
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -77,11 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, row in result["scenarios"].items():
         print(f"{name:>14}  {row['step_seconds'] * 1000:9.1f} ms  {row['ratio_to_dense']:.3f}x dense  "
               f"block density {row['measured_block_density']}")
-    if args.out:
-        from mmcache.files import atomic_write_json
-
-        atomic_write_json(args.out, result)
-        print(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Timing and table helpers for the kernel benchmarks (CUDA events, median of repeats)."""
+"""Timing, table and output helpers for the benchmarks (CUDA events, median of repeats)."""
 
 from __future__ import annotations
 
@@ -76,3 +76,12 @@ def print_table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> N
     print("  ".join(c.rjust(w) for c, w in zip(columns, widths)))
     for r in cells:
         print("  ".join(v.rjust(w) for v, w in zip(r, widths)))
+
+
+def write_result(out: str | None, result: dict[str, Any]) -> None:
+    """Write a benchmark's result as JSON to ``out`` (atomically) and say so; nothing when ``out`` is None."""
+    if out:
+        from mmcache.files import atomic_write_json
+
+        atomic_write_json(out, result)
+        print(f"wrote {out}")
