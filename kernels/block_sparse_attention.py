@@ -13,6 +13,7 @@ from .block_sizes import BLOCK_M, BLOCK_N
 from .dispatch import choose_backend
 from .live_blocks import LiveBlocks, compact_block_mask, expected_mask_shape
 from .masked_attention import masked_attention
+from .online_softmax import online_softmax_step
 from .triton_compat import is_interpreted, tl, triton
 from .validation import AttentionShape, check_qkv, check_same_device, default_scale
 
@@ -78,13 +79,7 @@ def _block_sparse_attention_kernel(
                 allowed = allowed & (keys[None, :] <= rows[:, None] + causal_offset)
             scores = tl.where(allowed, scores, float("-inf"))
 
-        new_max = tl.maximum(row_max, tl.max(scores, 1))
-        shift = tl.where(new_max == float("-inf"), 0.0, new_max)  # rows with nothing visible yet
-        rescale = tl.math.exp2(row_max - shift)
-        probs = tl.math.exp2(scores - shift[:, None])
-        row_sum = row_sum * rescale + tl.sum(probs, 1)
-        acc = acc * rescale[:, None] + tl.dot(probs.to(v_tile.dtype), v_tile)
-        row_max = new_max
+        row_max, row_sum, acc = online_softmax_step(scores, v_tile, row_max, row_sum, acc)
 
     has_keys = row_sum > 0.0
     out_tile = acc / tl.where(has_keys, row_sum, 1.0)[:, None]
