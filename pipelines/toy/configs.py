@@ -48,21 +48,24 @@ def build_text_encoder() -> UMT5EncoderModel:
     return UMT5EncoderModel(text_encoder_config())
 
 
-def transformer_config() -> dict[str, Any]:
-    """Wan-style DiT: 6 layers, 4 heads × 32, patches of 4×4 latent pixels (80 tokens per 17-frame clip)."""
+PATCH = 4  # spatial patch of the shipped models, in latent pixels
+
+
+def transformer_config(patch: int = PATCH) -> dict[str, Any]:
+    """Wan-style DiT: 6 layers, 4 heads × 32, patches of ``patch``² latent pixels (4: 80 tokens per 17-frame clip)."""
     return dict(
-        patch_size=(1, 4, 4), num_attention_heads=4, attention_head_dim=32, in_channels=Z_DIM, out_channels=Z_DIM,
+        patch_size=(1, patch, patch), num_attention_heads=4, attention_head_dim=32, in_channels=Z_DIM, out_channels=Z_DIM,
         text_dim=TEXT_DIM, freq_dim=64, ffn_dim=512, num_layers=6, rope_max_seq_len=64,
     )
 
 
-def build_t2v_transformer() -> WanTransformer3DModel:
-    return WanTransformer3DModel(**transformer_config())
+def build_t2v_transformer(patch: int = PATCH) -> WanTransformer3DModel:
+    return WanTransformer3DModel(**transformer_config(patch))
 
 
-def build_df_transformer() -> SkyReelsV2Transformer3DModel:
+def build_df_transformer(patch: int = PATCH) -> SkyReelsV2Transformer3DModel:
     """Same backbone as toy-t2v, as a SkyReels-V2 transformer (per-frame timesteps, bidirectional)."""
-    return SkyReelsV2Transformer3DModel(**transformer_config(), num_frame_per_block=1)
+    return SkyReelsV2Transformer3DModel(**transformer_config(patch), num_frame_per_block=1)
 
 
 def build_scheduler(flow_shift: float = FLOW_SHIFT) -> UniPCMultistepScheduler:

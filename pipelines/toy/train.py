@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from . import latents, train_df, train_t2v, train_vae
+from .configs import PATCH
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 STAGES = {"vae": train_vae, "latents": latents, "t2v": train_t2v, "df": train_df}
@@ -87,7 +88,7 @@ def run_all(args: argparse.Namespace) -> None:
         "vae": ["--out", str(root / "vae")],
         "latents": ["--vae", str(outputs["vae"]), "--out", str(root / "latents")],
         "decoder": ["--init", str(root / "latents" / "vae"), "--out", str(root / "decoder")],
-        "t2v": ["--latents", str(root / "latents"), "--out", str(root / "t2v")],
+        "t2v": ["--latents", str(root / "latents"), "--out", str(root / "t2v"), "--patch-size", str(args.patch_size)],
         "df": ["--latents", str(root / "latents"), "--init", str(outputs["t2v"]), "--out", str(root / "df")],
     }
     for name, module in ALL_STAGES.items():
@@ -128,6 +129,8 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_argument("--device", default="cpu")
     sub.add_argument("--threads", type=int, default=2)
     sub.add_argument("--max-minutes", type=float, default=None)
+    sub.add_argument("--patch-size", type=int, default=PATCH, choices=(1, 2, 4),
+                     help="spatial patch of the t2v transformer (df inherits it); the shipped models use 4")
     sub.add_argument("--install", action="store_true", help="install the pipelines into the package at the end")
     args = parser.parse_args(argv)
     if args.stage == "all":

@@ -71,10 +71,10 @@ def frame_sigmas(rng: np.random.Generator, draws: torch.Tensor, frames: int) -> 
 
 
 def load_init(init: Path | None) -> tuple[torch.nn.Module, UMT5EncoderModel | None]:
-    transformer = build_df_transformer()
     if init is None:
-        return transformer, None
+        return build_df_transformer(), None
     source = WanTransformer3DModel.from_pretrained(str(init / "transformer"))
+    transformer = build_df_transformer(patch=int(source.config.patch_size[-1]))
     transformer.load_state_dict(source.state_dict(), strict=True)
     return transformer, UMT5EncoderModel.from_pretrained(str(init / "text_encoder"))
 

@@ -18,7 +18,7 @@ from diffusers import AutoencoderKLWan
 from . import common
 from .assemble import T2V_DEFAULTS, build_t2v_pipeline, save_pipeline
 from .captions import held_out_specs
-from .configs import FLOW_SHIFT, NUM_FRAMES, build_t2v_transformer, build_text_encoder, latent_frames
+from .configs import FLOW_SHIFT, NUM_FRAMES, PATCH, build_t2v_transformer, build_text_encoder, latent_frames
 from .denoiser import Batch, train_denoiser
 from .flow import sample_sigmas
 from .latent_set import LatentSet
@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shift", type=float, default=FLOW_SHIFT, help="σ shift for training and sampling")
     parser.add_argument("--eval-prompts", type=int, default=12, help="held-out prompts generated per evaluation")
     parser.add_argument("--eval-steps", type=int, default=20)
+    parser.add_argument("--patch-size", type=int, default=PATCH, choices=(1, 2, 4),
+                        help="spatial patch of the transformer in latent pixels (the shipped models use 4)")
 
 
 def eval_specs(count: int) -> list:
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> None:
     common.setup_torch(options)
     data = LatentSet.load(args.latents, max_frames=latent_frames(NUM_FRAMES))
     vae = AutoencoderKLWan.from_pretrained(str(args.latents / "vae")).eval()
-    transformer, text_encoder = build_t2v_transformer(), build_text_encoder()
+    transformer, text_encoder = build_t2v_transformer(args.patch_size), build_text_encoder()
 
     def make_batch(step: int) -> Batch:
         rng = np.random.default_rng([options.seed, 11, step])

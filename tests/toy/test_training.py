@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from diffusers import SkyReelsV2Transformer3DModel, WanTransformer3DModel
 
 from mmcache.pipelines.toy import train
 from mmcache.pipelines.toy.configs import build_t2v_transformer, build_text_encoder, build_vae
@@ -124,3 +125,14 @@ def test_copy_init_makes_temporal_resampling_copy_frames():
         out = torch.nn.functional.conv3d(x, conv.weight, conv.bias)  # the 3 frames -> the last one
         for start in range(0, conv.weight.shape[0], channels):
             assert torch.equal(out[:, start:start + channels, 0], x[:, :, -1])
+
+
+def test_patch_size_reaches_the_exported_t2v_and_the_df_started_from_it(latent_folder, tmp_path):
+    _t2v(latent_folder, tmp_path / "t2v", "--patch-size", "2", "--steps", "1")
+    exported = WanTransformer3DModel.from_pretrained(str(tmp_path / "t2v" / "pipeline" / "transformer"))
+    assert tuple(exported.config.patch_size) == (1, 2, 2)
+    train.main(["df", "--latents", str(latent_folder), "--init", str(tmp_path / "t2v" / "pipeline"),
+                "--out", str(tmp_path / "df"), "--steps", "1", "--batch-size", "2", "--eval-every", "1000",
+                "--eval-prompts", "1", "--eval-steps", "2", "--eval-frames", "25", "--threads", "1"])
+    df = SkyReelsV2Transformer3DModel.from_pretrained(str(tmp_path / "df" / "pipeline" / "transformer"))
+    assert tuple(df.config.patch_size) == (1, 2, 2)
