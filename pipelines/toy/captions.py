@@ -12,6 +12,8 @@ import dataclasses
 import itertools
 import re
 
+import numpy as np
+
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (225, 35, 35),
     "yellow": (235, 215, 30),
@@ -108,3 +110,8 @@ def train_specs() -> list[CaptionSpec]:
 
 def held_out_specs() -> list[CaptionSpec]:
     return [spec for spec in all_specs() if is_held_out(spec)]
+
+
+def spread(specs: list[CaptionSpec], count: int) -> list[CaptionSpec]:
+    """``count`` captions evenly spread over ``specs`` (so every colour and motion appears)."""
+    return [specs[i] for i in np.linspace(0, len(specs) - 1, min(count, len(specs))).round().astype(int)]

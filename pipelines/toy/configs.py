@@ -49,6 +49,7 @@ def build_text_encoder() -> UMT5EncoderModel:
 
 
 PATCH = 4  # spatial patch of the shipped models, in latent pixels
+PATCH_CHOICES = (1, 2, 4)  # patches that divide the 16×16 latent frame
 
 
 def transformer_config(patch: int = PATCH) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import torch
 
 from mmcache.files import atomic_write_json
 
-from .captions import CaptionSpec, held_out_specs, train_specs
+from .captions import held_out_specs, spread, train_specs
 from .configs import NUM_FRAMES, SIZE
 from .data import make_clip, to_model_range
 from .detector import score_video
@@ -31,11 +31,6 @@ from .sampling import adherence
 from .vae_utils import encode_mean, psnr, to_uint8
 
 CHECKS = ("decoder", "guidance", "train")
-
-
-def spread(specs: Sequence[CaptionSpec], count: int) -> list[CaptionSpec]:
-    """``count`` captions evenly spread over ``specs`` (so every colour and motion appears)."""
-    return [specs[i] for i in np.linspace(0, len(specs) - 1, min(count, len(specs))).round().astype(int)]
 
 
 @torch.no_grad()

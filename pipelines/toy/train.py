@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from . import latents, train_df, train_t2v, train_vae
-from .configs import PATCH
+from .configs import PATCH, PATCH_CHOICES
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 STAGES = {"vae": train_vae, "latents": latents, "t2v": train_t2v, "df": train_df}
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_argument("--device", default="cpu")
     sub.add_argument("--threads", type=int, default=2)
     sub.add_argument("--max-minutes", type=float, default=None)
-    sub.add_argument("--patch-size", type=int, default=PATCH, choices=(1, 2, 4),
+    sub.add_argument("--patch-size", type=int, default=PATCH, choices=PATCH_CHOICES,
                      help="spatial patch of the t2v transformer (df inherits it); the shipped models use 4")
     sub.add_argument("--install", action="store_true", help="install the pipelines into the package at the end")
     args = parser.parse_args(argv)

@@ -17,8 +17,8 @@ from diffusers import AutoencoderKLWan
 
 from . import common
 from .assemble import T2V_DEFAULTS, build_t2v_pipeline, save_pipeline
-from .captions import held_out_specs
-from .configs import FLOW_SHIFT, NUM_FRAMES, PATCH, build_t2v_transformer, build_text_encoder, latent_frames
+from .captions import held_out_specs, spread
+from .configs import FLOW_SHIFT, NUM_FRAMES, PATCH, PATCH_CHOICES, build_t2v_transformer, build_text_encoder, latent_frames
 from .denoiser import Batch, train_denoiser
 from .flow import sample_sigmas
 from .latent_set import LatentSet
@@ -32,13 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shift", type=float, default=FLOW_SHIFT, help="σ shift for training and sampling")
     parser.add_argument("--eval-prompts", type=int, default=12, help="held-out prompts generated per evaluation")
     parser.add_argument("--eval-steps", type=int, default=20)
-    parser.add_argument("--patch-size", type=int, default=PATCH, choices=(1, 2, 4),
+    parser.add_argument("--patch-size", type=int, default=PATCH, choices=PATCH_CHOICES,
                         help="spatial patch of the transformer in latent pixels (the shipped models use 4)")
 
 
 def eval_specs(count: int) -> list:
-    specs = held_out_specs()
-    return [specs[i] for i in np.linspace(0, len(specs) - 1, count).round().astype(int)]
+    return spread(held_out_specs(), count)
 
 
 def run(args: argparse.Namespace) -> None:

@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 from diffusers import AutoencoderKLWan
 
-from mmcache.pipelines.toy.captions import train_specs
+from mmcache.pipelines.toy.captions import spread, train_specs
 from mmcache.pipelines.toy.configs import NUM_FRAMES, SIZE
 from mmcache.pipelines.toy.data import make_clip
-from mmcache.pipelines.toy.diagnose import decoder_under_latent_noise, spread
+from mmcache.pipelines.toy.diagnose import decoder_under_latent_noise
 from mmcache.pipelines.toy.vae_utils import reconstruction_psnr
 
 VAE = Path(__file__).resolve().parents[2] / "pipelines" / "toy" / "models" / "toy-t2v" / "vae"
