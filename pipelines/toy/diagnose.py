@@ -1,4 +1,4 @@
-"""Where does a toy text-to-video model lose its prompt? Three checks that separate the suspects.
+"""Where does a toy text-to-video model lose its prompt? Four checks that separate the suspects.
 
 * ``decoder``: the VAE ceiling. Encode held-out ground-truth clips, add Gaussian noise to the
   latents (in units of the per-channel latent std), decode, and score PSNR and the detector. If
@@ -6,6 +6,8 @@
 * ``guidance``: adherence over a sweep of CFG scales on held-out prompts.
 * ``train``: adherence on *training* captions. Low here too means under-fitting or a model limit,
   not a failure to generalise to held-out triplets.
+* ``denoiser``: the denoiser on ground truth (``denoiser_probe``): velocity error per noise level,
+  and whether noised clips come back when the flow ODE is integrated from σ₀ to 0.
 
     python -m mmcache.pipelines.toy.diagnose --model toy-t2v --out runs/toy/diagnose
 
@@ -15,8 +17,9 @@ Writes ``diagnosis.json`` (atomically) into ``--out`` and prints each result as 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,11 +29,12 @@ from mmcache.files import atomic_write_json
 from .captions import held_out_specs, spread, train_specs
 from .configs import NUM_FRAMES, SIZE
 from .data import make_clip, to_model_range
+from .denoiser_probe import ground_truth, recovery, velocity_error
 from .detector import score_video
 from .sampling import adherence
 from .vae_utils import encode_mean, psnr, to_uint8
 
-CHECKS = ("decoder", "guidance", "train")
+CHECKS = ("decoder", "guidance", "train", "denoiser")
 
 
 @torch.no_grad()
@@ -63,15 +67,22 @@ def main() -> None:
     parser.add_argument("--noise", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.4],
                         help="latent noise levels (× latent std) for the decoder check")
     parser.add_argument("--guidance", type=float, nargs="+", default=[1.0, 2.5, 5.0, 8.0])
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--sigmas", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9],
+                        help="noise levels of the denoiser's velocity error")
+    parser.add_argument("--starts", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.85, 1.0],
+                        help="σ₀ from which the denoiser check integrates noised clips back")
+    parser.add_argument("--steps", type=int, default=30, help="sampling steps (pipeline and Euler recovery)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    if min(args.noise) < 0 or min(args.guidance) < 1 or args.prompts < 1 or args.clips < 1:
-        parser.error("--noise must be ≥ 0, --guidance ≥ 1, --prompts and --clips ≥ 1.")
+    if min(args.noise) < 0 or min(args.guidance) < 1 or args.prompts < 1 or args.clips < 1 or args.steps < 1:
+        parser.error("--noise must be ≥ 0, --guidance ≥ 1, --prompts, --clips and --steps ≥ 1.")
+    if not all(0 < s <= 1 for s in args.sigmas + args.starts):
+        parser.error("--sigmas and --starts must lie in (0, 1].")
     torch.set_num_threads(args.threads)
-    from .evaluate import resolve
     from diffusers import WanPipeline
+
+    from .evaluate import resolve
 
     pipe = WanPipeline.from_pretrained(str(resolve(args.model)))
     pipe.set_progress_bar_config(disable=True)
@@ -89,6 +100,12 @@ def main() -> None:
         report["train_captions"] = adherence(pipe, spread(train_specs(), args.prompts), seed=args.seed,
                                              guidance_scale=5.0, **call)
         print("train captions", report["train_captions"], flush=True)
+    if "denoiser" in args.checks:
+        truth = ground_truth(pipe, args.clips, args.seed)
+        report["velocity_error"] = velocity_error(pipe, truth, args.sigmas, args.seed)
+        print("velocity error", report["velocity_error"], flush=True)
+        report["recovery"] = recovery(pipe, truth, args.starts, args.steps, args.seed)
+        print("recovery", report["recovery"], flush=True)
     print(f"report: {atomic_write_json(args.out / 'diagnosis.json', report)}")
 
 
