@@ -26,7 +26,7 @@ from .data import Clip, make_clip, to_model_range
 from .detector import score_video
 from .flow import NUM_TRAIN_TIMESTEPS, noisy_and_target
 from .text import PIPELINE_SEQUENCE_LENGTH
-from .vae_utils import encode_mean, normalise, psnr, to_uint8
+from .vae_utils import denormalise, encode_mean, normalise, psnr, to_uint8
 
 FIRST_UNSEEN_INDEX = 10_000_000  # clip indices of the training stream no training run reaches
 
@@ -75,20 +75,20 @@ def recovery(pipe: Any, truth: GroundTruth, starts: Sequence[float], steps: int 
     """From σ₀ in ``starts``: Euler-integrate the flow back to 0, decode, score against the clips."""
     noise = torch.randn(truth.latents.shape, generator=torch.Generator().manual_seed(seed + 1))
     config = pipe.vae.config
-    shape = (1, -1, 1, 1, 1)
-    mean = torch.tensor(config.latents_mean).view(shape)
-    std = torch.tensor(config.latents_std).view(shape)
     results = []
     for start in starts:
         sigmas = torch.linspace(float(start), 0.0, steps + 1)
         latents = (1 - sigmas[0]) * truth.latents + sigmas[0] * noise
         for current, following in itertools.pairwise(sigmas.tolist()):
             latents = latents + (following - current) * _velocity(pipe, latents, current, truth.text)
-        decoded = to_uint8(pipe.vae.decode(latents * std + mean).sample)
-        scores = [score_video(frames, clip.spec) for clip, frames in zip(truth.clips, decoded)]
-        results.append({"start_sigma": float(start),
-                        "psnr_db": float(np.mean([psnr(c.frames, f) for c, f in zip(truth.clips, decoded)])),
-                        "colour": float(np.mean([s.colour_ok for s in scores])),
-                        "direction": float(np.mean([s.direction_ok for s in scores])),
-                        "clips": len(truth.clips), "steps": steps})
+        decoded = to_uint8(pipe.vae.decode(denormalise(latents, config.latents_mean, config.latents_std)).sample)
+        results.append({"start_sigma": float(start), **score_against(truth.clips, decoded), "steps": steps})
     return results
+
+
+def score_against(clips: Sequence[Clip], decoded: np.ndarray) -> dict[str, float]:
+    """Mean PSNR and detector colour / direction rates of decoded videos against their ground-truth clips."""
+    scores = [score_video(frames, clip.spec) for clip, frames in zip(clips, decoded)]
+    return {"psnr_db": float(np.mean([psnr(c.frames, f) for c, f in zip(clips, decoded)])),
+            "colour": float(np.mean([s.colour_ok for s in scores])),
+            "direction": float(np.mean([s.direction_ok for s in scores])), "clips": len(clips)}

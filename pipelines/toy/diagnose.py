@@ -29,10 +29,9 @@ from mmcache.files import atomic_write_json
 from .captions import held_out_specs, spread, train_specs
 from .configs import NUM_FRAMES, SIZE
 from .data import make_clip, to_model_range
-from .denoiser_probe import ground_truth, recovery, velocity_error
-from .detector import score_video
+from .denoiser_probe import ground_truth, recovery, score_against, velocity_error
 from .sampling import adherence
-from .vae_utils import encode_mean, psnr, to_uint8
+from .vae_utils import encode_mean, to_uint8
 
 CHECKS = ("decoder", "guidance", "train", "denoiser")
 
@@ -49,11 +48,7 @@ def decoder_under_latent_noise(vae: Any, clips: int, levels: Sequence[float], se
     for level in levels:
         noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype)
         decoded = to_uint8(vae.decode(latents + float(level) * std * noise).sample)
-        scores = [score_video(frames, clip.spec) for clip, frames in zip(samples, decoded)]
-        results.append({"noise_std": float(level),
-                        "psnr_db": float(np.mean([psnr(c.frames, f) for c, f in zip(samples, decoded)])),
-                        "colour": float(np.mean([s.colour_ok for s in scores])),
-                        "direction": float(np.mean([s.direction_ok for s in scores])), "clips": clips})
+        results.append({"noise_std": float(level), **score_against(samples, decoded)})
     return results
 
 

@@ -39,6 +39,14 @@ def normalise(latents: torch.Tensor, mean: list[float], std: list[float]) -> tor
     return (latents - m) / s
 
 
+def denormalise(latents: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
+    """Inverse of :func:`normalise`: denoiser space → the VAE's raw latents."""
+    shape = (1, -1) + (1,) * (latents.ndim - 2)
+    m = torch.tensor(mean, dtype=latents.dtype, device=latents.device).view(shape)
+    s = torch.tensor(std, dtype=latents.dtype, device=latents.device).view(shape)
+    return latents * s + m
+
+
 def psnr(reference: np.ndarray, reconstruction: np.ndarray) -> float:
     """PSNR in dB of uint8 videos (peak 255)."""
     mse = np.mean((reference.astype(np.float64) - reconstruction.astype(np.float64)) ** 2)
