@@ -2,7 +2,8 @@
 
 * ``decoder``: the VAE ceiling. Encode held-out ground-truth clips, add Gaussian noise to the
   latents (in units of the per-channel latent std), decode, and score PSNR and the detector. If
-  these stay high, the decoder is not what turns generated latents into clutter.
+  these stay high, the decoder is not what turns generated latents into clutter. The PSNR is also
+  split by region (``region_errors``: object interior, edge band, background).
 * ``guidance``: adherence over a sweep of CFG scales on held-out prompts.
 * ``train``: adherence on *training* captions. Low here too means under-fitting or a model limit,
   not a failure to generalise to held-out triplets.
@@ -30,6 +31,7 @@ from .captions import held_out_specs, spread, train_specs
 from .configs import NUM_FRAMES, SIZE
 from .data import make_clip, to_model_range
 from .denoiser_probe import ground_truth, recovery, score_against, velocity_error
+from .region_errors import region_errors
 from .sampling import adherence
 from .vae_utils import encode_mean, to_uint8
 
@@ -48,7 +50,8 @@ def decoder_under_latent_noise(vae: Any, clips: int, levels: Sequence[float], se
     for level in levels:
         noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype)
         decoded = to_uint8(vae.decode(latents + float(level) * std * noise).sample)
-        results.append({"noise_std": float(level), **score_against(samples, decoded)})
+        results.append({"noise_std": float(level), **score_against(samples, decoded),
+                        "regions": region_errors(samples, decoded)})
     return results
 
 

@@ -60,7 +60,8 @@ def _draw(canvas: np.ndarray, shape: str, cx: float, cy: float, r: float, colour
         cv2.fillPoly(canvas, [np.round(polygon).astype(np.int32)], colour, cv2.LINE_8)
 
 
-def _clip_colour(rgb: tuple[int, int, int], jitter: tuple[int, int, int] | int) -> tuple[int, int, int]:
+def clip_colour(rgb: tuple[int, int, int], jitter: tuple[int, int, int] | int) -> tuple[int, int, int]:
+    """A palette colour with its per-clip jitter (one offset per channel, or one for all), clipped to 0-255."""
     offsets = jitter if isinstance(jitter, tuple) else (jitter,) * 3
     return tuple(int(np.clip(c + o, 0, 255)) for c, o in zip(rgb, offsets))
 
@@ -76,8 +77,8 @@ def object_centres(params: MotionParams, motion: str, num_frames: int, size: int
 
 def render_clip(spec: CaptionSpec, params: MotionParams, num_frames: int = 17, size: int = 64) -> np.ndarray:
     """The clip a caption describes, as uint8 ``[num_frames, size, size, 3]`` RGB."""
-    background = _clip_colour(BACKGROUNDS[spec.background], params.background_jitter)
-    colour = _clip_colour(COLOURS[spec.colour], params.colour_jitter)
+    background = clip_colour(BACKGROUNDS[spec.background], params.background_jitter)
+    colour = clip_colour(COLOURS[spec.colour], params.colour_jitter)
     big = size * SUPERSAMPLE
     radius = params.radius * size
     frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)

@@ -63,16 +63,21 @@ def install(t2v: Path, df: Path, models_dir: Path = MODELS_DIR, vae: Path | None
     """Replace the bundled ``toy-t2v`` / ``toy-df`` folders with exported pipelines.
 
     ``vae``: an exported VAE (e.g. from a ``--decoder-only`` fine-tune) that replaces the pipelines' own.
+    A source that is already the bundled folder is kept as it is, so
+    ``install --t2v <models>/toy-t2v --df <models>/toy-df --vae <decoder>`` swaps only the VAE.
     """
     if vae is not None and not (vae / "config.json").is_file():
         raise FileNotFoundError(f"{vae} holds no exported VAE (config.json).")
+    if vae is not None and any(vae.resolve().is_relative_to((models_dir / name).resolve()) for name in ("toy-t2v", "toy-df")):
+        raise ValueError(f"{vae} is inside the folders being replaced; copy it elsewhere first.")
     for name, source in (("toy-t2v", t2v), ("toy-df", df)):
         if not (source / "model_index.json").is_file():
             raise FileNotFoundError(f"{source} holds no exported pipeline (model_index.json).")
         target = models_dir / name
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.copytree(source, target)
+        if target.resolve() != source.resolve():  # the bundled folder itself: keep it, swap only the VAE
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(source, target)
         if vae is not None:
             shutil.rmtree(target / "vae")
             shutil.copytree(vae, target / "vae")

@@ -5,6 +5,9 @@ classifier-free guidance, and σ drawn with the inference shift. Periodically ge
 prompts through the real WanPipeline and scores them with the detector.
 
     python -m mmcache.pipelines.toy.train t2v --latents runs/toy/latents --out runs/toy/t2v --max-minutes 9
+    # continue the bundled model, keeping the text encoder it shares with toy-df:
+    python -m mmcache.pipelines.toy.train t2v --latents runs/toy/latents --out runs/toy/t2v-more \
+        --init toy-t2v --text-encoder toy-t2v
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from diffusers import AutoencoderKLWan
+from diffusers import AutoencoderKLWan, WanTransformer3DModel
+from transformers import UMT5EncoderModel
 
 from . import common
 from .assemble import T2V_DEFAULTS, build_t2v_pipeline, save_pipeline
 from .captions import held_out_specs, spread
 from .configs import FLOW_SHIFT, NUM_FRAMES, PATCH, PATCH_CHOICES, build_t2v_transformer, build_text_encoder, latent_frames
 from .denoiser import Batch, train_denoiser
+from .evaluate import resolve
 from .flow import sample_sigmas
 from .latent_set import LatentSet
 from .sampling import adherence
@@ -32,12 +37,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shift", type=float, default=FLOW_SHIFT, help="σ shift for training and sampling")
     parser.add_argument("--eval-prompts", type=int, default=12, help="held-out prompts generated per evaluation")
     parser.add_argument("--eval-steps", type=int, default=20)
-    parser.add_argument("--patch-size", type=int, default=PATCH, choices=PATCH_CHOICES,
-                        help="spatial patch of the transformer in latent pixels (the shipped models use 4)")
+    parser.add_argument("--patch-size", type=int, default=None, choices=PATCH_CHOICES,
+                        help=f"spatial patch of the transformer in latent pixels (default: --init's, else {PATCH})")
+    parser.add_argument("--init", default=None,
+                        help="continue from an exported toy-t2v (a pipeline folder or 'toy-t2v'): transformer and "
+                             "text encoder weights; the optimizer and the lr schedule start afresh")
+    parser.add_argument("--text-encoder", default=None,
+                        help="take the text encoder of this pipeline (folder or 'toy-t2v') and keep it frozen, so the "
+                             "result shares it with the pipelines trained on it (toy-df); overrides --init's")
 
 
 def eval_specs(count: int) -> list:
     return spread(held_out_specs(), count)
+
+
+def initial_models(init: str | None, text_source: str | None,
+                   patch: int | None) -> tuple[WanTransformer3DModel, UMT5EncoderModel]:
+    """Transformer and text encoder to start from: fresh, or an exported pipeline's (``init``),
+    with the text encoder optionally taken from another pipeline (``text_source``)."""
+    if init is None:
+        transformer = build_t2v_transformer(patch or PATCH)
+        text_encoder = build_text_encoder()
+    else:
+        folder = resolve(init)
+        transformer = WanTransformer3DModel.from_pretrained(str(folder / "transformer"))
+        init_patch = int(transformer.config.patch_size[-1])
+        if patch is not None and patch != init_patch:
+            raise SystemExit(f"--init {init} has patch {init_patch}; drop --patch-size {patch} or start fresh.")
+        text_encoder = UMT5EncoderModel.from_pretrained(str(folder / "text_encoder"))
+    if text_source is not None:
+        text_encoder = UMT5EncoderModel.from_pretrained(str(resolve(text_source) / "text_encoder"))
+    return transformer, text_encoder
 
 
 def run(args: argparse.Namespace) -> None:
@@ -45,7 +75,7 @@ def run(args: argparse.Namespace) -> None:
     common.setup_torch(options)
     data = LatentSet.load(args.latents, max_frames=latent_frames(NUM_FRAMES))
     vae = AutoencoderKLWan.from_pretrained(str(args.latents / "vae")).eval()
-    transformer, text_encoder = build_t2v_transformer(args.patch_size), build_text_encoder()
+    transformer, text_encoder = initial_models(args.init, args.text_encoder, args.patch_size)
 
     def make_batch(step: int) -> Batch:
         rng = np.random.default_rng([options.seed, 11, step])
@@ -63,5 +93,5 @@ def run(args: argparse.Namespace) -> None:
         pipe = build_t2v_pipeline(vae, text, model, args.shift)
         save_pipeline(pipe, Path(options.out) / "pipeline", T2V_DEFAULTS)
 
-    train_denoiser(options, transformer, text_encoder, make_batch, train_text_encoder=True,
+    train_denoiser(options, transformer, text_encoder, make_batch, train_text_encoder=args.text_encoder is None,
                    diffusion_forcing=False, evaluate=evaluate, export=export)

@@ -28,3 +28,19 @@ def test_spread_covers_every_colour_and_motion_of_the_training_captions():
     assert len(chosen) == 15 and len(set(chosen)) == 15
     assert {s.colour for s in chosen} == {s.colour for s in train_specs()}
     assert {s.motion for s in chosen} == {s.motion for s in train_specs()}
+
+
+def test_region_errors_put_each_error_in_its_region():
+    from mmcache.pipelines.toy.region_errors import region_errors, region_masks
+
+    clip = make_clip(0, 3, "held_out", NUM_FRAMES, SIZE)
+    masks = region_masks(clip)
+    assert sum(mask.astype(int) for mask in masks.values()).max() == 1  # a partition of the pixels
+    assert 0.02 < masks["interior"].mean() < 0.2
+    exact = region_errors([clip], clip.frames[None])
+    assert all(region["psnr_db"] == float("inf") and region["error_share"] == 0.0 for region in exact.values())
+    recoloured = clip.frames.copy()
+    recoloured[masks["interior"]] = 255 - recoloured[masks["interior"]]
+    result = region_errors([clip], recoloured[None])
+    assert result["interior"]["error_share"] == 1.0 and result["edge"]["psnr_db"] == float("inf")
+    assert abs(sum(region["pixel_share"] for region in result.values()) - 1.0) < 1e-9

@@ -110,6 +110,12 @@ def test_all_runs_every_stage_in_order_and_installs(tmp_path, monkeypatch):
     decoder_weights = (outputs["decoder"] / "diffusion_pytorch_model.safetensors").read_bytes()
     for name in ("toy-t2v", "toy-df"):
         assert (models / name / "vae" / "diffusion_pytorch_model.safetensors").read_bytes() == decoder_weights
+    transformer = (models / "toy-t2v" / "transformer" / "diffusion_pytorch_model.safetensors").read_bytes()
+    train.install(models / "toy-t2v", models / "toy-df", models, vae=outputs["vae"])  # in place: swap the VAE only
+    assert (models / "toy-t2v" / "transformer" / "diffusion_pytorch_model.safetensors").read_bytes() == transformer
+    vae_weights = (outputs["vae"] / "diffusion_pytorch_model.safetensors").read_bytes()
+    for name in ("toy-t2v", "toy-df"):
+        assert (models / name / "vae" / "diffusion_pytorch_model.safetensors").read_bytes() == vae_weights
 
 
 def test_copy_init_makes_temporal_resampling_copy_frames():
@@ -136,3 +142,21 @@ def test_patch_size_reaches_the_exported_t2v_and_the_df_started_from_it(latent_f
                 "--eval-prompts", "1", "--eval-steps", "2", "--eval-frames", "25", "--threads", "1"])
     df = SkyReelsV2Transformer3DModel.from_pretrained(str(tmp_path / "df" / "pipeline" / "transformer"))
     assert tuple(df.config.patch_size) == (1, 2, 2)
+
+
+def _weights(folder, component):
+    return (folder / component / "model.safetensors").read_bytes() if component == "text_encoder" else \
+        (folder / component / "diffusion_pytorch_model.safetensors").read_bytes()
+
+
+def test_init_continues_an_export_and_text_encoder_stays_frozen(latent_folder, tmp_path):
+    _t2v(latent_folder, tmp_path / "first", "--patch-size", "2", "--steps", "1")
+    first = tmp_path / "first" / "pipeline"
+    _t2v(latent_folder, tmp_path / "frozen", "--init", str(first), "--text-encoder", str(first), "--steps", "2")
+    frozen = tmp_path / "frozen" / "pipeline"
+    assert _weights(frozen, "text_encoder") == _weights(first, "text_encoder")  # shared, bit for bit
+    assert _weights(frozen, "transformer") != _weights(first, "transformer")  # trained on from the export
+    continued = WanTransformer3DModel.from_pretrained(str(frozen / "transformer"))
+    assert tuple(continued.config.patch_size) == (1, 2, 2)  # the patch comes from --init
+    with pytest.raises(SystemExit, match="patch 2"):
+        _t2v(latent_folder, tmp_path / "clash", "--init", str(first), "--patch-size", "4")
