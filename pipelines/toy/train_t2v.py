@@ -57,16 +57,14 @@ def initial_models(init: str | None, text_source: str | None,
     with the text encoder optionally taken from another pipeline (``text_source``)."""
     if init is None:
         transformer = build_t2v_transformer(patch or PATCH)
-        text_encoder = build_text_encoder()
     else:
-        folder = resolve(init)
-        transformer = WanTransformer3DModel.from_pretrained(str(folder / "transformer"))
+        transformer = WanTransformer3DModel.from_pretrained(str(resolve(init) / "transformer"))
         init_patch = int(transformer.config.patch_size[-1])
         if patch is not None and patch != init_patch:
             raise SystemExit(f"--init {init} has patch {init_patch}; drop --patch-size {patch} or start fresh.")
-        text_encoder = UMT5EncoderModel.from_pretrained(str(folder / "text_encoder"))
-    if text_source is not None:
-        text_encoder = UMT5EncoderModel.from_pretrained(str(resolve(text_source) / "text_encoder"))
+    text_from = text_source or init
+    text_encoder = (build_text_encoder() if text_from is None
+                    else UMT5EncoderModel.from_pretrained(str(resolve(text_from) / "text_encoder")))
     return transformer, text_encoder
 
 

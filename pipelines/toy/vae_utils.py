@@ -31,19 +31,22 @@ def encode_mean(vae: AutoencoderKLWan, video: torch.Tensor) -> torch.Tensor:
     return vae.encode(video).latent_dist.mode()
 
 
+def _channel_stats(latents: torch.Tensor, mean: list[float], std: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel ``mean`` and ``std`` shaped to broadcast over ``latents`` ``[B, C, ...]``."""
+    shape = (1, -1) + (1,) * (latents.ndim - 2)
+    return tuple(torch.tensor(values, dtype=latents.dtype, device=latents.device).view(shape)
+                 for values in (mean, std))
+
+
 def normalise(latents: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
     """``(z - mean) / std`` per channel: the space the denoisers work in (WanPipeline's convention)."""
-    shape = (1, -1) + (1,) * (latents.ndim - 2)
-    m = torch.tensor(mean, dtype=latents.dtype, device=latents.device).view(shape)
-    s = torch.tensor(std, dtype=latents.dtype, device=latents.device).view(shape)
+    m, s = _channel_stats(latents, mean, std)
     return (latents - m) / s
 
 
 def denormalise(latents: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
     """Inverse of :func:`normalise`: denoiser space → the VAE's raw latents."""
-    shape = (1, -1) + (1,) * (latents.ndim - 2)
-    m = torch.tensor(mean, dtype=latents.dtype, device=latents.device).view(shape)
-    s = torch.tensor(std, dtype=latents.dtype, device=latents.device).view(shape)
+    m, s = _channel_stats(latents, mean, std)
     return latents * s + m
 
 
