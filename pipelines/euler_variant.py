@@ -13,7 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
-from .loader import DEFAULTS_FILE, MODELS_DIR, TINY_PREFIX
+from .loader import DEFAULTS_FILE, TINY_PREFIX, pipeline_folder
 
 
 def saved_folder(name_or_path: str) -> Path:
@@ -21,10 +21,7 @@ def saved_folder(name_or_path: str) -> Path:
     if name_or_path.startswith(TINY_PREFIX):
         raise ValueError(f"{name_or_path!r} is built in memory; an Euler variant needs a saved pipeline folder "
                          "(a bundled model such as toy-t2v, or a local folder).")
-    folder = MODELS_DIR / name_or_path if (MODELS_DIR / name_or_path).is_dir() else Path(name_or_path)
-    if not (folder / "model_index.json").is_file():
-        raise FileNotFoundError(f"{name_or_path!r}: no model_index.json; pass a bundled model or a pipeline folder.")
-    return folder
+    return pipeline_folder(name_or_path)
 
 
 def flow_shift(scheduler_config: dict) -> float:

@@ -26,6 +26,16 @@ def bundled_path(name: str) -> Path:
     return MODELS_DIR / name
 
 
+def pipeline_folder(name_or_path: str | Path) -> Path:
+    """The saved pipeline folder of a bundled model name or a local path (``model_index.json`` inside)."""
+    name = str(name_or_path)
+    folder = bundled_path(name) if name in BUNDLED and bundled_path(name).is_dir() else Path(name)
+    if not (folder / "model_index.json").is_file():
+        raise ModelNotFoundError(f"{name!r} is neither a bundled model ({', '.join(BUNDLED)}) nor a saved pipeline "
+                                 "folder (model_index.json inside); pass one of those.")
+    return folder
+
+
 def available_models() -> list[str]:
     """Names ``load`` accepts without a path: bundled reference models present, and tiny random ones."""
     from .tiny import TINY_BUILDERS

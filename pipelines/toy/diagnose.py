@@ -80,9 +80,13 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from diffusers import WanPipeline
 
-    from .evaluate import resolve
+    from ..loader import ModelNotFoundError, pipeline_folder
 
-    pipe = WanPipeline.from_pretrained(str(resolve(args.model)))
+    try:
+        folder = pipeline_folder(args.model)
+    except ModelNotFoundError as error:
+        parser.error(str(error))
+    pipe = WanPipeline.from_pretrained(str(folder))
     pipe.set_progress_bar_config(disable=True)
     call = {"num_inference_steps": args.steps, "height": SIZE, "width": SIZE, "num_frames": NUM_FRAMES}
     report: dict[str, Any] = {"model": args.model, "seed": args.seed, "settings": call}

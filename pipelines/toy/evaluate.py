@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..loader import ModelNotFoundError, pipeline_folder
 from .assemble import read_defaults
 from .captions import held_out_specs
 from .configs import NUM_FRAMES, SIZE
@@ -26,17 +27,6 @@ from .data import make_dataset
 from .sampling import adherence, generate_frames, long_video_coherence
 from .train_vae import EVAL_SEED
 from .vae_utils import reconstruction_psnr
-
-MODELS_DIR = Path(__file__).resolve().parent / "models"
-
-
-def resolve(model: str) -> Path:
-    path = MODELS_DIR / model if (MODELS_DIR / model).is_dir() else Path(model)
-    if not (path / "model_index.json").is_file():
-        raise FileNotFoundError(f"{model!r} is neither a bundled toy model ({sorted(p.name for p in MODELS_DIR.iterdir())}) "
-                                "nor a folder with model_index.json.")
-    return path
-
 
 def call_settings(defaults: dict[str, Any]) -> dict[str, Any]:
     """Pipeline keyword arguments from ``mmcache_defaults.json`` (``extra`` merged in)."""
@@ -106,7 +96,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from diffusers import DiffusionPipeline
 
-    folder = resolve(args.model)
+    try:
+        folder = pipeline_folder(args.model)
+    except ModelNotFoundError as error:
+        parser.error(str(error))
     pipe = DiffusionPipeline.from_pretrained(str(folder))
     pipe.set_progress_bar_config(disable=True)
     defaults = read_defaults(folder)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import AutoencoderKLWan, WanTransformer3DModel
+from diffusers import AutoencoderKLWan
 from transformers import UMT5EncoderModel
 
 from . import common
@@ -29,6 +29,7 @@ from .assemble import DF_DEFAULTS, build_df_pipeline, save_pipeline
 from .captions import held_out_specs
 from .configs import FLOW_SHIFT, NUM_FRAMES, build_df_transformer, latent_frames
 from .denoiser import Batch, train_denoiser
+from .exported import exported_patch, exported_text_encoder, exported_transformer
 from .flow import sample_sigmas
 from .latent_set import LatentSet
 from .sampling import long_video_coherence
@@ -42,8 +43,9 @@ MAX_CONDITION_SIGMA = 0.05
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_run_arguments(parser, steps=3000, batch_size=32, lr=2e-4, out="runs/toy/df", eval_every=1000)
     parser.add_argument("--latents", type=Path, required=True, help="folder written by the `latents` step")
-    parser.add_argument("--init", type=Path, default=None,
-                        help="toy-t2v pipeline folder: initial transformer weights and the (frozen) text encoder")
+    parser.add_argument("--init", default=None,
+                        help="toy-t2v pipeline (a folder or 'toy-t2v'): initial transformer weights and the (frozen) "
+                             "text encoder")
     parser.add_argument("--caption-dropout", type=float, default=0.1)
     parser.add_argument("--shift", type=float, default=FLOW_SHIFT)
     parser.add_argument("--eval-prompts", type=int, default=6)
@@ -70,13 +72,14 @@ def frame_sigmas(rng: np.random.Generator, draws: torch.Tensor, frames: int) -> 
     return sigmas, weight
 
 
-def load_init(init: Path | None) -> tuple[torch.nn.Module, UMT5EncoderModel | None]:
+def load_init(init: str | None) -> tuple[torch.nn.Module, UMT5EncoderModel | None]:
+    """A diffusion-forcing transformer with the weights of ``init``'s (fresh without one) and its text encoder."""
     if init is None:
         return build_df_transformer(), None
-    source = WanTransformer3DModel.from_pretrained(str(init / "transformer"))
-    transformer = build_df_transformer(patch=int(source.config.patch_size[-1]))
+    source = exported_transformer(init)
+    transformer = build_df_transformer(patch=exported_patch(source))
     transformer.load_state_dict(source.state_dict(), strict=True)
-    return transformer, UMT5EncoderModel.from_pretrained(str(init / "text_encoder"))
+    return transformer, exported_text_encoder(init)
 
 
 def run(args: argparse.Namespace) -> None:

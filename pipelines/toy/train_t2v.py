@@ -1,8 +1,9 @@
 """Train toy-t2v: a WanTransformer3DModel and its UMT5 text encoder with flow matching on latents.
 
 Uses the first 5 latent frames (17 video frames) of the precomputed clips, caption dropout for
-classifier-free guidance, and σ drawn with the inference shift. Periodically generates held-out
-prompts through the real WanPipeline and scores them with the detector.
+classifier-free guidance, and σ drawn with the inference shift (or ``--train-shift``, larger to
+train more near pure noise). Periodically generates held-out prompts through the real WanPipeline
+and scores them with the detector.
 
     python -m mmcache.pipelines.toy.train t2v --latents runs/toy/latents --out runs/toy/t2v --max-minutes 9
     # continue the bundled model, keeping the text encoder it shares with toy-df:
@@ -24,7 +25,7 @@ from .assemble import T2V_DEFAULTS, build_t2v_pipeline, save_pipeline
 from .captions import held_out_specs, spread
 from .configs import FLOW_SHIFT, NUM_FRAMES, PATCH, PATCH_CHOICES, build_t2v_transformer, build_text_encoder, latent_frames
 from .denoiser import Batch, train_denoiser
-from .evaluate import resolve
+from .exported import exported_patch, exported_text_encoder, exported_transformer
 from .flow import sample_sigmas
 from .latent_set import LatentSet
 from .sampling import adherence
@@ -34,7 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_run_arguments(parser, steps=6000, batch_size=32, lr=5e-4, out="runs/toy/t2v", eval_every=1000)
     parser.add_argument("--latents", type=Path, required=True, help="folder written by the `latents` step")
     parser.add_argument("--caption-dropout", type=float, default=0.1)
-    parser.add_argument("--shift", type=float, default=FLOW_SHIFT, help="σ shift for training and sampling")
+    parser.add_argument("--shift", type=float, default=FLOW_SHIFT, help="σ shift of the exported scheduler (sampling)")
+    parser.add_argument("--train-shift", type=float, default=None,
+                        help="σ shift of the training noise levels (default: --shift); larger trains more near pure "
+                             "noise, where the model must commit to the prompted object")
     parser.add_argument("--eval-prompts", type=int, default=12, help="held-out prompts generated per evaluation")
     parser.add_argument("--eval-steps", type=int, default=20)
     parser.add_argument("--patch-size", type=int, default=None, choices=PATCH_CHOICES,
@@ -58,18 +62,20 @@ def initial_models(init: str | None, text_source: str | None,
     if init is None:
         transformer = build_t2v_transformer(patch or PATCH)
     else:
-        transformer = WanTransformer3DModel.from_pretrained(str(resolve(init) / "transformer"))
-        init_patch = int(transformer.config.patch_size[-1])
+        transformer = exported_transformer(init)
+        init_patch = exported_patch(transformer)
         if patch is not None and patch != init_patch:
             raise SystemExit(f"--init {init} has patch {init_patch}; drop --patch-size {patch} or start fresh.")
     text_from = text_source or init
-    text_encoder = (build_text_encoder() if text_from is None
-                    else UMT5EncoderModel.from_pretrained(str(resolve(text_from) / "text_encoder")))
+    text_encoder = build_text_encoder() if text_from is None else exported_text_encoder(text_from)
     return transformer, text_encoder
 
 
 def run(args: argparse.Namespace) -> None:
     options = common.run_options(args)
+    if args.train_shift is not None and args.train_shift <= 0:
+        raise SystemExit(f"--train-shift must be > 0 (got {args.train_shift}).")
+    train_shift = args.shift if args.train_shift is None else args.train_shift
     common.setup_torch(options)
     data = LatentSet.load(args.latents, max_frames=latent_frames(NUM_FRAMES))
     vae = AutoencoderKLWan.from_pretrained(str(args.latents / "vae")).eval()
@@ -79,7 +85,7 @@ def run(args: argparse.Namespace) -> None:
         rng = np.random.default_rng([options.seed, 11, step])
         indices = rng.integers(len(data), size=options.batch_size)
         ids, mask = data.captions_batch(indices, rng.random(options.batch_size) < args.caption_dropout)
-        sigmas = sample_sigmas((options.batch_size,), args.shift, common.step_generator(options.seed, step, salt=1))
+        sigmas = sample_sigmas((options.batch_size,), train_shift, common.step_generator(options.seed, step, salt=1))
         return Batch(data.latents[indices], ids, mask, sigmas)
 
     def evaluate(model, text, step: int) -> dict:

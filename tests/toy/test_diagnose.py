@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 from diffusers import AutoencoderKLWan
 
 from mmcache.pipelines.toy.captions import spread, train_specs
@@ -44,3 +45,15 @@ def test_region_errors_put_each_error_in_its_region():
     result = region_errors([clip], recoloured[None])
     assert result["interior"]["error_share"] == 1.0 and result["edge"]["psnr_db"] == float("inf")
     assert abs(sum(region["pixel_share"] for region in result.values()) - 1.0) < 1e-9
+
+
+def test_diagnose_and_evaluate_refuse_an_unknown_model_with_one_usage_error(tmp_path, monkeypatch, capsys):
+    from mmcache.pipelines.toy import diagnose, evaluate
+
+    for module in (diagnose, evaluate):
+        monkeypatch.setattr("sys.argv", [module.__name__, "--model", str(tmp_path), "--out", str(tmp_path / "out")])
+        with pytest.raises(SystemExit) as exit_info:
+            module.main()
+        assert exit_info.value.code == 2
+        assert "nor a saved pipeline folder" in capsys.readouterr().err
+        assert not (tmp_path / "out").exists()

@@ -8,7 +8,7 @@ import torch
 from diffusers import SkyReelsV2Transformer3DModel, WanTransformer3DModel
 
 from mmcache.pipelines.toy import train
-from mmcache.pipelines.toy.configs import build_t2v_transformer, build_text_encoder, build_vae
+from mmcache.pipelines.toy.configs import FLOW_SHIFT, build_t2v_transformer, build_text_encoder, build_vae
 from mmcache.pipelines.toy.padded_attention import restore_processors, short_text_states, use_padded_cross_attention
 from mmcache.pipelines.toy.text import encode, tokenize
 
@@ -160,3 +160,26 @@ def test_init_continues_an_export_and_text_encoder_stays_frozen(latent_folder, t
     assert tuple(continued.config.patch_size) == (1, 2, 2)  # the patch comes from --init
     with pytest.raises(SystemExit, match="patch 2"):
         _t2v(latent_folder, tmp_path / "clash", "--init", str(first), "--patch-size", "4")
+
+
+def test_train_shift_moves_only_the_training_noise_levels(latent_folder, tmp_path):
+    _t2v(latent_folder, tmp_path / "default", "--steps", "2")
+    _t2v(latent_folder, tmp_path / "shifted", "--steps", "2", "--train-shift", "8")
+    default, shifted = tmp_path / "default" / "pipeline", tmp_path / "shifted" / "pipeline"
+    assert _weights(shifted, "transformer") != _weights(default, "transformer")  # other σ, other updates
+    schedulers = [json.loads((p / "scheduler" / "scheduler_config.json").read_text()) for p in (default, shifted)]
+    assert schedulers[0]["flow_shift"] == schedulers[1]["flow_shift"] == FLOW_SHIFT  # sampling unchanged
+    with pytest.raises(SystemExit, match="--train-shift must be > 0"):
+        _t2v(latent_folder, tmp_path / "bad", "--train-shift", "0")
+
+
+def test_df_init_accepts_a_bundled_name_or_says_what_to_pass(tmp_path):
+    from mmcache.pipelines.loader import ModelNotFoundError, bundled_path
+    from mmcache.pipelines.toy.train_df import load_init
+
+    transformer, text_encoder = load_init("toy-t2v")
+    assert isinstance(transformer, SkyReelsV2Transformer3DModel) and text_encoder is not None
+    bundled = WanTransformer3DModel.from_pretrained(str(bundled_path("toy-t2v") / "transformer")).state_dict()
+    assert all(torch.equal(bundled[k], v) for k, v in transformer.state_dict().items())
+    with pytest.raises(ModelNotFoundError, match="saved pipeline folder"):
+        load_init(str(tmp_path))
