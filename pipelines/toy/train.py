@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..loader import ModelNotFoundError
 from . import latents, train_df, train_t2v, train_vae
 from .configs import PATCH, PATCH_CHOICES
 
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_argument("--threads", type=int, default=2)
     sub.add_argument("--max-minutes", type=float, default=None)
     sub.add_argument("--patch-size", type=int, default=PATCH, choices=PATCH_CHOICES,
-                     help="spatial patch of the t2v transformer (df inherits it); the shipped models use 4")
+                     help="spatial patch of the t2v transformer (df inherits it); the shipped toy-t2v uses 2, toy-df 4")
     sub.add_argument("--install", action="store_true", help="install the pipelines into the package at the end")
     args = parser.parse_args(argv)
     if args.stage == "all":
@@ -143,7 +144,10 @@ def main(argv: list[str] | None = None) -> None:
     elif args.stage == "install":
         install(args.t2v, args.df, vae=args.vae)
     else:
-        STAGES[args.stage].run(args)
+        try:
+            STAGES[args.stage].run(args)
+        except ModelNotFoundError as error:  # a wrong --init / --text-encoder: say so, no traceback
+            parser.error(f"{args.stage}: {error}")
 
 
 if __name__ == "__main__":

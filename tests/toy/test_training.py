@@ -173,7 +173,7 @@ def test_train_shift_moves_only_the_training_noise_levels(latent_folder, tmp_pat
         _t2v(latent_folder, tmp_path / "bad", "--train-shift", "0")
 
 
-def test_df_init_accepts_a_bundled_name_or_says_what_to_pass(tmp_path):
+def test_df_init_accepts_a_bundled_name_or_says_what_to_pass(latent_folder, tmp_path):
     from mmcache.pipelines.loader import ModelNotFoundError, bundled_path
     from mmcache.pipelines.toy.train_df import load_init
 
@@ -183,3 +183,6 @@ def test_df_init_accepts_a_bundled_name_or_says_what_to_pass(tmp_path):
     assert all(torch.equal(bundled[k], v) for k, v in transformer.state_dict().items())
     with pytest.raises(ModelNotFoundError, match="saved pipeline folder"):
         load_init(str(tmp_path))
+    with pytest.raises(SystemExit) as exit_info:  # through the CLI: one usage error
+        _t2v(latent_folder, tmp_path / "run", "--init", str(tmp_path))
+    assert exit_info.value.code == 2
