@@ -22,11 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-from ..loader import ModelNotFoundError
+from ..loader import MODELS_DIR, ModelNotFoundError
 from . import latents, train_df, train_t2v, train_vae
 from .configs import PATCH, PATCH_CHOICES
 
-MODELS_DIR = Path(__file__).resolve().parent / "models"
 STAGES = {"vae": train_vae, "latents": latents, "t2v": train_t2v, "df": train_df}
 
 DECODER_ONLY = ["--decoder-only", "--crop", "64", "--clip-frames", "17", "--lr", "1e-4", "--warmup", "50",
