@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -34,6 +35,14 @@ def pipeline_folder(name_or_path: str | Path) -> Path:
         raise ModelNotFoundError(f"{name!r} is neither a bundled model ({', '.join(BUNDLED)}) nor a saved pipeline "
                                  "folder (model_index.json inside); pass one of those.")
     return folder
+
+
+def pipeline_folder_or_usage_error(parser: argparse.ArgumentParser, name_or_path: str | Path) -> Path:
+    """``pipeline_folder`` for a command line: an unknown model is one usage error (exit 2), not a traceback."""
+    try:
+        return pipeline_folder(name_or_path)
+    except ModelNotFoundError as error:
+        parser.error(str(error))
 
 
 def available_models() -> list[str]:

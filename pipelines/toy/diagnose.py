@@ -80,12 +80,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from diffusers import WanPipeline
 
-    from ..loader import ModelNotFoundError, pipeline_folder
+    from ..loader import pipeline_folder_or_usage_error
 
-    try:
-        folder = pipeline_folder(args.model)
-    except ModelNotFoundError as error:
-        parser.error(str(error))
+    folder = pipeline_folder_or_usage_error(parser, args.model)
     pipe = WanPipeline.from_pretrained(str(folder))
     pipe.set_progress_bar_config(disable=True)
     call = {"num_inference_steps": args.steps, "height": SIZE, "width": SIZE, "num_frames": NUM_FRAMES}

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..loader import ModelNotFoundError, pipeline_folder
+from ..loader import pipeline_folder_or_usage_error
 from .assemble import read_defaults
 from .captions import held_out_specs
 from .configs import NUM_FRAMES, SIZE
@@ -96,10 +96,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from diffusers import DiffusionPipeline
 
-    try:
-        folder = pipeline_folder(args.model)
-    except ModelNotFoundError as error:
-        parser.error(str(error))
+    folder = pipeline_folder_or_usage_error(parser, args.model)
     pipe = DiffusionPipeline.from_pretrained(str(folder))
     pipe.set_progress_bar_config(disable=True)
     defaults = read_defaults(folder)

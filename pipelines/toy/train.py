@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..loader import MODELS_DIR, ModelNotFoundError
+from ..loader import BUNDLED, MODELS_DIR, ModelNotFoundError
 from . import latents, train_df, train_t2v, train_vae
 from .configs import PATCH, PATCH_CHOICES
 
@@ -68,7 +68,7 @@ def install(t2v: Path, df: Path, models_dir: Path = MODELS_DIR, vae: Path | None
     """
     if vae is not None and not (vae / "config.json").is_file():
         raise FileNotFoundError(f"{vae} holds no exported VAE (config.json).")
-    if vae is not None and any(vae.resolve().is_relative_to((models_dir / name).resolve()) for name in ("toy-t2v", "toy-df")):
+    if vae is not None and any(vae.resolve().is_relative_to((models_dir / name).resolve()) for name in BUNDLED):
         raise ValueError(f"{vae} is inside the folders being replaced; copy it elsewhere first.")
     for name, source in (("toy-t2v", t2v), ("toy-df", df)):
         if not (source / "model_index.json").is_file():
