@@ -43,6 +43,15 @@ def save_pipeline(pipe: Any, folder: Path, defaults: dict[str, Any]) -> None:
     (folder / DEFAULTS_FILE).write_text(json.dumps(defaults, indent=2) + "\n")
 
 
+def forget_source_paths(folder: Path) -> None:
+    """Drop ``_name_or_path`` (where a component was loaded from, often an absolute path on the training
+    machine) from every ``config.json`` under ``folder``, so shipped weights say nothing about that machine."""
+    for config in Path(folder).rglob("config.json"):
+        values = json.loads(config.read_text())
+        if values.pop("_name_or_path", None) is not None:
+            config.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
+
+
 def read_defaults(folder: Path) -> dict[str, Any]:
     path = Path(folder) / DEFAULTS_FILE
     return json.loads(path.read_text()) if path.is_file() else {}

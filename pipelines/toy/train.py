@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..loader import BUNDLED, MODELS_DIR, ModelNotFoundError
 from . import latents, train_df, train_t2v, train_vae
+from .assemble import forget_source_paths
 from .configs import PATCH, PATCH_CHOICES
 
 STAGES = {"vae": train_vae, "latents": latents, "t2v": train_t2v, "df": train_df}
@@ -81,6 +82,7 @@ def install(t2v: Path, df: Path, models_dir: Path = MODELS_DIR, vae: Path | None
         if vae is not None:
             shutil.rmtree(target / "vae")
             shutil.copytree(vae, target / "vae")
+        forget_source_paths(target)
         print(f"installed {source} -> {target}" + (f" (VAE from {vae})" if vae is not None else ""))
 
 

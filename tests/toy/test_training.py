@@ -108,6 +108,8 @@ def test_all_runs_every_stage_in_order_and_installs(tmp_path, monkeypatch):
     models.mkdir()
     train.install(outputs["t2v"], outputs["df"], models, vae=outputs["decoder"])
     decoder_weights = (outputs["decoder"] / "diffusion_pytorch_model.safetensors").read_bytes()
+    assert "_name_or_path" in (outputs["decoder"] / "config.json").read_text()  # fine-tuned from --init
+    assert not any("_name_or_path" in config.read_text() for config in models.rglob("config.json"))
     for name in ("toy-t2v", "toy-df"):
         assert (models / name / "vae" / "diffusion_pytorch_model.safetensors").read_bytes() == decoder_weights
     transformer = (models / "toy-t2v" / "transformer" / "diffusion_pytorch_model.safetensors").read_bytes()
