@@ -66,6 +66,7 @@ def install(t2v: Path, df: Path, models_dir: Path = MODELS_DIR, vae: Path | None
     ``vae``: an exported VAE (e.g. from a ``--decoder-only`` fine-tune) that replaces the pipelines' own.
     A source that is already the bundled folder is kept as it is, so
     ``install --t2v <models>/toy-t2v --df <models>/toy-df --vae <decoder>`` swaps only the VAE.
+    The installed configs lose ``_name_or_path`` (a path on the training machine).
     """
     if vae is not None and not (vae / "config.json").is_file():
         raise FileNotFoundError(f"{vae} holds no exported VAE (config.json).")
