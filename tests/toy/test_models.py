@@ -92,8 +92,8 @@ def test_t2v_generation_is_deterministic_with_a_seed(t2v):
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
-# The shipped weights are interim (docs/MODELS.md#status): one CPU session of training each, no decoder
-# fine-tune; they follow prompts only partly. Strict: this fails once they do, so the mark goes.
+# The shipped weights are interim (docs/MODELS.md#status): a few CPU sessions of training; they follow
+# prompts only partly. Strict: this fails once they do, so the mark goes.
 @pytest.mark.xfail(strict=True, reason="interim toy-t2v weights do not follow prompts yet (docs/MODELS.md#status)")
 def test_t2v_default_video_follows_its_prompt(t2v):
     defaults = read_defaults(folder("toy-t2v"))
