@@ -24,6 +24,17 @@ from .text import encode
 EMA_DECAY = 0.999
 
 
+def add_ema_argument(parser: Any) -> None:
+    parser.add_argument("--ema-decay", type=float, default=EMA_DECAY,
+                        help="decay of the weight average that is evaluated and exported (about 1 / (1 - decay) "
+                             "steps averaged); lower it for short fine-tunes so the export follows them")
+
+
+def check_ema_decay(decay: float) -> None:
+    if not 0 <= decay < 1:
+        raise SystemExit(f"--ema-decay must lie in [0, 1) (got {decay}).")
+
+
 @dataclasses.dataclass
 class Batch:
     clean: torch.Tensor  # [B, C, F, h, w] normalised latents
@@ -37,6 +48,17 @@ Evaluate = Callable[[torch.nn.Module, torch.nn.Module, int], dict[str, Any]]
 Export = Callable[[torch.nn.Module, torch.nn.Module], None]
 
 
+def model_timesteps(sigmas: torch.Tensor, clean_shape: torch.Size, patch: tuple[int, int, int],
+                    diffusion_forcing: bool) -> torch.Tensor:
+    """The ``timestep`` argument for ``sigmas``: ``[B]`` as is; per-frame ``[B, F]`` stays per frame for a
+    diffusion-forcing transformer and becomes per token ``[B, F·h·w / patch²]`` for Wan (Wan 2.2's
+    per-token timesteps, e.g. a clean first frame)."""
+    if sigmas.ndim == 2 and not diffusion_forcing:
+        tokens_per_frame = (clean_shape[-2] // patch[1]) * (clean_shape[-1] // patch[2])
+        sigmas = sigmas.repeat_interleave(tokens_per_frame, dim=1)
+    return sigmas * NUM_TRAIN_TIMESTEPS
+
+
 def flow_loss(prediction: torch.Tensor, target: torch.Tensor, frame_weight: torch.Tensor | None) -> torch.Tensor:
     error = (prediction.float() - target).pow(2).mean(dim=(1, 3, 4))  # [B, F]
     if frame_weight is None:
@@ -46,14 +68,15 @@ def flow_loss(prediction: torch.Tensor, target: torch.Tensor, frame_weight: torc
 
 def train_denoiser(options: common.RunOptions, transformer: torch.nn.Module, text_encoder: torch.nn.Module,
                    make_batch: Callable[[int], Batch], *, train_text_encoder: bool, diffusion_forcing: bool,
-                   evaluate: Evaluate, export: Export, weight_decay: float = 0.01) -> None:
+                   evaluate: Evaluate, export: Export, weight_decay: float = 0.01,
+                   ema_decay: float = EMA_DECAY) -> None:
     """Run (or resume) the loop up to ``options.steps``; export the EMA weights at the end."""
     device = torch.device(options.device)
     bundle = torch.nn.ModuleDict({"transformer": transformer, "text_encoder": text_encoder}).to(device)
     trained = bundle if train_text_encoder else torch.nn.ModuleDict({"transformer": transformer})
     text_encoder.requires_grad_(train_text_encoder)
     optimizer = torch.optim.AdamW(trained.parameters(), lr=options.lr, weight_decay=weight_decay, betas=(0.9, 0.99))
-    ema = common.EMA(trained, EMA_DECAY)
+    ema = common.EMA(trained, ema_decay)
     log = common.RunLog(options.out)
     step, elapsed = 0, 0.0
     state = common.load_checkpoint(options.out)
@@ -92,7 +115,8 @@ def train_denoiser(options: common.RunOptions, transformer: torch.nn.Module, tex
         with torch.set_grad_enabled(train_text_encoder):
             states = encode(text_encoder, batch.ids.to(device), batch.mask.to(device), batch.ids.shape[1])
         kwargs = {"enable_diffusion_forcing": True} if diffusion_forcing else {}
-        prediction = transformer(hidden_states=noisy.to(device), timestep=(batch.sigmas * NUM_TRAIN_TIMESTEPS).to(device),
+        timestep = model_timesteps(batch.sigmas, batch.clean.shape, tuple(transformer.config.patch_size), diffusion_forcing)
+        prediction = transformer(hidden_states=noisy.to(device), timestep=timestep.to(device),
                                  encoder_hidden_states=short_text_states(states), return_dict=False, **kwargs)[0]
         weight = None if batch.frame_weight is None else batch.frame_weight.to(device)
         loss = flow_loss(prediction, target.to(device), weight)

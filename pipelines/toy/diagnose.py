@@ -1,4 +1,4 @@
-"""Where does a toy text-to-video model lose its prompt? Four checks that separate the suspects.
+"""Where does a toy text-to-video model lose its prompt? Five checks that separate the suspects.
 
 * ``decoder``: the VAE ceiling. Encode held-out ground-truth clips, add Gaussian noise to the
   latents (in units of the per-channel latent std), decode, and score PSNR and the detector. If
@@ -9,6 +9,10 @@
   not a failure to generalise to held-out triplets.
 * ``denoiser``: the denoiser on ground truth (``denoiser_probe``): velocity error per noise level,
   and whether noised clips come back when the flow ODE is integrated from σ₀ to 0.
+* ``words``: does the denoiser use each caption word (``caption_sensitivity``)? Velocity error with
+  the true caption against the same caption with its motion, colour or shape swapped, at a few σ,
+  with all frames noised and with the first latent frame given clean; then videos generated from
+  each clip's first latent frame with the true and with the opposite motion word.
 
     python -m mmcache.pipelines.toy.diagnose --model toy-t2v --out runs/toy/diagnose
 
@@ -27,6 +31,7 @@ import torch
 
 from mmcache.files import atomic_write_json
 
+from .caption_sensitivity import caption_sensitivity, first_frame_rollout
 from .captions import held_out_specs, spread, train_specs
 from .configs import NUM_FRAMES, SIZE
 from .data import make_clip, to_model_range
@@ -35,7 +40,7 @@ from .region_errors import region_errors
 from .sampling import adherence
 from .vae_utils import encode_mean, to_uint8
 
-CHECKS = ("decoder", "guidance", "train", "denoiser")
+CHECKS = ("decoder", "guidance", "train", "denoiser", "words")
 
 
 @torch.no_grad()
@@ -67,6 +72,8 @@ def main() -> None:
     parser.add_argument("--guidance", type=float, nargs="+", default=[1.0, 2.5, 5.0, 8.0])
     parser.add_argument("--sigmas", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9],
                         help="noise levels of the denoiser's velocity error")
+    parser.add_argument("--word-sigmas", type=float, nargs="+", default=[0.5, 0.8, 0.95],
+                        help="noise levels of the words check")
     parser.add_argument("--starts", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.85, 1.0],
                         help="σ₀ from which the denoiser check integrates noised clips back")
     parser.add_argument("--steps", type=int, default=30, help="sampling steps (pipeline and Euler recovery)")
@@ -75,8 +82,8 @@ def main() -> None:
     args = parser.parse_args()
     if min(args.noise) < 0 or min(args.guidance) < 1 or args.prompts < 1 or args.clips < 1 or args.steps < 1:
         parser.error("--noise must be ≥ 0, --guidance ≥ 1, --prompts, --clips and --steps ≥ 1.")
-    if not all(0 < s <= 1 for s in args.sigmas + args.starts):
-        parser.error("--sigmas and --starts must lie in (0, 1].")
+    if not all(0 < s <= 1 for s in args.sigmas + args.starts + args.word_sigmas):
+        parser.error("--sigmas, --word-sigmas and --starts must lie in (0, 1].")
     torch.set_num_threads(args.threads)
     from diffusers import WanPipeline
 
@@ -99,12 +106,18 @@ def main() -> None:
         report["train_captions"] = adherence(pipe, spread(train_specs(), args.prompts), seed=args.seed,
                                              guidance_scale=5.0, **call)
         print("train captions", report["train_captions"], flush=True)
+    truth = ground_truth(pipe, args.clips, args.seed) if {"denoiser", "words"} & set(args.checks) else None
     if "denoiser" in args.checks:
-        truth = ground_truth(pipe, args.clips, args.seed)
         report["velocity_error"] = velocity_error(pipe, truth, args.sigmas, args.seed)
         print("velocity error", report["velocity_error"], flush=True)
         report["recovery"] = recovery(pipe, truth, args.starts, args.steps, args.seed)
         print("recovery", report["recovery"], flush=True)
+    if "words" in args.checks:
+        report["words"] = {mode: caption_sensitivity(pipe, truth, args.word_sigmas, first, args.seed)
+                           for mode, first in (("all_frames_noised", False), ("first_frame_given", True))}
+        print("words", report["words"], flush=True)
+        report["first_frame_rollout"] = first_frame_rollout(pipe, truth, args.steps, 5.0, args.seed)
+        print("first-frame rollout", report["first_frame_rollout"], flush=True)
     print(f"report: {atomic_write_json(args.out / 'diagnosis.json', report)}")
 
 

@@ -17,6 +17,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import torch
 from diffusers import AutoencoderKLWan, WanTransformer3DModel
 from transformers import UMT5EncoderModel
 
@@ -24,7 +25,7 @@ from . import common
 from .assemble import T2V_DEFAULTS, build_t2v_pipeline, save_pipeline
 from .captions import held_out_specs, spread
 from .configs import FLOW_SHIFT, NUM_FRAMES, PATCH, PATCH_CHOICES, build_t2v_transformer, build_text_encoder, latent_frames
-from .denoiser import Batch, train_denoiser
+from .denoiser import Batch, add_ema_argument, check_ema_decay, train_denoiser
 from .exported import exported_patch, exported_text_encoder, exported_transformer
 from .flow import sample_sigmas
 from .latent_set import LatentSet
@@ -35,10 +36,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_run_arguments(parser, steps=6000, batch_size=32, lr=5e-4, out="runs/toy/t2v", eval_every=1000)
     parser.add_argument("--latents", type=Path, required=True, help="folder written by the `latents` step")
     parser.add_argument("--caption-dropout", type=float, default=0.1)
+    add_ema_argument(parser)
     parser.add_argument("--shift", type=float, default=FLOW_SHIFT, help="σ shift of the exported scheduler (sampling)")
     parser.add_argument("--train-shift", type=float, default=None,
                         help="σ shift of the training noise levels (default: --shift); larger trains more near pure "
                              "noise, where the model must commit to the prompted object")
+    parser.add_argument("--clean-first-frame", type=float, default=0.0, metavar="FRACTION",
+                        help="fraction of samples whose first latent frame is given clean (timestep 0 on its tokens, "
+                             "no loss on it; Wan 2.2's image-to-video conditioning): the later frames can then only "
+                             "be predicted from the motion word, which teaches direction (default 0: off)")
     parser.add_argument("--eval-prompts", type=int, default=12, help="held-out prompts generated per evaluation")
     parser.add_argument("--eval-steps", type=int, default=20)
     parser.add_argument("--patch-size", type=int, default=None, choices=PATCH_CHOICES,
@@ -71,8 +77,22 @@ def initial_models(init: str | None, text_source: str | None,
     return transformer, text_encoder
 
 
+def first_frame_given(sigmas: torch.Tensor, frames: int, given: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frame σ ``[B, frames]`` and loss weights: the clip's σ everywhere, except σ 0 and weight 0 on
+    the first frame of the samples where ``given``."""
+    per_frame = sigmas[:, None].repeat(1, frames)
+    weight = torch.ones(len(sigmas), frames)
+    rows = torch.from_numpy(given)
+    per_frame[rows, 0] = 0.0
+    weight[rows, 0] = 0.0
+    return per_frame, weight
+
+
 def run(args: argparse.Namespace) -> None:
     options = common.run_options(args)
+    check_ema_decay(args.ema_decay)
+    if not 0 <= args.clean_first_frame < 1:
+        raise SystemExit(f"--clean-first-frame is a fraction in [0, 1) (got {args.clean_first_frame}).")
     if args.train_shift is not None and args.train_shift <= 0:
         raise SystemExit(f"--train-shift must be > 0 (got {args.train_shift}).")
     train_shift = args.shift if args.train_shift is None else args.train_shift
@@ -86,7 +106,11 @@ def run(args: argparse.Namespace) -> None:
         indices = rng.integers(len(data), size=options.batch_size)
         ids, mask = data.captions_batch(indices, rng.random(options.batch_size) < args.caption_dropout)
         sigmas = sample_sigmas((options.batch_size,), train_shift, common.step_generator(options.seed, step, salt=1))
-        return Batch(data.latents[indices], ids, mask, sigmas)
+        clean = data.latents[indices]
+        if args.clean_first_frame == 0:
+            return Batch(clean, ids, mask, sigmas)
+        sigmas, weight = first_frame_given(sigmas, clean.shape[2], rng.random(options.batch_size) < args.clean_first_frame)
+        return Batch(clean, ids, mask, sigmas, weight)
 
     def evaluate(model, text, step: int) -> dict:
         pipe = build_t2v_pipeline(vae, text, model, args.shift).to(options.device)
@@ -98,4 +122,4 @@ def run(args: argparse.Namespace) -> None:
         save_pipeline(pipe, Path(options.out) / "pipeline", T2V_DEFAULTS)
 
     train_denoiser(options, transformer, text_encoder, make_batch, train_text_encoder=args.text_encoder is None,
-                   diffusion_forcing=False, evaluate=evaluate, export=export)
+                   diffusion_forcing=False, evaluate=evaluate, export=export, ema_decay=args.ema_decay)

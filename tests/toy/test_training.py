@@ -188,3 +188,38 @@ def test_df_init_accepts_a_bundled_name_or_says_what_to_pass(latent_folder, tmp_
     with pytest.raises(SystemExit) as exit_info:  # through the CLI: one usage error
         _t2v(latent_folder, tmp_path / "run", "--init", str(tmp_path))
     assert exit_info.value.code == 2
+
+
+def test_clean_first_frame_gives_frame_zero_clean_with_no_loss_and_per_token_timesteps(latent_folder, tmp_path):
+    from mmcache.pipelines.toy.denoiser import model_timesteps
+    from mmcache.pipelines.toy.train_t2v import first_frame_given
+
+    sigmas, weight = first_frame_given(torch.tensor([0.9, 0.4]), 3, np.array([True, False]))
+    assert torch.allclose(sigmas, torch.tensor([[0.0, 0.9, 0.9], [0.4, 0.4, 0.4]]))
+    assert weight.tolist() == [[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    timestep = model_timesteps(sigmas, torch.Size([2, 8, 3, 16, 16]), (1, 2, 2), diffusion_forcing=False)
+    assert timestep.shape == (2, 3 * 64) and float(timestep[0, :64].abs().max()) == 0.0
+    assert model_timesteps(sigmas, torch.Size([2, 8, 3, 16, 16]), (1, 2, 2), diffusion_forcing=True).shape == (2, 3)
+    model = build_t2v_transformer(2).eval()  # per-token timesteps equal to one σ give the per-clip output
+    x, text = torch.randn(1, 8, 3, 16, 16), torch.randn(1, 4, 64)
+    with torch.no_grad():
+        per_clip = model(x, torch.tensor([600.0]), text, return_dict=False)[0]
+        per_token = model(x, torch.full((1, 3 * 64), 600.0), text, return_dict=False)[0]
+    assert torch.allclose(per_clip, per_token, atol=1e-5)
+    _t2v(latent_folder, tmp_path / "plain", "--steps", "2")
+    _t2v(latent_folder, tmp_path / "given", "--steps", "2", "--clean-first-frame", "0.5")
+    assert _weights(tmp_path / "given" / "pipeline", "transformer") != _weights(tmp_path / "plain" / "pipeline",
+                                                                                 "transformer")
+    with pytest.raises(SystemExit, match="--clean-first-frame is a fraction"):
+        _t2v(latent_folder, tmp_path / "bad", "--clean-first-frame", "1")
+
+
+def test_ema_decay_sets_the_exported_average(latent_folder, tmp_path):
+    _t2v(latent_folder, tmp_path / "default", "--steps", "2")
+    _t2v(latent_folder, tmp_path / "raw", "--steps", "2", "--ema-decay", "0")
+    raw = torch.load(tmp_path / "raw" / "checkpoint.pt", weights_only=False)
+    assert all(torch.equal(raw["ema"][k], raw["model"][k]) for k in raw["ema"])  # decay 0: the last weights
+    assert _weights(tmp_path / "raw" / "pipeline", "transformer") != _weights(tmp_path / "default" / "pipeline",
+                                                                               "transformer")
+    with pytest.raises(SystemExit, match="--ema-decay must lie in"):
+        _t2v(latent_folder, tmp_path / "bad", "--ema-decay", "1")
