@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/toy/diagnose"))
     parser.add_argument("--checks", nargs="+", default=list(CHECKS), choices=CHECKS)
     parser.add_argument("--prompts", type=int, default=15, help="captions per adherence measurement")
-    parser.add_argument("--clips", type=int, default=12, help="ground-truth clips for the decoder check")
+    parser.add_argument("--clips", type=int, default=12, help="ground-truth clips for the decoder, denoiser and words checks")
     parser.add_argument("--noise", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.4],
                         help="latent noise levels (× latent std) for the decoder check")
     parser.add_argument("--guidance", type=float, nargs="+", default=[1.0, 2.5, 5.0, 8.0])
