@@ -28,7 +28,8 @@ import torch
 
 from .captions import COLOURS, SHAPES, CaptionSpec
 from .detector import score_video
-from .flow import NUM_TRAIN_TIMESTEPS, noisy_and_target
+from .denoiser import model_timesteps
+from .flow import noisy_and_target
 from .text import PIPELINE_SEQUENCE_LENGTH
 from .vae_utils import denormalise, to_uint8
 
@@ -49,10 +50,8 @@ def swapped(spec: CaptionSpec, word: str) -> CaptionSpec:
 
 
 def _timesteps(pipe: Any, latents: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
-    """Per-token timesteps ``[B, F·h·w / patch²]`` from per-frame σ ``[B, F]``."""
-    _, patch_h, patch_w = pipe.transformer.config.patch_size
-    tokens_per_frame = (latents.shape[-2] // patch_h) * (latents.shape[-1] // patch_w)
-    return sigmas.repeat_interleave(tokens_per_frame, dim=1) * NUM_TRAIN_TIMESTEPS
+    """Per-token timesteps for per-frame σ ``[B, F]`` (the training loop's conversion)."""
+    return model_timesteps(sigmas, latents.shape, tuple(pipe.transformer.config.patch_size), diffusion_forcing=False)
 
 
 def _caption_states(pipe: Any, texts: list[str]) -> torch.Tensor:
