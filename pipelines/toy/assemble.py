@@ -40,6 +40,7 @@ def save_pipeline(pipe: Any, folder: Path, defaults: dict[str, Any]) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     pipe.save_pretrained(str(folder), safe_serialization=True)
+    forget_source_paths(folder)
     (folder / DEFAULTS_FILE).write_text(json.dumps(defaults, indent=2) + "\n")
 
 
@@ -50,6 +51,12 @@ def forget_source_paths(folder: Path) -> None:
         values = json.loads(config.read_text())
         if values.pop("_name_or_path", None) is not None:
             config.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
+
+
+def save_component(model: Any, folder: Path) -> None:
+    """``save_pretrained`` of one model (safetensors), without the path it was loaded from."""
+    model.save_pretrained(str(folder), safe_serialization=True)
+    forget_source_paths(folder)
 
 
 def read_defaults(folder: Path) -> dict[str, Any]:

@@ -20,8 +20,7 @@ the way the given caption says.
 from __future__ import annotations
 
 import dataclasses
-import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -29,9 +28,9 @@ import torch
 from .captions import COLOURS, SHAPES, CaptionSpec
 from .detector import score_video
 from .denoiser import model_timesteps
+from .denoiser_probe import decode, euler
 from .flow import noisy_and_target
 from .text import PIPELINE_SEQUENCE_LENGTH
-from .vae_utils import denormalise, to_uint8
 
 OPPOSITE_MOTION = {"left": "right", "right": "left", "up": "down", "down": "up"}
 SWAPS = ("motion", "colour", "shape")
@@ -84,6 +83,23 @@ def caption_sensitivity(pipe: Any, truth: Any, sigmas: Sequence[float], first_fr
     return results
 
 
+def _first_frame_given_velocity(pipe: Any, text: torch.Tensor, empty: torch.Tensor,
+                                guidance_scale: float) -> Callable[[torch.Tensor, float], torch.Tensor]:
+    """Guided velocity at σ for every latent frame but the first, whose tokens get timestep 0."""
+    def velocity(latents: torch.Tensor, sigma: float) -> torch.Tensor:
+        per_frame = torch.full(latents.shape[:1] + latents.shape[2:3], sigma)
+        per_frame[:, 0] = 0.0
+        timestep = _timesteps(pipe, latents, per_frame)
+        conditional = pipe.transformer(hidden_states=latents, timestep=timestep, encoder_hidden_states=text,
+                                       return_dict=False)[0].float()
+        if guidance_scale == 1.0:
+            return conditional
+        unconditional = pipe.transformer(hidden_states=latents, timestep=timestep, encoder_hidden_states=empty,
+                                         return_dict=False)[0].float()
+        return unconditional + guidance_scale * (conditional - unconditional)
+    return velocity
+
+
 @torch.no_grad()
 def first_frame_rollout(pipe: Any, truth: Any, steps: int = 30, guidance_scale: float = 5.0,
                         seed: int = 0) -> dict[str, dict[str, float]]:
@@ -94,24 +110,13 @@ def first_frame_rollout(pipe: Any, truth: Any, steps: int = 30, guidance_scale: 
     empty = _caption_states(pipe, [""] * len(truth.clips))
     noise = torch.randn(truth.latents.shape, generator=torch.Generator().manual_seed(seed))
     sigmas = torch.linspace(1.0, 0.0, steps + 1).tolist()
-    config = pipe.vae.config
     results = {}
     for name, given in specs.items():
         text = _caption_states(pipe, [spec.text for spec in given])
-        latents = noise.clone()
-        latents[:, :, 0] = truth.latents[:, :, 0]
-        for current, following in itertools.pairwise(sigmas):
-            per_frame = torch.full(latents.shape[:1] + latents.shape[2:3], current)
-            per_frame[:, 0] = 0.0
-            timestep = _timesteps(pipe, latents, per_frame)
-            velocity = pipe.transformer(hidden_states=latents, timestep=timestep, encoder_hidden_states=text,
-                                        return_dict=False)[0].float()
-            if guidance_scale != 1.0:
-                unconditional = pipe.transformer(hidden_states=latents, timestep=timestep,
-                                                 encoder_hidden_states=empty, return_dict=False)[0].float()
-                velocity = unconditional + guidance_scale * (velocity - unconditional)
-            latents[:, :, 1:] += (following - current) * velocity[:, :, 1:]
-        decoded = to_uint8(pipe.vae.decode(denormalise(latents, config.latents_mean, config.latents_std)).sample)
+        start = noise.clone()
+        start[:, :, 0] = truth.latents[:, :, 0]
+        velocity = _first_frame_given_velocity(pipe, text, empty, guidance_scale)
+        decoded = decode(pipe, euler(start, sigmas, velocity, kept_frames=1))
         scores = [score_video(frames, spec) for frames, spec in zip(decoded, given)]
         results[name] = {"colour": float(sum(s.colour_ok for s in scores) / len(scores)),
                          "direction": float(sum(s.direction_ok for s in scores) / len(scores)),

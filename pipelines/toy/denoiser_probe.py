@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -69,20 +69,33 @@ def velocity_error(pipe: Any, truth: GroundTruth, sigmas: Sequence[float], seed:
     return results
 
 
+def euler(latents: torch.Tensor, sigmas: Sequence[float],
+          velocity: Callable[[torch.Tensor, float], torch.Tensor], kept_frames: int = 0) -> torch.Tensor:
+    """Integrate the flow ODE along ``sigmas`` with Euler steps; the first ``kept_frames`` latent frames stay as given."""
+    latents = latents.clone()
+    for current, following in itertools.pairwise(sigmas):
+        latents[:, :, kept_frames:] += (following - current) * velocity(latents, current)[:, :, kept_frames:]
+    return latents
+
+
+def decode(pipe: Any, latents: torch.Tensor) -> np.ndarray:
+    """Normalised latents → uint8 videos ``[B, F, H, W, 3]`` through the pipeline's VAE."""
+    config = pipe.vae.config
+    return to_uint8(pipe.vae.decode(denormalise(latents, config.latents_mean, config.latents_std)).sample)
+
+
 @torch.no_grad()
 def recovery(pipe: Any, truth: GroundTruth, starts: Sequence[float], steps: int = 30,
              seed: int = 0) -> list[dict[str, float]]:
     """From σ₀ in ``starts``: Euler-integrate the flow back to 0, decode, score against the clips."""
     noise = torch.randn(truth.latents.shape, generator=torch.Generator().manual_seed(seed + 1))
-    config = pipe.vae.config
     results = []
     for start in starts:
-        sigmas = torch.linspace(float(start), 0.0, steps + 1)
-        latents = (1 - sigmas[0]) * truth.latents + sigmas[0] * noise
-        for current, following in itertools.pairwise(sigmas.tolist()):
-            latents = latents + (following - current) * _velocity(pipe, latents, current, truth.text)
-        decoded = to_uint8(pipe.vae.decode(denormalise(latents, config.latents_mean, config.latents_std)).sample)
-        results.append({"start_sigma": float(start), **score_against(truth.clips, decoded), "steps": steps})
+        sigmas = torch.linspace(float(start), 0.0, steps + 1).tolist()
+        noisy = (1 - sigmas[0]) * truth.latents + sigmas[0] * noise
+        latents = euler(noisy, sigmas, lambda x, sigma: _velocity(pipe, x, sigma, truth.text))
+        results.append({"start_sigma": float(start), **score_against(truth.clips, decode(pipe, latents)),
+                        "steps": steps})
     return results
 
 

@@ -22,6 +22,7 @@ import torch
 from diffusers import AutoencoderKLWan
 from tqdm.auto import tqdm
 
+from .assemble import save_component
 from .configs import SIZE
 from .data import make_dataset, to_model_range
 from .vae_utils import encode_mean
@@ -105,5 +106,5 @@ def run(args: argparse.Namespace) -> None:
     std = values.std(axis=(0, 2, 3, 4))
     (args.out / STATS).write_text(json.dumps({"mean": mean.tolist(), "std": std.tolist(), "count": len(values)}))
     vae.register_to_config(latents_mean=[float(v) for v in mean], latents_std=[float(v) for v in std])
-    vae.save_pretrained(str(args.out / "vae"))
+    save_component(vae, args.out / "vae")
     print(f"{len(values)} clips; latent mean {np.round(mean, 3)}, std {np.round(std, 3)}; VAE saved to {args.out / 'vae'}")

@@ -30,6 +30,7 @@ import torch
 from diffusers import AutoencoderKLWan
 
 from . import common
+from .assemble import save_component
 from .configs import NUM_FRAMES, SIZE, build_vae
 from .data import make_clip, make_dataset, to_model_range
 from .vae_utils import decode_unclamped, reconstruction_psnr
@@ -197,5 +198,5 @@ def run(args: argparse.Namespace) -> None:
             checkpoint()
     checkpoint()
     vae.eval()
-    vae.save_pretrained(str(Path(options.out) / "vae"))
+    save_component(vae, Path(options.out) / "vae")
     log.write(event="done", step=step, minutes=timebox.total_elapsed / 60, export=str(Path(options.out) / "vae"))

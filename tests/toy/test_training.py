@@ -108,8 +108,8 @@ def test_all_runs_every_stage_in_order_and_installs(tmp_path, monkeypatch):
     models.mkdir()
     train.install(outputs["t2v"], outputs["df"], models, vae=outputs["decoder"])
     decoder_weights = (outputs["decoder"] / "diffusion_pytorch_model.safetensors").read_bytes()
-    assert "_name_or_path" in (outputs["decoder"] / "config.json").read_text()  # fine-tuned from --init
-    assert not any("_name_or_path" in config.read_text() for config in models.rglob("config.json"))
+    for folder in (root, models):  # the decoder was fine-tuned from --init, yet no config names that path
+        assert not any("_name_or_path" in config.read_text() for config in folder.rglob("config.json"))
     for name in ("toy-t2v", "toy-df"):
         assert (models / name / "vae" / "diffusion_pytorch_model.safetensors").read_bytes() == decoder_weights
     transformer = (models / "toy-t2v" / "transformer" / "diffusion_pytorch_model.safetensors").read_bytes()
@@ -175,7 +175,7 @@ def test_train_shift_moves_only_the_training_noise_levels(latent_folder, tmp_pat
         _t2v(latent_folder, tmp_path / "bad", "--train-shift", "0")
 
 
-def test_df_init_accepts_a_bundled_name_or_says_what_to_pass(latent_folder, tmp_path):
+def test_df_init_accepts_a_bundled_name_or_says_what_to_pass(tmp_path):
     from mmcache.pipelines.loader import ModelNotFoundError, bundled_path
     from mmcache.pipelines.toy.train_df import load_init
 
@@ -185,7 +185,10 @@ def test_df_init_accepts_a_bundled_name_or_says_what_to_pass(latent_folder, tmp_
     assert all(torch.equal(bundled[k], v) for k, v in transformer.state_dict().items())
     with pytest.raises(ModelNotFoundError, match="saved pipeline folder"):
         load_init(str(tmp_path))
-    with pytest.raises(SystemExit) as exit_info:  # through the CLI: one usage error
+
+
+def test_t2v_init_of_a_folder_without_a_pipeline_is_one_usage_error(latent_folder, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
         _t2v(latent_folder, tmp_path / "run", "--init", str(tmp_path))
     assert exit_info.value.code == 2
 
