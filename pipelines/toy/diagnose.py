@@ -1,4 +1,4 @@
-"""Where does a toy text-to-video model lose its prompt? Five checks that separate the suspects.
+"""Where does a toy text-to-video model lose its prompt? Six checks that separate the suspects.
 
 * ``decoder``: the VAE ceiling. Encode held-out ground-truth clips, add Gaussian noise to the
   latents (in units of the per-channel latent std), decode, and score PSNR and the detector. If
@@ -13,6 +13,8 @@
   the true caption against the same caption with its motion, colour or shape swapped, at a few σ,
   with all frames noised and with the first latent frame given clean; then videos generated from
   each clip's first latent frame with the true and with the opposite motion word.
+* ``latents``: what each word changes in the VAE latents, locally and once the object's position is
+  averaged away (``latent_words``): the part a denoiser can use near pure noise.
 
     python -m mmcache.pipelines.toy.diagnose --model toy-t2v --out runs/toy/diagnose
 
@@ -36,11 +38,12 @@ from .captions import held_out_specs, spread, train_specs
 from .configs import NUM_FRAMES, SIZE
 from .data import make_clip, to_model_range
 from .denoiser_probe import ground_truth, recovery, score_against, velocity_error
+from .latent_words import word_signal_in_latents
 from .region_errors import region_errors
 from .sampling import adherence
 from .vae_utils import encode_mean, to_uint8
 
-CHECKS = ("decoder", "guidance", "train", "denoiser", "words")
+CHECKS = ("decoder", "guidance", "train", "denoiser", "words", "latents")
 
 
 @torch.no_grad()
@@ -66,7 +69,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/toy/diagnose"))
     parser.add_argument("--checks", nargs="+", default=list(CHECKS), choices=CHECKS)
     parser.add_argument("--prompts", type=int, default=15, help="captions per adherence measurement")
-    parser.add_argument("--clips", type=int, default=12, help="ground-truth clips for the decoder, denoiser and words checks")
+    parser.add_argument("--clips", type=int, default=12, help="ground-truth clips for the decoder, denoiser, words and latents checks")
     parser.add_argument("--noise", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.4],
                         help="latent noise levels (× latent std) for the decoder check")
     parser.add_argument("--guidance", type=float, nargs="+", default=[1.0, 2.5, 5.0, 8.0])
@@ -118,6 +121,9 @@ def main() -> None:
         print("words", report["words"], flush=True)
         report["first_frame_rollout"] = first_frame_rollout(pipe, truth, args.steps, 5.0, args.seed)
         print("first-frame rollout", report["first_frame_rollout"], flush=True)
+    if "latents" in args.checks:
+        report["latent_words"] = word_signal_in_latents(pipe.vae, args.clips, args.seed)
+        print("latent words", report["latent_words"], flush=True)
     print(f"report: {atomic_write_json(args.out / 'diagnosis.json', report)}")
 
 

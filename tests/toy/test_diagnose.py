@@ -57,3 +57,17 @@ def test_diagnose_and_evaluate_refuse_an_unknown_model_with_one_usage_error(tmp_
         assert exit_info.value.code == 2
         assert "nor a saved pipeline folder" in capsys.readouterr().err
         assert not (tmp_path / "out").exists()
+
+
+def test_latent_words_separates_a_local_change_from_one_that_survives_averaging():
+    from mmcache.pipelines.toy.latent_words import word_signal_in_latents
+
+    vae = AutoencoderKLWan.from_pretrained(str(VAE)).eval()
+    signal = word_signal_in_latents(vae, clips=6)
+    assert set(signal) == {"motion", "colour", "shape"} and signal["motion"]["clips"] == 6
+    for word in signal.values():
+        assert 0.0 <= word["spatial_mean_rms"] <= word["local_rms"]  # a mean is never larger than the whole
+    # the motion word moves the object (a large local change) but not the position-averaged latent;
+    # the colour word shifts that average (measured on the bundled VAE: 1 % against 18 % of the local change)
+    assert signal["motion"]["spatial_mean_rms"] < 0.05 * signal["motion"]["local_rms"]
+    assert signal["colour"]["spatial_mean_rms"] > 3 * signal["motion"]["spatial_mean_rms"]
