@@ -23,14 +23,16 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from .captions import COLOURS, SHAPES, CaptionSpec
-from .detector import score_video
 from .denoiser import model_timesteps
-from .denoiser_probe import decode, euler
-from .flow import noisy_and_target
+from .denoiser_probe import euler
+from .detector import score_video
+from .flow import noisy_and_target, sigmas_with_clean_first_frame
 from .text import PIPELINE_SEQUENCE_LENGTH
+from .vae_utils import decode_normalised
 
 OPPOSITE_MOTION = {"left": "right", "right": "left", "up": "down", "down": "up"}
 SWAPS = ("motion", "colour", "shape")
@@ -66,12 +68,12 @@ def caption_sensitivity(pipe: Any, truth: Any, sigmas: Sequence[float], first_fr
                 "empty": [""] * len(specs)}
     states = {name: _caption_states(pipe, texts) for name, texts in captions.items()}
     noise = torch.randn(truth.latents.shape, generator=torch.Generator().manual_seed(seed))
-    frames = truth.latents.shape[2]
+    batch, frames = truth.latents.shape[0], truth.latents.shape[2]
     first = 1 if first_frame_given else 0
     results = []
     for sigma in sigmas:
-        per_frame = torch.full((truth.latents.shape[0], frames), float(sigma))
-        per_frame[:, :first] = 0.0
+        per_frame, _ = sigmas_with_clean_first_frame(torch.full((batch,), float(sigma)), frames,
+                                                     np.full(batch, first_frame_given))
         noisy, target = noisy_and_target(truth.latents, noise, per_frame)
         timestep = _timesteps(pipe, truth.latents, per_frame)
         row: dict[str, float] = {"sigma": float(sigma)}
@@ -85,10 +87,11 @@ def caption_sensitivity(pipe: Any, truth: Any, sigmas: Sequence[float], first_fr
 
 def _first_frame_given_velocity(pipe: Any, text: torch.Tensor, empty: torch.Tensor,
                                 guidance_scale: float) -> Callable[[torch.Tensor, float], torch.Tensor]:
-    """Guided velocity at σ for every latent frame but the first, whose tokens get timestep 0."""
+    """Guided velocity of every latent frame at σ, with the first frame's tokens at timestep 0 (the caller
+    keeps that frame fixed)."""
     def velocity(latents: torch.Tensor, sigma: float) -> torch.Tensor:
-        per_frame = torch.full(latents.shape[:1] + latents.shape[2:3], sigma)
-        per_frame[:, 0] = 0.0
+        batch, frames = latents.shape[0], latents.shape[2]
+        per_frame, _ = sigmas_with_clean_first_frame(torch.full((batch,), sigma), frames, np.ones(batch, dtype=bool))
         timestep = _timesteps(pipe, latents, per_frame)
         conditional = pipe.transformer(hidden_states=latents, timestep=timestep, encoder_hidden_states=text,
                                        return_dict=False)[0].float()
@@ -116,7 +119,7 @@ def first_frame_rollout(pipe: Any, truth: Any, steps: int = 30, guidance_scale: 
         start = noise.clone()
         start[:, :, 0] = truth.latents[:, :, 0]
         velocity = _first_frame_given_velocity(pipe, text, empty, guidance_scale)
-        decoded = decode(pipe, euler(start, sigmas, velocity, kept_frames=1))
+        decoded = decode_normalised(pipe.vae, euler(start, sigmas, velocity, kept_frames=1))
         scores = [score_video(frames, spec) for frames, spec in zip(decoded, given)]
         results[name] = {"colour": float(sum(s.colour_ok for s in scores) / len(scores)),
                          "direction": float(sum(s.direction_ok for s in scores) / len(scores)),

@@ -22,11 +22,11 @@ import numpy as np
 import torch
 
 from .configs import NUM_FRAMES, SIZE
-from .data import Clip, make_clip, to_model_range
+from .data import Clip, make_clip
 from .detector import score_video
 from .flow import NUM_TRAIN_TIMESTEPS, noisy_and_target
 from .text import PIPELINE_SEQUENCE_LENGTH
-from .vae_utils import denormalise, encode_mean, normalise, psnr, to_uint8
+from .vae_utils import decode_normalised, encode_normalised, psnr
 
 FIRST_UNSEEN_INDEX = 10_000_000  # clip indices of the training stream no training run reaches
 
@@ -38,13 +38,16 @@ class GroundTruth:
     text: torch.Tensor  # the pipeline's caption states ``[B, 512, D]``
 
 
+def unseen_training_clips(count: int, seed: int = 0) -> list[Clip]:
+    """``count`` clips of training captions that no training run has seen (indices far beyond any set)."""
+    return [make_clip(seed, FIRST_UNSEEN_INDEX + index, "train", NUM_FRAMES, SIZE) for index in range(count)]
+
+
 @torch.no_grad()
 def ground_truth(pipe: Any, count: int, seed: int = 0) -> GroundTruth:
     """``count`` unseen clips of training captions, their normalised latents and caption states."""
-    clips = [make_clip(seed, FIRST_UNSEEN_INDEX + index, "train", NUM_FRAMES, SIZE) for index in range(count)]
-    video = torch.from_numpy(to_model_range(np.stack([clip.frames for clip in clips])))
-    config = pipe.vae.config
-    latents = normalise(encode_mean(pipe.vae, video), config.latents_mean, config.latents_std)
+    clips = unseen_training_clips(count, seed)
+    latents = encode_normalised(pipe.vae, np.stack([clip.frames for clip in clips]))
     text, _ = pipe.encode_prompt([clip.spec.text for clip in clips], do_classifier_free_guidance=False,
                                max_sequence_length=PIPELINE_SEQUENCE_LENGTH)
     return GroundTruth(clips, latents, text)
@@ -78,12 +81,6 @@ def euler(latents: torch.Tensor, sigmas: Sequence[float],
     return latents
 
 
-def decode(pipe: Any, latents: torch.Tensor) -> np.ndarray:
-    """Normalised latents → uint8 videos ``[B, F, H, W, 3]`` through the pipeline's VAE."""
-    config = pipe.vae.config
-    return to_uint8(pipe.vae.decode(denormalise(latents, config.latents_mean, config.latents_std)).sample)
-
-
 @torch.no_grad()
 def recovery(pipe: Any, truth: GroundTruth, starts: Sequence[float], steps: int = 30,
              seed: int = 0) -> list[dict[str, float]]:
@@ -94,7 +91,7 @@ def recovery(pipe: Any, truth: GroundTruth, starts: Sequence[float], steps: int 
         sigmas = torch.linspace(float(start), 0.0, steps + 1).tolist()
         noisy = (1 - sigmas[0]) * truth.latents + sigmas[0] * noise
         latents = euler(noisy, sigmas, lambda x, sigma: _velocity(pipe, x, sigma, truth.text))
-        results.append({"start_sigma": float(start), **score_against(truth.clips, decode(pipe, latents)),
+        results.append({"start_sigma": float(start), **score_against(truth.clips, decode_normalised(pipe.vae, latents)),
                         "steps": steps})
     return results
 

@@ -8,6 +8,7 @@ Training σ are drawn uniformly and then shifted like the inference schedule
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 NUM_TRAIN_TIMESTEPS = 1000
@@ -31,3 +32,14 @@ def noisy_and_target(clean: torch.Tensor, noise: torch.Tensor, sigmas: torch.Ten
     else:
         s = sigmas.view(sigmas.shape[0], 1, sigmas.shape[1], 1, 1)
     return (1 - s) * clean + s * noise, noise - clean
+
+
+def sigmas_with_clean_first_frame(sigmas: torch.Tensor, frames: int, given: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frame σ ``[B, frames]`` and loss weights: the clip's σ everywhere, except σ 0 and weight 0 on
+    the first frame of the samples where ``given`` (boolean ``[B]``)."""
+    per_frame = sigmas[:, None].repeat(1, frames)
+    weight = torch.ones(len(sigmas), frames)
+    rows = torch.from_numpy(np.asarray(given, dtype=bool))
+    per_frame[rows, 0] = 0.0
+    weight[rows, 0] = 0.0
+    return per_frame, weight

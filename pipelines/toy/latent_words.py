@@ -22,29 +22,22 @@ import numpy as np
 import torch
 
 from .caption_sensitivity import SWAPS, swapped
-from .captions import train_specs
 from .configs import NUM_FRAMES, SIZE
-from .data import to_model_range
-from .render import render_clip, sample_params
-from .vae_utils import encode_mean, normalise
-
-
-def _latents(vae: Any, videos: list[np.ndarray]) -> torch.Tensor:
-    config = vae.config
-    video = torch.from_numpy(to_model_range(np.stack(videos)))
-    return normalise(encode_mean(vae, video), config.latents_mean, config.latents_std)
+from .denoiser_probe import unseen_training_clips
+from .render import render_clip
+from .vae_utils import encode_normalised
 
 
 @torch.no_grad()
 def word_signal_in_latents(vae: Any, clips: int, seed: int = 0) -> dict[str, dict[str, float]]:
-    """Per swapped word: ``local_rms`` and ``spatial_mean_rms`` of the latent change (frames 1+), mean over clips."""
-    rng = np.random.default_rng(seed)
-    specs = [train_specs()[int(i)] for i in rng.integers(0, len(train_specs()), size=clips)]
-    params = [sample_params(rng) for _ in specs]
-    true = _latents(vae, [render_clip(s, p, NUM_FRAMES, SIZE) for s, p in zip(specs, params)])[:, :, 1:]
+    """Per swapped word: ``local_rms`` and ``spatial_mean_rms`` of the latent change (frames 1+), mean over
+    ``clips`` unseen clips of training captions (the clips of the denoiser and words checks)."""
+    samples = unseen_training_clips(clips, seed)
+    true = encode_normalised(vae, np.stack([clip.frames for clip in samples]))[:, :, 1:]
     results = {}
     for word in SWAPS:
-        other = _latents(vae, [render_clip(swapped(s, word), p, NUM_FRAMES, SIZE) for s, p in zip(specs, params)])
+        other = encode_normalised(vae, np.stack([render_clip(swapped(clip.spec, word), clip.params, NUM_FRAMES, SIZE)
+                                                 for clip in samples]))
         change = true - other[:, :, 1:]
         results[word] = {"local_rms": float(change.pow(2).mean(dim=(1, 2, 3, 4)).sqrt().mean()),
                          "spatial_mean_rms": float(change.mean(dim=(2, 3, 4)).pow(2).mean(dim=1).sqrt().mean()),

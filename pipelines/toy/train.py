@@ -34,8 +34,8 @@ DECODER_ONLY = ["--decoder-only", "--crop", "64", "--clip-frames", "17", "--lr",
 
 # Step counts and batch sizes per preset. On the 2-core CPU the cpu preset takes about 3 hours
 # (docs/MODELS.md#status has the measured cost of each stage). t2v gives half of its samples a clean
-# first latent frame: the only training change measured to make the denoiser use the motion word
-# (docs/MODELS.md, "The motion word is ignored").
+# first latent frame: the only training change measured to raise the motion word's weight in the
+# loss, though not yet in videos (docs/MODELS.md, "The motion word is ignored").
 T2V_CLEAN_FIRST_FRAME = ["--clean-first-frame", "0.5"]
 PRESETS: dict[str, dict[str, list[str]]] = {
     "cpu": {

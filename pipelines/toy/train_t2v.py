@@ -17,7 +17,6 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 from diffusers import AutoencoderKLWan, WanTransformer3DModel
 from transformers import UMT5EncoderModel
 
@@ -27,7 +26,7 @@ from .captions import held_out_specs, spread
 from .configs import FLOW_SHIFT, NUM_FRAMES, PATCH, PATCH_CHOICES, build_t2v_transformer, build_text_encoder, latent_frames
 from .denoiser import Batch, add_ema_argument, check_ema_decay, train_denoiser
 from .exported import exported_patch, exported_text_encoder, exported_transformer
-from .flow import sample_sigmas
+from .flow import sample_sigmas, sigmas_with_clean_first_frame
 from .latent_set import LatentSet
 from .sampling import adherence
 
@@ -77,17 +76,6 @@ def initial_models(init: str | None, text_source: str | None,
     return transformer, text_encoder
 
 
-def first_frame_given(sigmas: torch.Tensor, frames: int, given: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-frame σ ``[B, frames]`` and loss weights: the clip's σ everywhere, except σ 0 and weight 0 on
-    the first frame of the samples where ``given``."""
-    per_frame = sigmas[:, None].repeat(1, frames)
-    weight = torch.ones(len(sigmas), frames)
-    rows = torch.from_numpy(given)
-    per_frame[rows, 0] = 0.0
-    weight[rows, 0] = 0.0
-    return per_frame, weight
-
-
 def run(args: argparse.Namespace) -> None:
     options = common.run_options(args)
     check_ema_decay(args.ema_decay)
@@ -109,7 +97,8 @@ def run(args: argparse.Namespace) -> None:
         clean = data.latents[indices]
         if args.clean_first_frame == 0:
             return Batch(clean, ids, mask, sigmas)
-        sigmas, weight = first_frame_given(sigmas, clean.shape[2], rng.random(options.batch_size) < args.clean_first_frame)
+        given = rng.random(options.batch_size) < args.clean_first_frame
+        sigmas, weight = sigmas_with_clean_first_frame(sigmas, clean.shape[2], given)
         return Batch(clean, ids, mask, sigmas, weight)
 
     def evaluate(model, text, step: int) -> dict:

@@ -50,6 +50,19 @@ def denormalise(latents: torch.Tensor, mean: list[float], std: list[float]) -> t
     return latents * s + m
 
 
+def encode_normalised(vae: AutoencoderKLWan, frames: np.ndarray) -> torch.Tensor:
+    """uint8 videos ``[B, T, H, W, 3]`` → normalised latents ``[B, C, F, h, w]`` (what the denoisers see)."""
+    config = vae.config
+    latents = encode_mean(vae, torch.from_numpy(to_model_range(frames)))
+    return normalise(latents, config.latents_mean, config.latents_std)
+
+
+def decode_normalised(vae: AutoencoderKLWan, latents: torch.Tensor) -> np.ndarray:
+    """Normalised latents → uint8 videos ``[B, T, H, W, 3]``."""
+    config = vae.config
+    return to_uint8(vae.decode(denormalise(latents, config.latents_mean, config.latents_std)).sample)
+
+
 def psnr(reference: np.ndarray, reconstruction: np.ndarray) -> float:
     """PSNR in dB of uint8 videos (peak 255)."""
     mse = np.mean((reference.astype(np.float64) - reconstruction.astype(np.float64)) ** 2)

@@ -11,7 +11,7 @@ from mmcache.pipelines.toy.caption_sensitivity import SWAPS, caption_sensitivity
 from mmcache.pipelines.toy.captions import CaptionSpec
 from mmcache.pipelines.toy.denoiser_probe import ground_truth
 from mmcache.pipelines.toy.detector import score_video
-from mmcache.pipelines.toy.vae_utils import denormalise, to_uint8
+from mmcache.pipelines.toy.vae_utils import decode_normalised
 
 MODEL = Path(__file__).resolve().parents[2] / "pipelines" / "toy" / "models" / "toy-t2v"
 
@@ -69,9 +69,8 @@ def test_rollout_from_the_first_frame_scores_against_the_caption_given(pipe_and_
     oracle = OracleForOneCaption(truth, pipe.transformer.config.patch_size, any_caption=True)
     pipe_copy = WanPipeline(**{**pipe.components, "transformer": oracle})
     result = first_frame_rollout(pipe_copy, truth, steps=3, guidance_scale=5.0)
-    config = pipe.vae.config  # the oracle rollout ends on the clips' own latents: the VAE round trip
-    with torch.no_grad():
-        round_trip = to_uint8(pipe.vae.decode(denormalise(truth.latents, config.latents_mean, config.latents_std)).sample)
+    with torch.no_grad():  # the oracle rollout ends on the clips' own latents: the VAE round trip
+        round_trip = decode_normalised(pipe.vae, truth.latents)
     for name, motion_of in (("true", lambda spec: spec), ("motion_swapped", lambda spec: swapped(spec, "motion"))):
         scores = [score_video(frames, motion_of(clip.spec)) for frames, clip in zip(round_trip, truth.clips)]
         assert result[name]["direction"] == np.mean([s.direction_ok for s in scores])

@@ -5,7 +5,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from diffusers import AutoencoderKLWan
-
 from mmcache.pipelines.toy.captions import spread, train_specs
 from mmcache.pipelines.toy.configs import NUM_FRAMES, SIZE
 from mmcache.pipelines.toy.data import make_clip
@@ -65,9 +64,10 @@ def test_latent_words_separates_a_local_change_from_one_that_survives_averaging(
     vae = AutoencoderKLWan.from_pretrained(str(VAE)).eval()
     signal = word_signal_in_latents(vae, clips=6)
     assert set(signal) == {"motion", "colour", "shape"} and signal["motion"]["clips"] == 6
-    for word in signal.values():
-        assert 0.0 <= word["spatial_mean_rms"] <= word["local_rms"]  # a mean is never larger than the whole
-    # the motion word moves the object (a large local change) but not the position-averaged latent;
-    # the colour word shifts that average (measured on the bundled VAE: 1 % against 18 % of the local change)
-    assert signal["motion"]["spatial_mean_rms"] < 0.05 * signal["motion"]["local_rms"]
-    assert signal["colour"]["spatial_mean_rms"] > 3 * signal["motion"]["spatial_mean_rms"]
+    for name, word in signal.items():
+        assert word["local_rms"] > 0.05, name  # every swap changes the clip, so its latents
+    share = {name: word["spatial_mean_rms"] / word["local_rms"] for name, word in signal.items()}
+    # the motion word moves the object (a large local change) but hardly the position-averaged latent;
+    # the colour word shifts that average (on the bundled VAE, 24 clips: 1.3 % against 17 % of the local change)
+    assert share["motion"] < 0.05
+    assert share["colour"] > 3 * share["motion"]

@@ -120,6 +120,24 @@ def test_all_runs_every_stage_in_order_and_installs(tmp_path, monkeypatch):
         assert (models / name / "vae" / "diffusion_pytorch_model.safetensors").read_bytes() == vae_weights
 
 
+@pytest.mark.parametrize("preset", sorted(train.PRESETS))
+def test_every_stage_of_every_preset_parses(tmp_path, monkeypatch, preset):
+    parsed = {}
+    finished = {"vae": "vae", "latents": "stats.json", "decoder": "vae", "t2v": "pipeline", "df": "pipeline"}
+
+    def record(args):  # stands in for every stage's run: keep the parsed options, leave the stage's output
+        parsed[args.out.name] = args
+        output = args.out / finished[args.out.name]
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.touch() if output.suffix else output.mkdir()
+
+    for module in set(train.ALL_STAGES.values()):
+        monkeypatch.setattr(module, "run", record)
+    train.main(["all", "--root", str(tmp_path), "--preset", preset])
+    assert list(parsed) == list(train.ALL_STAGES)
+    assert parsed["t2v"].clean_first_frame == 0.5 and parsed["decoder"].decoder_only
+
+
 def test_copy_init_makes_temporal_resampling_copy_frames():
     from mmcache.pipelines.toy.train_vae import initialise_temporal_resampling
 
@@ -187,17 +205,18 @@ def test_df_init_accepts_a_bundled_name_or_says_what_to_pass(tmp_path):
         load_init(str(tmp_path))
 
 
-def test_t2v_init_of_a_folder_without_a_pipeline_is_one_usage_error(latent_folder, tmp_path):
+def test_t2v_init_of_a_folder_without_a_pipeline_is_one_usage_error(latent_folder, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         _t2v(latent_folder, tmp_path / "run", "--init", str(tmp_path))
     assert exit_info.value.code == 2
+    assert "saved pipeline folder" in capsys.readouterr().err
 
 
 def test_clean_first_frame_gives_frame_zero_clean_with_no_loss_and_per_token_timesteps(latent_folder, tmp_path):
     from mmcache.pipelines.toy.denoiser import model_timesteps
-    from mmcache.pipelines.toy.train_t2v import first_frame_given
+    from mmcache.pipelines.toy.flow import sigmas_with_clean_first_frame
 
-    sigmas, weight = first_frame_given(torch.tensor([0.9, 0.4]), 3, np.array([True, False]))
+    sigmas, weight = sigmas_with_clean_first_frame(torch.tensor([0.9, 0.4]), 3, np.array([True, False]))
     assert torch.allclose(sigmas, torch.tensor([[0.0, 0.9, 0.9], [0.4, 0.4, 0.4]]))
     assert weight.tolist() == [[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     timestep = model_timesteps(sigmas, torch.Size([2, 8, 3, 16, 16]), (1, 2, 2), diffusion_forcing=False)
