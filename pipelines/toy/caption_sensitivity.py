@@ -28,8 +28,7 @@ import torch
 
 from .captions import COLOURS, SHAPES, CaptionSpec
 from .denoiser import model_timesteps
-from .denoiser_probe import euler
-from .detector import score_video
+from .denoiser_probe import detector_rates, euler
 from .flow import noisy_and_target, sigmas_with_clean_first_frame
 from .text import PIPELINE_SEQUENCE_LENGTH
 from .vae_utils import decode_normalised
@@ -120,8 +119,6 @@ def first_frame_rollout(pipe: Any, truth: Any, steps: int = 30, guidance_scale: 
         start[:, :, 0] = truth.latents[:, :, 0]
         velocity = _first_frame_given_velocity(pipe, text, empty, guidance_scale)
         decoded = decode_normalised(pipe.vae, euler(start, sigmas, velocity, kept_frames=1))
-        scores = [score_video(frames, spec) for frames, spec in zip(decoded, given)]
-        results[name] = {"colour": float(sum(s.colour_ok for s in scores) / len(scores)),
-                         "direction": float(sum(s.direction_ok for s in scores) / len(scores)),
-                         "clips": len(scores), "steps": steps, "guidance_scale": guidance_scale}
+        results[name] = {**detector_rates(decoded, given), "clips": len(given), "steps": steps,
+                         "guidance_scale": guidance_scale}
     return results

@@ -98,7 +98,12 @@ def recovery(pipe: Any, truth: GroundTruth, starts: Sequence[float], steps: int 
 
 def score_against(clips: Sequence[Clip], decoded: np.ndarray) -> dict[str, float]:
     """Mean PSNR and detector colour / direction rates of decoded videos against their ground-truth clips."""
-    scores = [score_video(frames, clip.spec) for clip, frames in zip(clips, decoded)]
     return {"psnr_db": float(np.mean([psnr(c.frames, f) for c, f in zip(clips, decoded)])),
-            "colour": float(np.mean([s.colour_ok for s in scores])),
-            "direction": float(np.mean([s.direction_ok for s in scores])), "clips": len(clips)}
+            **detector_rates(decoded, [clip.spec for clip in clips]), "clips": len(clips)}
+
+
+def detector_rates(decoded: np.ndarray, specs: Sequence[Any]) -> dict[str, float]:
+    """Share of decoded videos whose colour / direction the detector finds right for their captions."""
+    scores = [score_video(frames, spec) for frames, spec in zip(decoded, specs)]
+    return {"colour": float(np.mean([s.colour_ok for s in scores])),
+            "direction": float(np.mean([s.direction_ok for s in scores]))}
