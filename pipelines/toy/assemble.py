@@ -17,9 +17,13 @@ T2V_DEFAULTS: dict[str, Any] = {
     "height": SIZE, "width": SIZE, "num_frames": NUM_FRAMES, "num_inference_steps": 30, "guidance_scale": 5.0,
     "negative_prompt": "",
 }
+# Asynchronous diffusion forcing: each latent frame lags the previous one by ``DF_AR_STEP`` sampler steps, so
+# earlier frames settle first and later ones are drawn given them (toy-df keeps the motion far more often so:
+# docs/MODELS.md, "toy-df from the clean-first-frame t2v").
+DF_AR_STEP = 3
 DF_DEFAULTS: dict[str, Any] = {
     **T2V_DEFAULTS, "num_frames": 41,
-    "extra": {"base_num_frames": NUM_FRAMES, "overlap_history": 9, "addnoise_condition": 0, "ar_step": 0},
+    "extra": {"base_num_frames": NUM_FRAMES, "overlap_history": 9, "addnoise_condition": 0, "ar_step": DF_AR_STEP},
 }
 
 

@@ -102,9 +102,8 @@ def main() -> None:
     defaults = read_defaults(folder)
     call = call_settings(defaults)
     is_df = "extra" in defaults
-    short_call = {k: v for k, v in call.items() if k in ("height", "width", "guidance_scale", "negative_prompt",
-                                                         "num_inference_steps")}
-    short_call["num_frames"] = NUM_FRAMES
+    # Training-length videos; a diffusion-forcing model keeps its sampler settings (``ar_step`` and the rest).
+    short_call = {**call, "num_frames": NUM_FRAMES}
     args.out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"model": str(folder), "defaults": defaults, "seed": args.seed}
     specs = held_out_specs()[: args.prompts]

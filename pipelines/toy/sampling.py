@@ -34,16 +34,28 @@ def adherence(pipe: Any, specs: Sequence[CaptionSpec], seed: int = 0, **call: An
             "shape": shape_right / max(1, shape_judged), "n": len(specs)}
 
 
+def keeps_first_segment(segments: Sequence[Any]) -> bool:
+    """Every segment shows the first segment's dominant colour and a motion, the same as the first one's."""
+    first = segments[0].details
+    return first["direction"] is not None and all(
+        s.details["dominant_colour"] == first["dominant_colour"] and s.details["direction"] == first["direction"]
+        for s in segments)
+
+
 def long_video_coherence(pipe: Any, specs: Sequence[CaptionSpec], seed: int = 0, window: int = 17,
                          **call: Any) -> dict[str, float]:
-    """For long videos: fraction whose every ``window``-frame segment keeps the caption's colour and direction."""
-    coherent = colour = direction = 0
+    """For long videos, the fraction whose every ``window``-frame segment keeps the caption's colour and direction
+    (``coherent``), and the fraction whose segments all keep the first segment's colour and motion, whatever the
+    caption said (``self_consistent``: what the continuation adds, apart from how the first segment follows the
+    caption)."""
+    coherent = colour = direction = consistent = 0
     for index, spec in enumerate(specs):
         frames = generate_frames(pipe, spec.text, seed + index, **call)
         segments = score_segments(frames, spec, length=window, stride=window // 2)
         colour += all(s.colour_ok for s in segments)
         direction += all(s.direction_ok for s in segments)
         coherent += all(s.colour_ok and s.direction_ok for s in segments)
+        consistent += keeps_first_segment(segments)
     n = max(1, len(specs))
     return {"coherent": coherent / n, "colour_all_segments": colour / n, "direction_all_segments": direction / n,
-            "n": len(specs)}
+            "self_consistent": consistent / n, "n": len(specs)}

@@ -8,6 +8,7 @@ from mmcache.pipelines.toy.data import make_dataset
 from mmcache.pipelines.toy.detector import score_segments, score_video
 from mmcache.pipelines.toy.detector_check import detector_check
 from mmcache.pipelines.toy.render import MotionParams, render_clip
+from mmcache.pipelines.toy.sampling import keeps_first_segment
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +56,14 @@ def test_long_wrapping_video_stays_coherent():
     video = render_clip(spec, MotionParams(0.2, 0.9, 2.5 / 64, 0.14), 65, 64)  # crosses the edge twice
     segments = score_segments(video, spec, length=17, stride=8)
     assert len(segments) >= 6 and all(s.ok for s in segments)
+
+
+def test_self_consistency_tells_a_kept_motion_from_a_turn():
+    spec = CaptionSpec("red", "circle", "left", "black")
+    params = MotionParams(0.6, 0.5, 2.0 / 64, 0.14)
+    kept = render_clip(spec, params, 41, 64)
+    turned = np.concatenate([kept[:21], render_clip(CaptionSpec("red", "circle", "up", "black"), params, 20, 64)])
+    recoloured = np.concatenate([kept[:21], render_clip(CaptionSpec("blue", "circle", "left", "black"), params, 20, 64)])
+    assert keeps_first_segment(score_segments(kept, spec, length=17, stride=8))
+    assert not keeps_first_segment(score_segments(turned, spec, length=17, stride=8))
+    assert not keeps_first_segment(score_segments(recoloured, spec, length=17, stride=8))

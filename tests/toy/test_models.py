@@ -16,7 +16,7 @@ from diffusers import (
 )
 from transformers import AutoTokenizer, UMT5EncoderModel
 
-from mmcache.pipelines.toy.assemble import read_defaults
+from mmcache.pipelines.toy.assemble import DF_DEFAULTS, T2V_DEFAULTS, read_defaults
 from mmcache.pipelines.toy.detector import score_video
 from mmcache.pipelines.toy.sampling import generate_frames
 
@@ -45,6 +45,11 @@ def df() -> SkyReelsV2DiffusionForcingPipeline:
     pipe = SkyReelsV2DiffusionForcingPipeline.from_pretrained(str(folder("toy-df")))
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def test_bundled_defaults_are_the_code_defaults():
+    assert read_defaults(folder("toy-t2v")) == T2V_DEFAULTS
+    assert read_defaults(folder("toy-df")) == DF_DEFAULTS
 
 
 def test_all_weights_fit_the_budget():
