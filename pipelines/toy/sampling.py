@@ -35,7 +35,7 @@ def adherence(pipe: Any, specs: Sequence[CaptionSpec], seed: int = 0, **call: An
 
 
 def keeps_first_segment(segments: Sequence[Any]) -> bool:
-    """Every segment shows the first segment's dominant colour and a motion, the same as the first one's."""
+    """Every segment shows the first segment's dominant colour and its (detected, not ``None``) motion."""
     first = segments[0].details
     return first["direction"] is not None and all(
         s.details["dominant_colour"] == first["dominant_colour"] and s.details["direction"] == first["direction"]
