@@ -17,7 +17,7 @@ Thresholds are in units of the frame size, so the checker works at any resolutio
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Sequence
 
 import cv2
 import numpy as np
@@ -208,3 +208,11 @@ def score_segments(frames: np.ndarray, caption: str | CaptionSpec, length: int =
     if starts[-1] + length < len(frames):
         starts.append(len(frames) - length)
     return [score_video(frames[s:s + length], caption) for s in starts]
+
+
+def keeps_first_segment(segments: Sequence[AdherenceScore]) -> bool:
+    """Every segment shows the first segment's dominant colour and its (detected, not ``None``) motion."""
+    first = segments[0].details
+    return first["direction"] is not None and all(
+        s.details["dominant_colour"] == first["dominant_colour"] and s.details["direction"] == first["direction"]
+        for s in segments)

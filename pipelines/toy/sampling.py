@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .captions import CaptionSpec
-from .detector import score_segments, score_video
+from .detector import keeps_first_segment, score_segments, score_video
 
 
 def generate_frames(pipe: Any, prompt: str, seed: int, **call: Any) -> np.ndarray:
@@ -32,14 +32,6 @@ def adherence(pipe: Any, specs: Sequence[CaptionSpec], seed: int = 0, **call: An
     n = max(1, len(specs))
     return {"colour": colour / n, "direction": direction / n, "colour_and_direction": both / n,
             "shape": shape_right / max(1, shape_judged), "n": len(specs)}
-
-
-def keeps_first_segment(segments: Sequence[Any]) -> bool:
-    """Every segment shows the first segment's dominant colour and its (detected, not ``None``) motion."""
-    first = segments[0].details
-    return first["direction"] is not None and all(
-        s.details["dominant_colour"] == first["dominant_colour"] and s.details["direction"] == first["direction"]
-        for s in segments)
 
 
 def long_video_coherence(pipe: Any, specs: Sequence[CaptionSpec], seed: int = 0, window: int = 17,

@@ -5,10 +5,9 @@ import pytest
 
 from mmcache.pipelines.toy.captions import CaptionSpec
 from mmcache.pipelines.toy.data import make_dataset
-from mmcache.pipelines.toy.detector import score_segments, score_video
+from mmcache.pipelines.toy.detector import keeps_first_segment, score_segments, score_video
 from mmcache.pipelines.toy.detector_check import detector_check
 from mmcache.pipelines.toy.render import MotionParams, render_clip
-from mmcache.pipelines.toy.sampling import keeps_first_segment
 
 
 @pytest.fixture(scope="module")
