@@ -111,7 +111,8 @@ def run(args: argparse.Namespace) -> None:
 
     def evaluate(model, text, step: int) -> dict:
         specs = held_out_specs()[:: max(1, len(held_out_specs()) // args.eval_prompts)][: args.eval_prompts]
-        call = {**{k: DF_DEFAULTS[k] for k in ("height", "width", "guidance_scale")}, **DF_DEFAULTS["extra"]}
+        settings = ("height", "width", "guidance_scale", "negative_prompt")
+        call = {**{k: DF_DEFAULTS[k] for k in settings}, **DF_DEFAULTS["extra"]}
         return long_video_coherence(pipeline(model, text).to(options.device), specs, seed=step,
                                     num_inference_steps=args.eval_steps, num_frames=args.eval_frames, **call)
 
