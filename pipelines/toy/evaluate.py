@@ -20,20 +20,13 @@ import numpy as np
 import torch
 
 from ..loader import pipeline_folder_or_usage_error
-from .assemble import read_defaults
+from .assemble import call_settings, read_defaults
 from .captions import held_out_specs
 from .configs import NUM_FRAMES, SIZE
 from .data import make_dataset
 from .sampling import adherence, generate_frames, long_video_coherence
 from .train_vae import EVAL_SEED
 from .vae_utils import reconstruction_psnr
-
-def call_settings(defaults: dict[str, Any]) -> dict[str, Any]:
-    """Pipeline keyword arguments from ``mmcache_defaults.json`` (``extra`` merged in)."""
-    settings = {k: v for k, v in defaults.items() if k != "extra"}
-    settings.update(defaults.get("extra", {}))
-    return settings
-
 
 def output_change_curve(pipe: Any, prompt: str, steps: int, seed: int, call: dict[str, Any]) -> dict[str, list[float]]:
     """Relative L2 change ``|o_i - o_{i-1}| / |o_{i-1}|`` of the transformer output per step, per CFG branch."""

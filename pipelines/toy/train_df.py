@@ -25,7 +25,7 @@ from diffusers import AutoencoderKLWan
 from transformers import UMT5EncoderModel
 
 from . import common
-from .assemble import DF_DEFAULTS, build_df_pipeline, save_pipeline
+from .assemble import DF_DEFAULTS, build_df_pipeline, call_settings, save_pipeline
 from .captions import held_out_specs
 from .configs import FLOW_SHIFT, NUM_FRAMES, build_df_transformer, latent_frames
 from .denoiser import Batch, add_ema_argument, check_ema_decay, train_denoiser
@@ -111,10 +111,8 @@ def run(args: argparse.Namespace) -> None:
 
     def evaluate(model, text, step: int) -> dict:
         specs = held_out_specs()[:: max(1, len(held_out_specs()) // args.eval_prompts)][: args.eval_prompts]
-        settings = ("height", "width", "guidance_scale", "negative_prompt")
-        call = {**{k: DF_DEFAULTS[k] for k in settings}, **DF_DEFAULTS["extra"]}
-        return long_video_coherence(pipeline(model, text).to(options.device), specs, seed=step,
-                                    num_inference_steps=args.eval_steps, num_frames=args.eval_frames, **call)
+        call = {**call_settings(DF_DEFAULTS), "num_inference_steps": args.eval_steps, "num_frames": args.eval_frames}
+        return long_video_coherence(pipeline(model, text).to(options.device), specs, seed=step, **call)
 
     def export(model, text) -> None:
         save_pipeline(pipeline(model, text), Path(options.out) / "pipeline", DF_DEFAULTS)
