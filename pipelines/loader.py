@@ -143,8 +143,10 @@ def generation_defaults(name_or_path: str) -> dict[str, Any]:
         kwargs = tiny_call_kwargs(name_or_path[len(TINY_PREFIX):])
         return {key: kwargs[key] for key in ("height", "width", "num_frames", "guidance_scale",
                                                "num_inference_steps", "max_sequence_length") if key in kwargs}
-    folder = bundled_path(name_or_path) if name_or_path in BUNDLED else Path(name_or_path)
-    file = folder / DEFAULTS_FILE
-    if file.is_file():
-        return json.loads(file.read_text())
-    return {}
+    return read_defaults(bundled_path(name_or_path) if name_or_path in BUNDLED else Path(name_or_path))
+
+
+def read_defaults(folder: Path) -> dict[str, Any]:
+    """The ``mmcache_defaults.json`` of a pipeline folder, or ``{}`` when it has none."""
+    file = Path(folder) / DEFAULTS_FILE
+    return json.loads(file.read_text()) if file.is_file() else {}

@@ -8,10 +8,9 @@ from typing import Any
 
 from diffusers import AutoencoderKLWan, SkyReelsV2DiffusionForcingPipeline, WanPipeline
 
+from ..loader import DEFAULTS_FILE
 from .configs import FLOW_SHIFT, NUM_FRAMES, SIZE, build_scheduler
 from .tokenizer import build_tokenizer
-
-DEFAULTS_FILE = "mmcache_defaults.json"
 
 T2V_DEFAULTS: dict[str, Any] = {
     "height": SIZE, "width": SIZE, "num_frames": NUM_FRAMES, "num_inference_steps": 30, "guidance_scale": 5.0,
@@ -69,7 +68,3 @@ def save_component(model: Any, folder: Path) -> None:
     model.save_pretrained(str(folder), safe_serialization=True)
     forget_source_paths(folder)
 
-
-def read_defaults(folder: Path) -> dict[str, Any]:
-    path = Path(folder) / DEFAULTS_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}

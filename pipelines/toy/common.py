@@ -161,6 +161,20 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
+def add_ema_argument(parser: argparse.ArgumentParser, default: float) -> None:
+    """``--ema-decay``: the decay of the weight average that is evaluated and exported."""
+    parser.add_argument("--ema-decay", type=float, default=default,
+                        help="decay of the weight average that is evaluated and exported (about 1 / (1 - decay) "
+                             "steps averaged; 0 exports the trained weights); lower it for short fine-tunes so "
+                             f"the export follows them (default {default})")
+
+
+def check_ema_decay(decay: float) -> None:
+    """One clear error for a decay outside [0, 1)."""
+    if not 0 <= decay < 1:
+        raise SystemExit(f"--ema-decay must lie in [0, 1) (got {decay}).")
+
+
 class EMA:
     """Exponential moving average of a module's parameters (the exported weights)."""
 

@@ -24,17 +24,6 @@ from .text import encode
 EMA_DECAY = 0.999
 
 
-def add_ema_argument(parser: Any) -> None:
-    parser.add_argument("--ema-decay", type=float, default=EMA_DECAY,
-                        help="decay of the weight average that is evaluated and exported (about 1 / (1 - decay) "
-                             "steps averaged); lower it for short fine-tunes so the export follows them")
-
-
-def check_ema_decay(decay: float) -> None:
-    if not 0 <= decay < 1:
-        raise SystemExit(f"--ema-decay must lie in [0, 1) (got {decay}).")
-
-
 @dataclasses.dataclass
 class Batch:
     clean: torch.Tensor  # [B, C, F, h, w] normalised latents

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..loader import pipeline_folder_or_usage_error
-from .assemble import call_settings, read_defaults
+from ..loader import pipeline_folder_or_usage_error, read_defaults
+from .assemble import call_settings
 from .captions import held_out_specs
 from .configs import NUM_FRAMES, SIZE
 from .data import make_dataset

@@ -28,7 +28,7 @@ from . import common
 from .assemble import DF_DEFAULTS, build_df_pipeline, call_settings, save_pipeline
 from .captions import held_out_specs
 from .configs import FLOW_SHIFT, NUM_FRAMES, build_df_transformer, latent_frames
-from .denoiser import Batch, add_ema_argument, check_ema_decay, train_denoiser
+from .denoiser import EMA_DECAY, Batch, train_denoiser
 from .exported import exported_patch, exported_text_encoder, exported_transformer
 from .flow import sample_sigmas
 from .latent_set import LatentSet
@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="toy-t2v pipeline (a folder or 'toy-t2v'): initial transformer weights and the (frozen) "
                              "text encoder")
     parser.add_argument("--caption-dropout", type=float, default=0.1)
-    add_ema_argument(parser)
+    common.add_ema_argument(parser, EMA_DECAY)
     parser.add_argument("--shift", type=float, default=FLOW_SHIFT)
     parser.add_argument("--eval-prompts", type=int, default=6)
     parser.add_argument("--eval-steps", type=int, default=20)
@@ -85,7 +85,7 @@ def load_init(init: str | None) -> tuple[torch.nn.Module, UMT5EncoderModel | Non
 
 def run(args: argparse.Namespace) -> None:
     options = common.run_options(args)
-    check_ema_decay(args.ema_decay)
+    common.check_ema_decay(args.ema_decay)
     common.setup_torch(options)
     data = LatentSet.load(args.latents)
     window = latent_frames(NUM_FRAMES)

@@ -24,7 +24,7 @@ from . import common
 from .assemble import T2V_DEFAULTS, build_t2v_pipeline, save_pipeline
 from .captions import held_out_specs, spread
 from .configs import FLOW_SHIFT, NUM_FRAMES, PATCH, PATCH_CHOICES, build_t2v_transformer, build_text_encoder, latent_frames
-from .denoiser import Batch, add_ema_argument, check_ema_decay, train_denoiser
+from .denoiser import EMA_DECAY, Batch, train_denoiser
 from .exported import exported_patch, exported_text_encoder, exported_transformer
 from .flow import sample_sigmas, sigmas_with_clean_first_frame
 from .latent_set import LatentSet
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_run_arguments(parser, steps=6000, batch_size=32, lr=5e-4, out="runs/toy/t2v", eval_every=1000)
     parser.add_argument("--latents", type=Path, required=True, help="folder written by the `latents` step")
     parser.add_argument("--caption-dropout", type=float, default=0.1)
-    add_ema_argument(parser)
+    common.add_ema_argument(parser, EMA_DECAY)
     parser.add_argument("--shift", type=float, default=FLOW_SHIFT, help="σ shift of the exported scheduler (sampling)")
     parser.add_argument("--train-shift", type=float, default=None,
                         help="σ shift of the training noise levels (default: --shift); larger trains more near pure "
@@ -78,7 +78,7 @@ def initial_models(init: str | None, text_source: str | None,
 
 def run(args: argparse.Namespace) -> None:
     options = common.run_options(args)
-    check_ema_decay(args.ema_decay)
+    common.check_ema_decay(args.ema_decay)
     if not 0 <= args.clean_first_frame < 1:
         raise SystemExit(f"--clean-first-frame is a fraction in [0, 1) (got {args.clean_first_frame}).")
     if args.train_shift is not None and args.train_shift <= 0:

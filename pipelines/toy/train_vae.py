@@ -4,7 +4,9 @@ Convolutions are translation-equivariant and the world wraps around, so the VAE 
 random crops (``--crop`` px) of torus-rolled clips of 9, 17 and 25 frames, and is evaluated on full
 held-out 17-frame 64×64 clips. The mid-block attention is disabled (exact identity) so that the
 network is fully convolutional and crop training transfers to full frames. Loss: MSE + 0.1·L1 + a
-small KL term; the posterior variance starts small.
+small KL term; the posterior variance starts small. ``--l1-weight 0`` trains on the MSE alone, which
+is what PSNR scores; ``--ema-decay`` evaluates and exports a weight average instead of the last
+weights (off by default).
 
 ``--copy-init`` starts the temporal resampling convs as frame copies; it did not get past the
 plateau described in docs/MODELS.md#status sooner in 250-400-step trials, so the cpu preset does
@@ -22,6 +24,7 @@ the same, which lets it run side by side with denoiser training on those latents
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 from pathlib import Path
 
@@ -54,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="initialise the temporal resampling convs as frame copies (faster start)")
     parser.add_argument("--decoder-only", action="store_true",
                         help="fine-tune only the decoder (needs --init); latents made with the encoder stay valid")
+    parser.add_argument("--l1-weight", type=float, default=L1_WEIGHT,
+                        help=f"weight of the L1 term beside the MSE (default {L1_WEIGHT}; 0 trains on the MSE alone)")
+    common.add_ema_argument(parser, 0.0)
 
 
 def training_batch(seed: int, step: int, batch_size: int, frames: int, crop: int) -> torch.Tensor:
@@ -122,6 +128,9 @@ def held_out_clips(count: int) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> None:
     options = common.run_options(args)
+    common.check_ema_decay(args.ema_decay)
+    if args.l1_weight < 0:
+        raise SystemExit(f"--l1-weight must be 0 or more (got {args.l1_weight}).")
     device = common.setup_torch(options)
     if args.init is not None:
         vae = AutoencoderKLWan.from_pretrained(str(args.init))
@@ -137,12 +146,19 @@ def run(args: argparse.Namespace) -> None:
         freeze_encoder(vae)
     vae = vae.to(device)
     optimizer = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad], lr=options.lr, weight_decay=0.0, betas=(0.9, 0.99))
+    ema = common.EMA(vae, args.ema_decay) if args.ema_decay > 0 else None
     log = common.RunLog(options.out)
     state = common.load_checkpoint(options.out)
     step, elapsed = 0, 0.0
     if state is not None:
         vae.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if ("ema" in state) != (ema is not None):
+            held = "with" if "ema" in state else "without"
+            raise SystemExit(f"{options.out} holds a run {held} --ema-decay: resume it {held} the flag, "
+                             "or start the other kind of run in a new --out folder.")
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         step, elapsed = state["step"], state["elapsed"]
         print(f"resumed at step {step} ({elapsed / 60:.1f} min trained)")
     timebox = common.TimeBox(options.max_minutes, options.checkpoint_minutes, elapsed, options.chunk_steps, step)
@@ -151,14 +167,23 @@ def run(args: argparse.Namespace) -> None:
     log.write(event="start", step=step, params=n_params)
 
     def checkpoint() -> None:
+        extra = {} if ema is None else {"ema": ema.state_dict()}
         common.save_checkpoint(options.out, {"model": vae.state_dict(), "optimizer": optimizer.state_dict(),
-                                             "step": step, "elapsed": timebox.total_elapsed})
+                                             "step": step, "elapsed": timebox.total_elapsed, **extra})
+
+    def exported() -> torch.nn.Module:
+        """The weights to evaluate and export: the average when there is one, else the trained ones."""
+        if ema is None:
+            return vae.eval()
+        average = copy.deepcopy(vae)
+        ema.copy_to(average)
+        return average.eval()
 
     def evaluate() -> None:
-        vae.eval()
-        scores = reconstruction_psnr(vae, eval_frames, device)
+        scores = reconstruction_psnr(exported(), eval_frames, device)
+        raw = {} if ema is None else {"psnr_raw": float(np.mean(reconstruction_psnr(vae.eval(), eval_frames, device)))}
         vae.train()
-        log.write(event="eval", step=step, psnr=float(np.mean(scores)), psnr_min=float(np.min(scores)),
+        log.write(event="eval", step=step, psnr=float(np.mean(scores)), psnr_min=float(np.min(scores)), **raw,
                   minutes=timebox.total_elapsed / 60)
 
     vae.train()
@@ -180,11 +205,13 @@ def run(args: argparse.Namespace) -> None:
             kl = 0.5 * (posterior.mean.pow(2) + posterior.var - 1.0 - posterior.logvar).mean()
         reconstruction = decode_unclamped(vae, z)
         error = reconstruction - video
-        loss = error.pow(2).mean() + L1_WEIGHT * error.abs().mean() + KL_WEIGHT * kl
+        loss = error.pow(2).mean() + args.l1_weight * error.abs().mean() + KL_WEIGHT * kl
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         optimizer.step()
+        if ema is not None:
+            ema.update(vae, step)
         step += 1
         losses.append(float(error.detach().pow(2).mean()))
         if step % 25 == 0:
@@ -197,6 +224,5 @@ def run(args: argparse.Namespace) -> None:
         if timebox.checkpoint_due():
             checkpoint()
     checkpoint()
-    vae.eval()
-    save_component(vae, Path(options.out) / "vae")
+    save_component(exported(), Path(options.out) / "vae")
     log.write(event="done", step=step, minutes=timebox.total_elapsed / 60, export=str(Path(options.out) / "vae"))

@@ -16,7 +16,8 @@ from diffusers import (
 )
 from transformers import AutoTokenizer, UMT5EncoderModel
 
-from mmcache.pipelines.toy.assemble import DF_DEFAULTS, T2V_DEFAULTS, read_defaults
+from mmcache.pipelines.loader import read_defaults
+from mmcache.pipelines.toy.assemble import DF_DEFAULTS, T2V_DEFAULTS
 from mmcache.pipelines.toy.detector import score_video
 from mmcache.pipelines.toy.sampling import generate_frames
 

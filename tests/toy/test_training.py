@@ -80,6 +80,36 @@ def test_decoder_only_finetune_keeps_the_encoder(latent_folder, tmp_path):
     assert trained, "the decoder did not change"
 
 
+def test_decoder_ema_exports_the_average_and_logs_both_scores(latent_folder, tmp_path):
+    """With ``--ema-decay`` the exported decoder is the weight average, not the last weights."""
+    import json
+
+    from diffusers import AutoencoderKLWan
+
+    out = tmp_path / "decoder"
+    train.main(["vae", "--init", str(latent_folder / "vae"), "--decoder-only", "--crop", "16", "--clip-frames", "5",
+                "--batch-size", "1", "--steps", "30", "--eval-every", "1000", "--eval-clips", "1", "--warmup", "1",
+                "--lr", "1e-2", "--ema-decay", "0.9", "--l1-weight", "0", "--out", str(out), "--threads", "1"])
+    exported = AutoencoderKLWan.from_pretrained(str(out / "vae")).state_dict()
+    last = torch.load(out / "checkpoint.pt", weights_only=False)
+    average = last["ema"]
+    changed = [k for k in average if k.startswith("decoder.") and not torch.equal(average[k], last["model"][k])]
+    assert changed, "the average equals the last weights: nothing was averaged"
+    assert all(torch.equal(exported[k], average[k]) for k in changed)
+    evals = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if '"eval"' in line]
+    assert evals and {"psnr", "psnr_raw"} <= set(evals[-1])
+    with pytest.raises(SystemExit, match="with --ema-decay: resume it with the flag"):
+        train.main(["vae", "--init", str(latent_folder / "vae"), "--decoder-only", "--out", str(out), "--steps", "40",
+                    "--crop", "16", "--clip-frames", "5", "--batch-size", "1", "--threads", "1"])
+
+
+def test_vae_rejects_bad_ema_and_l1(tmp_path):
+    with pytest.raises(SystemExit, match="--ema-decay"):
+        train.main(["vae", "--out", str(tmp_path), "--steps", "1", "--ema-decay", "1"])
+    with pytest.raises(SystemExit, match="--l1-weight"):
+        train.main(["vae", "--out", str(tmp_path), "--steps", "1", "--l1-weight", "-1"])
+
+
 def test_decoder_only_needs_an_initial_vae(tmp_path):
     with pytest.raises(SystemExit, match="--init"):
         train.main(["vae", "--decoder-only", "--out", str(tmp_path), "--steps", "1"])
