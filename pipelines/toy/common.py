@@ -8,6 +8,7 @@ checkpoint sees exactly the batches of an uninterrupted run.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import math
@@ -176,22 +177,34 @@ def check_ema_decay(decay: float) -> None:
 
 
 class EMA:
-    """Exponential moving average of a module's parameters (the exported weights)."""
+    """Exponential moving average of a module's trainable parameters (the exported weights).
+
+    Frozen parameters (``requires_grad`` False when the average is made, e.g. the encoder of a
+    decoder-only fine-tune) are not averaged: an averaged copy keeps them as they are.
+    """
 
     def __init__(self, module: torch.nn.Module, decay: float) -> None:
         self.decay = decay
-        self.shadow = {name: p.detach().clone() for name, p in module.named_parameters()}
+        self.shadow = {name: p.detach().clone() for name, p in module.named_parameters() if p.requires_grad}
 
     @torch.no_grad()
     def update(self, module: torch.nn.Module, step: int) -> None:
         decay = min(self.decay, (1 + step) / (10 + step))
-        for name, p in module.named_parameters():
-            self.shadow[name].lerp_(p.detach(), 1 - decay)
+        parameters = dict(module.named_parameters())
+        for name, average in self.shadow.items():
+            average.lerp_(parameters[name].detach(), 1 - decay)
 
     @torch.no_grad()
     def copy_to(self, module: torch.nn.Module) -> None:
-        for name, p in module.named_parameters():
-            p.copy_(self.shadow[name])
+        parameters = dict(module.named_parameters())
+        for name, average in self.shadow.items():
+            parameters[name].copy_(average)
+
+    def averaged_copy(self, module: torch.nn.Module) -> torch.nn.Module:
+        """A copy of ``module`` in eval mode holding the averaged weights; ``module`` is untouched."""
+        average = copy.deepcopy(module)
+        self.copy_to(average)
+        return average.eval()
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.shadow

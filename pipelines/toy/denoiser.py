@@ -8,7 +8,6 @@ what gets evaluated and exported. Checkpoints make it resumable in time-boxed ch
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 from typing import Any, Callable
@@ -65,7 +64,7 @@ def train_denoiser(options: common.RunOptions, transformer: torch.nn.Module, tex
     trained = bundle if train_text_encoder else torch.nn.ModuleDict({"transformer": transformer})
     text_encoder.requires_grad_(train_text_encoder)
     optimizer = torch.optim.AdamW(trained.parameters(), lr=options.lr, weight_decay=weight_decay, betas=(0.9, 0.99))
-    ema = common.EMA(trained, ema_decay)
+    ema = common.EMA(bundle, ema_decay)
     log = common.RunLog(options.out)
     step, elapsed = 0, 0.0
     state = common.load_checkpoint(options.out)
@@ -85,8 +84,7 @@ def train_denoiser(options: common.RunOptions, transformer: torch.nn.Module, tex
                                              "elapsed": timebox.total_elapsed})
 
     def ema_copies() -> tuple[torch.nn.Module, torch.nn.Module]:
-        copies = copy.deepcopy(bundle)
-        ema.copy_to(copies if train_text_encoder else torch.nn.ModuleDict({"transformer": copies["transformer"]}))
+        copies = ema.averaged_copy(bundle)
         restore_processors(copies["transformer"], processors)
         return copies["transformer"].eval(), copies["text_encoder"].eval()
 

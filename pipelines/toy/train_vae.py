@@ -24,7 +24,6 @@ the same, which lets it run side by side with denoiser training on those latents
 from __future__ import annotations
 
 import argparse
-import copy
 import time
 from pathlib import Path
 
@@ -173,11 +172,7 @@ def run(args: argparse.Namespace) -> None:
 
     def exported() -> torch.nn.Module:
         """The weights to evaluate and export: the average when there is one, else the trained ones."""
-        if ema is None:
-            return vae.eval()
-        average = copy.deepcopy(vae)
-        ema.copy_to(average)
-        return average.eval()
+        return vae.eval() if ema is None else ema.averaged_copy(vae)
 
     def evaluate() -> None:
         scores = reconstruction_psnr(exported(), eval_frames, device)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from diffusers import SkyReelsV2Transformer3DModel, WanTransformer3DModel
 
-from mmcache.pipelines.toy import train
+from mmcache.pipelines.toy import common, train
 from mmcache.pipelines.toy.configs import FLOW_SHIFT, build_t2v_transformer, build_text_encoder, build_vae
 from mmcache.pipelines.toy.padded_attention import restore_processors, short_text_states, use_padded_cross_attention
 from mmcache.pipelines.toy.text import encode, tokenize
@@ -93,6 +93,7 @@ def test_decoder_ema_exports_the_average_and_logs_both_scores(latent_folder, tmp
     exported = AutoencoderKLWan.from_pretrained(str(out / "vae")).state_dict()
     last = torch.load(out / "checkpoint.pt", weights_only=False)
     average = last["ema"]
+    assert average and not any(k.startswith("encoder.") for k in average), "the frozen encoder was averaged"
     changed = [k for k in average if k.startswith("decoder.") and not torch.equal(average[k], last["model"][k])]
     assert changed, "the average equals the last weights: nothing was averaged"
     assert all(torch.equal(exported[k], average[k]) for k in changed)
@@ -264,6 +265,24 @@ def test_clean_first_frame_gives_frame_zero_clean_with_no_loss_and_per_token_tim
                                                                                  "transformer")
     with pytest.raises(SystemExit, match="--clean-first-frame is a fraction"):
         _t2v(latent_folder, tmp_path / "bad", "--clean-first-frame", "1")
+
+
+def test_ema_averages_only_trainable_parameters():
+    """A frozen part is neither averaged nor overwritten; the averaged copy leaves the module as it is."""
+    module = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    module[0].requires_grad_(False)
+    ema = common.EMA(module, 0.5)
+    assert set(ema.state_dict()) == {"1.weight", "1.bias"}
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(1.0)
+    ema.update(module, step=100)
+    average = ema.averaged_copy(module)
+    assert not average.training
+    assert torch.equal(average[0].weight, module[0].weight)  # frozen: the module's own
+    assert torch.allclose(average[1].weight, before["1.weight"] + 0.5)  # halfway at decay 0.5
+    assert torch.equal(module[1].weight, before["1.weight"] + 1.0)  # the module itself untouched
 
 
 def test_ema_decay_sets_the_exported_average(latent_folder, tmp_path):
