@@ -84,9 +84,10 @@ def train_denoiser(options: common.RunOptions, transformer: torch.nn.Module, tex
                                              "elapsed": timebox.total_elapsed})
 
     def ema_copies() -> tuple[torch.nn.Module, torch.nn.Module]:
+        """The averaged transformer and text encoder (eval mode, diffusers' own attention processors)."""
         copies = ema.averaged_copy(bundle)
         restore_processors(copies["transformer"], processors)
-        return copies["transformer"].eval(), copies["text_encoder"].eval()
+        return copies["transformer"], copies["text_encoder"]
 
     processors = use_padded_cross_attention(transformer)
     bundle.train()
