@@ -7,6 +7,10 @@
 >>> mmcache.disable(pipe)
 """
 
+from .installed_kernels import load_installed_kernels
+
+load_installed_kernels()  # before anything imports transformers or diffusers
+
 from .calibration import Calibration, CalibrationMismatchError, calibrate
 from .config import EASYCACHE_PRESETS, EasyCacheConfig, ERTACacheConfig, MethodConfig, ReuseScheduleConfig, SparseAttentionConfig
 from .engine.adapter import FamilyAdapter

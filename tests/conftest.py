@@ -9,4 +9,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
 
+import mmcache  # noqa: E402,F401  (loads the installed `kernels` package ahead of the checkout folder)
+
 torch.set_num_threads(1)  # tiny models: one thread is as fast and keeps runs stable
