@@ -7,6 +7,7 @@ Stages (each reproducible from ``--seed`` and resumable: rerun the same command 
 * ``decoder``  (in ``all`` only) fine-tune the VAE decoder on full clips (``vae --decoder-only``);
 * ``t2v``      train toy-t2v's transformer + text encoder (flow matching);
 * ``df``       train toy-df's transformer (diffusion forcing), initialised from toy-t2v;
+* ``anchors``  sample latents from a trained pipeline, to anchor a decoder fine-tune (``vae --anchor-latents``);
 * ``install``  copy the exported pipelines into ``mmcache/pipelines/toy/models``;
 * ``all``      every stage in order under ``--root``, with a preset (``cpu`` or ``gpu``), stopping
   cleanly after ``--max-minutes`` (rerun to continue; finished stages are skipped).
@@ -23,11 +24,11 @@ import time
 from pathlib import Path
 
 from ..loader import BUNDLED, MODELS_DIR, ModelNotFoundError
-from . import latents, train_df, train_t2v, train_vae
+from . import anchors, latents, train_df, train_t2v, train_vae
 from .assemble import forget_source_paths
 from .configs import PATCH, PATCH_CHOICES
 
-STAGES = {"vae": train_vae, "latents": latents, "t2v": train_t2v, "df": train_df}
+STAGES = {"vae": train_vae, "latents": latents, "t2v": train_t2v, "df": train_df, "anchors": anchors}
 
 DECODER_ONLY = ["--decoder-only", "--crop", "64", "--clip-frames", "17", "--lr", "1e-4", "--warmup", "50",
                 "--eval-every", "250"]

@@ -15,10 +15,14 @@ not use it.
 ``--decoder-only`` fine-tunes just the decoder of an exported VAE on the posterior means (no
 sampling noise, no KL): the encoder, and so every latent already computed with it, stays exactly
 the same, which lets it run side by side with denoiser training on those latents.
+``--anchor-latents FILE`` (decoder-only) adds a second term: on crops of latents sampled from the
+trained pipelines (``train anchors``), the MSE between the new decoder's output and the starting
+decoder's, weighted by ``--anchor-weight``, so that learning the real clips does not change how
+generated videos decode (:mod:`.anchors`).
 
     python -m mmcache.pipelines.toy.train vae --out /path/run/vae --max-minutes 9   # resumable
     python -m mmcache.pipelines.toy.train vae --init latents/vae --decoder-only --crop 64 --clip-frames 17 \
-        --batch-size 2 --lr 1e-4 --steps 1500 --out /path/run/decoder
+        --batch-size 2 --lr 1e-4 --steps 1500 --out /path/run/decoder [--anchor-latents runs/toy/anchors/df.pt]
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import torch
 from diffusers import AutoencoderKLWan
 
 from . import common
+from .anchors import DecoderAnchor
 from .assemble import save_component
 from .configs import NUM_FRAMES, SIZE, build_vae
 from .data import make_clip, make_dataset, to_model_range
@@ -58,6 +63,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fine-tune only the decoder (needs --init); latents made with the encoder stay valid")
     parser.add_argument("--l1-weight", type=float, default=L1_WEIGHT,
                         help=f"weight of the L1 term beside the MSE (default {L1_WEIGHT}; 0 trains on the MSE alone)")
+    parser.add_argument("--anchor-latents", type=Path, nargs="+", default=None,
+                        help="files from `train anchors` (decoder-only): keep their decodes as the --init decoder made them")
+    parser.add_argument("--anchor-weight", type=float, default=1.0,
+                        help="weight of the anchor MSE beside the reconstruction loss")
+    parser.add_argument("--anchor-crop", type=int, default=8,
+                        help="spatial crop of the anchor latents (latent px; the decoder is fully convolutional)")
+    parser.add_argument("--anchor-frames", type=int, default=5, help="latent frames per anchor crop")
+    parser.add_argument("--anchor-batch", type=int, default=2, help="anchor crops per step")
     common.add_ema_argument(parser, 0.0)
 
 
@@ -143,7 +156,13 @@ def run(args: argparse.Namespace) -> None:
         if args.init is None:
             raise SystemExit("--decoder-only fine-tunes an exported VAE: pass it with --init FOLDER.")
         freeze_encoder(vae)
+    elif args.anchor_latents:
+        raise SystemExit("--anchor-latents anchors a decoder fine-tune: add --decoder-only (and --init).")
+    if args.anchor_weight < 0:
+        raise SystemExit(f"--anchor-weight must be 0 or more (got {args.anchor_weight}).")
     vae = vae.to(device)
+    anchor = None if not args.anchor_latents else DecoderAnchor(
+        args.anchor_latents, vae, args.anchor_crop, args.anchor_frames, args.anchor_batch, options.seed)
     optimizer = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad], lr=options.lr, weight_decay=0.0, betas=(0.9, 0.99))
     ema = common.EMA(vae, args.ema_decay) if args.ema_decay > 0 else None
     log = common.RunLog(options.out)
@@ -182,7 +201,7 @@ def run(args: argparse.Namespace) -> None:
                   minutes=timebox.total_elapsed / 60)
 
     vae.train()
-    tick, losses = time.monotonic(), []
+    tick, losses, anchor_losses = time.monotonic(), [], []
     while step < options.steps:
         if common.pause_if_out_of_time(timebox, step, checkpoint, log):
             return
@@ -201,6 +220,10 @@ def run(args: argparse.Namespace) -> None:
         reconstruction = decode_unclamped(vae, z)
         error = reconstruction - video
         loss = error.pow(2).mean() + args.l1_weight * error.abs().mean() + KL_WEIGHT * kl
+        if anchor is not None:
+            anchor_mse = anchor.loss(vae, step, device)
+            anchor_losses.append(float(anchor_mse.detach()))
+            loss = loss + args.anchor_weight * anchor_mse
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
@@ -211,9 +234,10 @@ def run(args: argparse.Namespace) -> None:
         losses.append(float(error.detach().pow(2).mean()))
         if step % 25 == 0:
             seconds = (time.monotonic() - tick) / 25
-            log.write(event="train", step=step, mse=float(np.mean(losses)), kl=float(kl.detach()),
+            anchored = {} if anchor is None else {"anchor_mse": float(np.mean(anchor_losses))}
+            log.write(event="train", step=step, mse=float(np.mean(losses)), kl=float(kl.detach()), **anchored,
                       lr=optimizer.param_groups[0]["lr"], sec_per_step=seconds, minutes=timebox.total_elapsed / 60)
-            tick, losses = time.monotonic(), []
+            tick, losses, anchor_losses = time.monotonic(), [], []
         if step % options.eval_every == 0 or step == options.steps:
             evaluate()
         if timebox.checkpoint_due():
