@@ -105,8 +105,9 @@ class DecoderAnchor:
 
 
 def run(args: argparse.Namespace) -> None:
-    if args.count < 1:
-        raise SystemExit(f"--count must be at least 1 (got {args.count}).")
+    if not 1 <= args.count <= len(train_specs()):
+        raise SystemExit(f"--count must be 1 to {len(train_specs())}, one video per training caption "
+                         f"(got {args.count}).")
     if args.frames is not None and (args.frames - 1) % 4:
         raise SystemExit(f"--frames must be 1 + 4k for the Wan VAE (got {args.frames}).")
     torch.set_num_threads(max(1, args.threads))

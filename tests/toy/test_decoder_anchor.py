@@ -83,3 +83,5 @@ def test_sampling_anchors_uses_training_captions_and_continues_a_file(tmp_path):
     assert not any(is_held_out(parse_caption(text)) for text in both["captions"])
     with pytest.raises(SystemExit, match="other settings"):
         train.main(common + ["--steps", "3", "--count", "3"])
+    with pytest.raises(SystemExit, match="one video per training caption"):
+        train.main(common + ["--steps", "2", "--count", "1000"])
