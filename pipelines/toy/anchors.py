@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
+import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from mmcache.files import atomic_write_bytes
 
 from ..loader import pipeline_folder, read_defaults
 from .assemble import call_settings
@@ -59,11 +61,10 @@ def caption_order(seed: int) -> list[CaptionSpec]:
 
 
 def save_atomically(state: dict[str, Any], path: Path) -> None:
-    """``torch.save`` to a neighbour file, then rename it over ``path``: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    torch.save(state, partial)
-    os.replace(partial, path)
+    """``torch.save`` through the project's atomic write: a reader never sees half a file."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 class DecoderAnchor:
