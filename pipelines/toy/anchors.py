@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import io
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mmcache.files import atomic_write_bytes
-
 from ..loader import pipeline_folder, read_defaults
 from .assemble import call_settings
 from .captions import CaptionSpec, train_specs
+from .common import save_atomically
 from .vae_utils import decode_unclamped, denormalise
 
 
@@ -58,13 +56,6 @@ def caption_order(seed: int) -> list[CaptionSpec]:
     """Every training caption, shuffled by ``seed``: video ``i`` of an anchors file gets caption ``i``."""
     specs = train_specs()
     return [specs[i] for i in np.random.default_rng([seed, 13]).permutation(len(specs))]
-
-
-def save_atomically(state: dict[str, Any], path: Path) -> None:
-    """``torch.save`` through the project's atomic write: a reader never sees half a file."""
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 class DecoderAnchor:

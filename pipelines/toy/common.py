@@ -10,14 +10,16 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import io
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from mmcache.files import atomic_write_bytes
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "log.jsonl"
@@ -91,12 +93,16 @@ def cosine_lr(step: int, total: int, base: float, warmup: int = 200, floor: floa
     return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def save_atomically(state: dict[str, Any], path: Path) -> None:
+    """``torch.save`` through the project's atomic write: a reader never sees half a file."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
 def save_checkpoint(folder: Path, state: dict[str, Any]) -> None:
-    """Atomic write of ``folder/checkpoint.pt``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (CHECKPOINT + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, folder / CHECKPOINT)
+    """Atomic write of ``folder/checkpoint.pt`` (synced to disk before it replaces the last one)."""
+    save_atomically(state, Path(folder) / CHECKPOINT)
 
 
 def load_checkpoint(folder: Path) -> dict[str, Any] | None:

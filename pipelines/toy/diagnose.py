@@ -3,7 +3,8 @@
 * ``decoder``: the VAE ceiling. Encode held-out ground-truth clips, add Gaussian noise to the
   latents (in units of the per-channel latent std), decode, and score PSNR and the detector. If
   these stay high, the decoder is not what turns generated latents into clutter. The PSNR is also
-  split by region (``region_errors``: object interior, edge band, background).
+  split by region (``region_errors``: object interior, edge band, background) and by frame index,
+  and the worst clips are listed with the encoder's object signal per latent frame (``clip_errors``).
 * ``guidance``: adherence over a sweep of CFG scales on held-out prompts.
 * ``train``: adherence on *training* captions. Low here too means under-fitting or a model limit,
   not a failure to generalise to held-out triplets.
@@ -37,6 +38,7 @@ from .caption_sensitivity import caption_sensitivity, first_frame_rollout
 from .captions import held_out_specs, spread, train_specs
 from .configs import NUM_FRAMES, SIZE
 from .data import make_clip, to_model_range
+from .clip_errors import per_frame_psnr, worst_clips
 from .denoiser_probe import ground_truth, recovery, score_against, velocity_error
 from .latent_words import word_signal_in_latents
 from .region_errors import region_errors
@@ -48,7 +50,8 @@ CHECKS = ("decoder", "guidance", "train", "denoiser", "words", "latents")
 
 @torch.no_grad()
 def decoder_under_latent_noise(vae: Any, clips: int, levels: Sequence[float], seed: int = 0) -> list[dict[str, float]]:
-    """PSNR and detector scores of encode → noise → decode on held-out ground-truth clips, per noise level."""
+    """PSNR and detector scores of encode → noise → decode on held-out ground-truth clips, per noise level,
+    with the error split by region and frame index and the worst clips listed."""
     samples = [make_clip(seed, index, "held_out", NUM_FRAMES, SIZE) for index in range(clips)]
     video = torch.from_numpy(to_model_range(np.stack([clip.frames for clip in samples])))
     latents = encode_mean(vae, video)
@@ -59,7 +62,8 @@ def decoder_under_latent_noise(vae: Any, clips: int, levels: Sequence[float], se
         noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype)
         decoded = to_uint8(vae.decode(latents + float(level) * std * noise).sample)
         results.append({"noise_std": float(level), **score_against(samples, decoded),
-                        "regions": region_errors(samples, decoded)})
+                        "regions": region_errors(samples, decoded), "per_frame_psnr": per_frame_psnr(samples, decoded),
+                        "worst_clips": worst_clips(vae, samples, decoded)})
     return results
 
 

@@ -21,9 +21,14 @@ EDGE_PX = 2
 REGIONS = ("interior", "edge", "background")
 
 
+def background_rgb(clip: Clip) -> np.ndarray:
+    """The clip's flat background colour (palette colour plus its jitter), ``uint8 [3]``."""
+    return np.array(clip_colour(BACKGROUNDS[clip.spec.background], clip.params.background_jitter), dtype=np.uint8)
+
+
 def region_masks(clip: Clip) -> dict[str, np.ndarray]:
     """Boolean ``[T, H, W]`` masks of the object interior, its edge band and the background."""
-    background = np.array(clip_colour(BACKGROUNDS[clip.spec.background], clip.params.background_jitter))
+    background = background_rgb(clip).astype(np.int16)
     objects = (clip.frames.astype(np.int16) != background).any(axis=-1).astype(np.uint8)
     kernel = np.ones((2 * EDGE_PX + 1, 2 * EDGE_PX + 1), np.uint8)
     dilated = np.stack([cv2.dilate(frame, kernel) for frame in objects]).astype(bool)

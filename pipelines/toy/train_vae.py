@@ -65,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"weight of the L1 term beside the MSE (default {L1_WEIGHT}; 0 trains on the MSE alone)")
     parser.add_argument("--anchor-latents", type=Path, nargs="+", default=None,
                         help="files from `train anchors` (decoder-only): keep their decodes as the --init decoder made them")
+    parser.add_argument("--anchor-reference", type=Path, default=None,
+                        help="VAE folder whose decoder the anchor keeps (default: the --init one); lets a run "
+                             "continue an anchored decoder while still anchoring to the released one")
     parser.add_argument("--anchor-weight", type=float, default=1.0,
                         help="weight of the anchor MSE beside the reconstruction loss")
     parser.add_argument("--anchor-crop", type=int, default=8,
@@ -127,6 +130,18 @@ def disable_mid_attention(vae: torch.nn.Module) -> None:
             block.requires_grad_(False)
 
 
+def anchor_reference(folder: Path | None, vae: torch.nn.Module) -> torch.nn.Module:
+    """The VAE whose decodes the anchor keeps: the one in ``folder``, else the starting ``vae`` itself."""
+    if folder is None:
+        return vae
+    if not (Path(folder) / "config.json").is_file():
+        raise SystemExit(f"--anchor-reference {folder} is not an exported VAE folder (no config.json): "
+                         "pass a folder such as pipelines/toy/models/toy-t2v/vae.")
+    reference = AutoencoderKLWan.from_pretrained(str(folder))
+    disable_mid_attention(reference)
+    return reference
+
+
 def freeze_encoder(vae: torch.nn.Module) -> None:
     """Freeze everything up to the latent (encoder and ``quant_conv``): only the decoder trains."""
     vae.encoder.requires_grad_(False)
@@ -160,9 +175,12 @@ def run(args: argparse.Namespace) -> None:
         raise SystemExit("--anchor-latents anchors a decoder fine-tune: add --decoder-only (and --init).")
     if args.anchor_weight < 0:
         raise SystemExit(f"--anchor-weight must be 0 or more (got {args.anchor_weight}).")
+    if args.anchor_reference is not None and not args.anchor_latents:
+        raise SystemExit("--anchor-reference names the decoder an anchor keeps: add --anchor-latents FILE.")
     vae = vae.to(device)
     anchor = None if not args.anchor_latents else DecoderAnchor(
-        args.anchor_latents, vae, args.anchor_crop, args.anchor_frames, args.anchor_batch, options.seed)
+        args.anchor_latents, anchor_reference(args.anchor_reference, vae).to(device), args.anchor_crop,
+        args.anchor_frames, args.anchor_batch, options.seed)
     optimizer = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad], lr=options.lr, weight_decay=0.0, betas=(0.9, 0.99))
     ema = common.EMA(vae, args.ema_decay) if args.ema_decay > 0 else None
     log = common.RunLog(options.out)

@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 from mmcache.pipelines.toy import train
-from mmcache.pipelines.toy.anchors import DecoderAnchor, load_anchors, save_atomically
+from mmcache.pipelines.toy.anchors import DecoderAnchor, load_anchors
+from mmcache.pipelines.toy.common import save_atomically
 from mmcache.pipelines.toy.captions import is_held_out, parse_caption
 from mmcache.pipelines.toy.configs import build_vae
 from mmcache.pipelines.toy.train_vae import disable_mid_attention
@@ -56,11 +57,11 @@ def test_anchor_latents_need_a_decoder_only_run(anchor_file, vae_folder, tmp_pat
                     "--steps", "1"])
 
 
-def _anchored_decoder(vae_folder, anchor_file, out, weight):
+def _anchored_decoder(vae_folder, anchor_file, out, weight, *extra):
     train.main(["vae", "--init", str(vae_folder), "--decoder-only", "--crop", "16", "--clip-frames", "5",
                 "--batch-size", "1", "--steps", "25", "--eval-every", "1000", "--eval-clips", "1", "--warmup", "1",
                 "--lr", "1e-3", "--out", str(out), "--threads", "1", "--anchor-latents", str(anchor_file),
-                "--anchor-weight", str(weight), "--anchor-crop", "4", "--anchor-frames", "2"])
+                "--anchor-weight", str(weight), "--anchor-crop", "4", "--anchor-frames", "2", *extra])
     return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if '"train"' in line]
 
 
@@ -69,6 +70,23 @@ def test_a_heavier_anchor_keeps_the_decoder_closer_to_where_it_started(anchor_fi
     held = _anchored_decoder(vae_folder, anchor_file, tmp_path / "held", 100.0)
     assert free[-1]["anchor_mse"] > 0 and held[-1]["anchor_mse"] > 0
     assert held[-1]["anchor_mse"] < 0.5 * free[-1]["anchor_mse"]
+
+
+def test_anchor_reference_names_the_decoder_the_anchor_keeps(anchor_file, vae_folder, tmp_path):
+    torch.manual_seed(1)
+    other = tmp_path / "other-vae"
+    build_vae().save_pretrained(str(other))
+    slow = ("--lr", "1e-7")  # the decoder barely moves: the anchor term is the distance to the reference
+    own = _anchored_decoder(vae_folder, anchor_file, tmp_path / "own", 0.0, *slow)
+    released = _anchored_decoder(vae_folder, anchor_file, tmp_path / "released", 0.0, *slow,
+                                 "--anchor-reference", str(other))
+    assert [row["mse"] for row in released] == [row["mse"] for row in own]  # weight 0: the same training
+    assert released[0]["anchor_mse"] > 10 * own[0]["anchor_mse"]
+    with pytest.raises(SystemExit, match="not an exported VAE folder"):
+        _anchored_decoder(vae_folder, anchor_file, tmp_path / "bad", 1.0, "--anchor-reference", str(tmp_path))
+    with pytest.raises(SystemExit, match="add --anchor-latents"):
+        train.main(["vae", "--init", str(vae_folder), "--decoder-only", "--anchor-reference", str(other),
+                    "--out", str(tmp_path / "none"), "--steps", "1"])
 
 
 def test_sampling_anchors_uses_training_captions_and_continues_a_file(tmp_path):

@@ -1,5 +1,6 @@
 """The adherence diagnosis: the decoder check measures what it says, and the caption spread covers the grammar."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +72,22 @@ def test_latent_words_separates_a_local_change_from_one_that_survives_averaging(
     # the colour word shifts that average (on the bundled VAE, 24 clips: 1.3 % against 17 % of the local change)
     assert share["motion"] < 0.05
     assert share["colour"] > 3 * share["motion"]
+
+
+def test_clip_errors_find_the_bad_frame_the_bad_clip_and_a_missing_object():
+    from mmcache.pipelines.toy.clip_errors import object_signal, per_frame_psnr, worst_clips
+    from mmcache.pipelines.toy.region_errors import background_rgb
+
+    vae = AutoencoderKLWan.from_pretrained(str(VAE)).eval()
+    clips = [make_clip(0, i, "held_out", NUM_FRAMES, SIZE) for i in range(3)]
+    decoded = np.stack([clip.frames for clip in clips])
+    decoded[1, 4] = 255 - decoded[1, 4]  # one frame of one clip wrong
+    frames = per_frame_psnr(clips, decoded)
+    assert len(frames) == NUM_FRAMES and frames[4] < 20 and all(np.isinf(f) for i, f in enumerate(frames) if i != 4)
+    worst = worst_clips(vae, clips, decoded, count=2)
+    assert [row["index"] for row in worst][0] == 1 and worst[0]["caption"] == clips[1].caption
+    assert np.isinf(worst[1]["psnr_db"])
+    signal = object_signal(vae, clips[0])
+    assert len(signal) == (NUM_FRAMES - 1) // 4 + 1 and min(signal) > 0
+    empty = dataclasses.replace(clips[0], frames=np.broadcast_to(background_rgb(clips[0]), clips[0].frames.shape).copy())
+    assert max(object_signal(vae, empty)) == 0.0  # no object: the latents are the background's
