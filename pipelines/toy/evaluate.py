@@ -10,7 +10,6 @@ consecutive steps of a 50-step trajectory, per CFG branch) into ``--out`` and pr
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -18,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from mmcache.files import atomic_write_json
 
 from ..loader import pipeline_folder_or_usage_error, read_defaults
 from .assemble import call_settings
@@ -121,11 +122,8 @@ def main() -> None:
         for frames in args.long_frames or [call["num_frames"]]:
             result = long_video_coherence(pipe, specs, seed=args.seed, **{**call, "num_frames": frames})
             report["long_video"][str(frames)] = result
-            print("long video", frames, result, flush=True)
-    partial = args.out / "report.json.partial"
-    partial.write_text(json.dumps(report, indent=2))
-    partial.replace(args.out / "report.json")  # atomic: a reader never sees half a report
-    print(f"report: {args.out / 'report.json'}")
+            print("long video", frames, {k: v for k, v in result.items() if k != "videos"}, flush=True)
+    print(f"report: {atomic_write_json(args.out / 'report.json', report)}")  # a reader never sees half a report
 
 
 if __name__ == "__main__":

@@ -35,19 +35,23 @@ def adherence(pipe: Any, specs: Sequence[CaptionSpec], seed: int = 0, **call: An
 
 
 def long_video_coherence(pipe: Any, specs: Sequence[CaptionSpec], seed: int = 0, window: int = 17,
-                         **call: Any) -> dict[str, float]:
+                         **call: Any) -> dict[str, Any]:
     """For long videos, the fraction whose every ``window``-frame segment keeps the caption's colour and direction
     (``coherent``), and the fraction whose segments all keep the first segment's colour and motion, whatever the
     caption said (``self_consistent``: what the continuation adds, apart from how the first segment follows the
-    caption)."""
+    caption). ``videos`` lists each video's caption and what the detector saw per window ("red left")."""
     coherent = colour = direction = consistent = 0
+    videos = []
     for index, spec in enumerate(specs):
         frames = generate_frames(pipe, spec.text, seed + index, **call)
         segments = score_segments(frames, spec, length=window, stride=window // 2)
         colour += all(s.colour_ok for s in segments)
         direction += all(s.direction_ok for s in segments)
-        coherent += all(s.colour_ok and s.direction_ok for s in segments)
+        kept = all(s.colour_ok and s.direction_ok for s in segments)
+        coherent += kept
         consistent += keeps_first_segment(segments)
+        videos.append({"caption": spec.text, "coherent": kept,
+                       "windows": [f"{s.details['dominant_colour']} {s.details['direction']}" for s in segments]})
     n = max(1, len(specs))
     return {"coherent": coherent / n, "colour_all_segments": colour / n, "direction_all_segments": direction / n,
-            "self_consistent": consistent / n, "n": len(specs)}
+            "self_consistent": consistent / n, "n": len(specs), "videos": videos}

@@ -66,3 +66,19 @@ def test_self_consistency_tells_a_kept_motion_from_a_turn():
     assert keeps_first_segment(score_segments(kept, spec, length=17, stride=8))
     assert not keeps_first_segment(score_segments(turned, spec, length=17, stride=8))
     assert not keeps_first_segment(score_segments(recoloured, spec, length=17, stride=8))
+
+
+def test_long_video_coherence_names_what_each_window_showed(monkeypatch):
+    from mmcache.pipelines.toy import sampling
+
+    spec = CaptionSpec("red", "circle", "left", "black")
+    params = MotionParams(0.6, 0.5, 2.0 / 64, 0.14)
+    kept = render_clip(spec, params, 41, 64)
+    recoloured = np.concatenate([kept[:21], render_clip(CaptionSpec("blue", "circle", "left", "black"), params, 20, 64)])
+    videos = iter([kept, recoloured])
+    monkeypatch.setattr(sampling, "generate_frames", lambda *_args, **_call: next(videos))
+    result = sampling.long_video_coherence(None, [spec, spec], num_frames=41)
+    assert result["coherent"] == 0.5 and result["n"] == 2
+    first, second = result["videos"]
+    assert first == {"caption": spec.text, "coherent": True, "windows": ["red left"] * 4}
+    assert not second["coherent"] and second["windows"][0] == "red left" and second["windows"][-1] == "blue left"
