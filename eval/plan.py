@@ -9,6 +9,7 @@ from typing import Any
 
 from mmcache.pipelines.generation import GenerationRequest
 
+from .model_identity import model_weights_digest
 from .naming import prompt_stems, video_name
 
 
@@ -70,9 +71,10 @@ def build_items(prompts: tuple[str, ...], seeds: tuple[int, ...], settings: Eval
 
 
 def run_config(settings: EvalSettings, prompts: tuple[str, ...], seeds: tuple[int, ...]) -> dict[str, Any]:
-    """The identity of a run: a folder holds results of exactly one of these."""
+    """The identity of a run: a folder holds results of exactly one of these (the model's weights included)."""
     digest = hashlib.sha256(json.dumps(list(prompts)).encode("utf-8")).hexdigest()[:16]
-    return {**settings.as_dict(), "seeds": list(seeds), "num_prompts": len(prompts), "prompts_digest": digest}
+    return {**settings.as_dict(), "seeds": list(seeds), "num_prompts": len(prompts), "prompts_digest": digest,
+            "model_weights": model_weights_digest(settings.model)}
 
 
 def config_differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
