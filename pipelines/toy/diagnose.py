@@ -38,7 +38,7 @@ from .caption_sensitivity import caption_sensitivity, first_frame_rollout
 from .captions import held_out_specs, spread, train_specs
 from .configs import NUM_FRAMES, SIZE
 from .data import make_clip, to_model_range
-from .clip_errors import per_frame_psnr, worst_clips
+from .clip_errors import object_signal, per_frame_psnr, worst_clips
 from .denoiser_probe import ground_truth, recovery, score_against, velocity_error
 from .latent_words import word_signal_in_latents
 from .region_errors import region_errors
@@ -57,13 +57,21 @@ def decoder_under_latent_noise(vae: Any, clips: int, levels: Sequence[float], se
     latents = encode_mean(vae, video)
     std = torch.tensor(vae.config.latents_std, dtype=latents.dtype).view(1, -1, 1, 1, 1)
     generator = torch.Generator().manual_seed(seed)
+    signals: dict[int, list[float]] = {}  # per clip, whatever the noise level: encoded once
+
+    def with_signal(row: dict[str, Any]) -> dict[str, Any]:
+        index = row["index"]
+        if index not in signals:
+            signals[index] = [round(v, 4) for v in object_signal(vae, samples[index], latents[index])]
+        return {**row, "object_signal": signals[index]}
+
     results = []
     for level in levels:
         noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype)
         decoded = to_uint8(vae.decode(latents + float(level) * std * noise).sample)
         results.append({"noise_std": float(level), **score_against(samples, decoded),
                         "regions": region_errors(samples, decoded), "per_frame_psnr": per_frame_psnr(samples, decoded),
-                        "worst_clips": worst_clips(vae, samples, decoded)})
+                        "worst_clips": [with_signal(row) for row in worst_clips(samples, decoded)]})
     return results
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from .data import Clip
 from .captions import BACKGROUNDS
 from .render import clip_colour
+from .vae_utils import psnr_from_mse
 
 EDGE_PX = 2
 REGIONS = ("interior", "edge", "background")
@@ -52,5 +53,5 @@ def region_errors(clips: Sequence[Clip], decoded: np.ndarray) -> dict[str, dict[
         mse = squared[name] / max(counts[name], 1)
         result[name] = {"pixel_share": counts[name] / total_pixels,
                         "error_share": squared[name] / total_error if total_error else 0.0,
-                        "psnr_db": float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))}
+                        "psnr_db": psnr_from_mse(mse)}
     return result

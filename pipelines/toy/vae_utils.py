@@ -63,10 +63,14 @@ def decode_normalised(vae: AutoencoderKLWan, latents: torch.Tensor) -> np.ndarra
     return to_uint8(vae.decode(denormalise(latents, config.latents_mean, config.latents_std)).sample)
 
 
+def psnr_from_mse(mse: float) -> float:
+    """PSNR in dB of a mean squared error on uint8 pixels (peak 255; ``inf`` for 0)."""
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+
+
 def psnr(reference: np.ndarray, reconstruction: np.ndarray) -> float:
     """PSNR in dB of uint8 videos (peak 255)."""
-    mse = np.mean((reference.astype(np.float64) - reconstruction.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+    return psnr_from_mse(np.mean((reference.astype(np.float64) - reconstruction.astype(np.float64)) ** 2))
 
 
 def to_uint8(video: torch.Tensor) -> np.ndarray:
