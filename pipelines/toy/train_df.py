@@ -2,14 +2,9 @@
 
 Starts from the trained toy-t2v transformer (same backbone, same parameter names) and keeps toy-t2v's
 text encoder frozen, so both models share VAE and text encoder. Each sample is a 5-latent-frame
-window at a random offset of a 7-latent-frame clip; its per-frame noise levels are drawn from a
-mixture that covers how SkyReelsV2DiffusionForcingPipeline calls the model:
-
-* independent: every frame its own σ (plain diffusion forcing);
-* shared: one σ for all frames (the first window of a video);
-* prefix: the first 1-4 frames clean (σ = 0, or the small σ of ``addnoise_condition``), the rest
-  at one σ (continuing a long video from ``overlap_history`` frames); clean frames get no loss;
-* monotone: independent σ sorted so later frames are noisier (asynchronous ``ar_step`` > 0).
+window at a random offset of a 7-latent-frame clip; its per-frame noise levels are drawn from the
+mixture of ``df_noise`` (how SkyReelsV2DiffusionForcingPipeline calls the model), weighted by
+``--mode-weights``.
 
     python -m mmcache.pipelines.toy.train df --latents runs/toy/latents --init runs/toy/t2v/pipeline --out runs/toy/df
 """
@@ -29,15 +24,11 @@ from .assemble import DF_DEFAULTS, build_df_pipeline, call_settings, save_pipeli
 from .captions import held_out_specs
 from .configs import FLOW_SHIFT, NUM_FRAMES, build_df_transformer, latent_frames
 from .denoiser import EMA_DECAY, Batch, train_denoiser
+from .df_noise import MODE_WEIGHTS, MODES, check_mode_weights, frame_sigmas
 from .exported import exported_patch, exported_text_encoder, exported_transformer
 from .flow import sample_sigmas
 from .latent_set import LatentSet
 from .sampling import long_video_coherence
-
-MODES = ("independent", "shared", "prefix", "monotone")
-MODE_WEIGHTS = (0.35, 0.25, 0.30, 0.10)
-MAX_PREFIX = 4
-MAX_CONDITION_SIGMA = 0.05
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,25 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-prompts", type=int, default=6)
     parser.add_argument("--eval-steps", type=int, default=20)
     parser.add_argument("--eval-frames", type=int, default=41)
-
-
-def frame_sigmas(rng: np.random.Generator, draws: torch.Tensor, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-frame σ ``[frames]`` and loss weights for one sample; ``draws`` are shifted uniform σ values."""
-    mode = rng.choice(MODES, p=MODE_WEIGHTS)
-    sigmas = draws[:frames].clone()
-    weight = torch.ones(frames)
-    if mode == "shared":
-        sigmas[:] = draws[0]
-    elif mode == "monotone":
-        sigmas = torch.sort(sigmas).values
-    elif mode == "prefix":
-        k = int(rng.integers(1, MAX_PREFIX + 1))
-        sigmas[:] = draws[0]
-        condition = 0.0 if rng.random() < 0.7 else float(rng.uniform(0, MAX_CONDITION_SIGMA))
-        sigmas[:k] = condition
-        if condition == 0.0:
-            weight[:k] = 0.0
-    return sigmas, weight
+    parser.add_argument("--mode-weights", type=float, nargs=len(MODES), default=list(MODE_WEIGHTS),
+                        metavar="W", help=f"probability of each noise pattern {MODES} (normalised; "
+                                          f"default {' '.join(map(str, MODE_WEIGHTS))})")
 
 
 def load_init(init: str | None) -> tuple[torch.nn.Module, UMT5EncoderModel | None]:
@@ -86,6 +61,7 @@ def load_init(init: str | None) -> tuple[torch.nn.Module, UMT5EncoderModel | Non
 def run(args: argparse.Namespace) -> None:
     options = common.run_options(args)
     common.check_ema_decay(args.ema_decay)
+    weights = check_mode_weights(args.mode_weights)
     common.setup_torch(options)
     data = LatentSet.load(args.latents)
     window = latent_frames(NUM_FRAMES)
@@ -102,7 +78,7 @@ def run(args: argparse.Namespace) -> None:
         offsets = rng.integers(0, max_offset + 1, size=b)
         clean = torch.stack([data.latents[i, :, o:o + window] for i, o in zip(indices, offsets)])
         draws = sample_sigmas((b, window), args.shift, common.step_generator(options.seed, step, salt=1))
-        pairs = [frame_sigmas(rng, draws[i], window) for i in range(b)]
+        pairs = [frame_sigmas(rng, draws[i], window, weights, args.shift) for i in range(b)]
         ids, mask = data.captions_batch(indices, rng.random(b) < args.caption_dropout)
         return Batch(clean, ids, mask, torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs]))
 

@@ -1,0 +1,90 @@
+"""The noise patterns toy-df trains on, above all the sampler's own asynchronous staircase."""
+
+import numpy as np
+import pytest
+import torch
+from diffusers import SkyReelsV2DiffusionForcingPipeline
+
+from mmcache.pipelines.toy.configs import FLOW_SHIFT, build_scheduler
+from mmcache.pipelines.toy.df_noise import (
+    MAX_CONDITION_SIGMA,
+    MODE_WEIGHTS,
+    MODES,
+    check_mode_weights,
+    frame_sigmas,
+    sampler_sigmas,
+    staircase_sigmas,
+)
+
+FRAMES = 5
+
+
+def sampler_rows(steps: int, ar_step: int, prefix: int = 0) -> torch.Tensor:
+    """The σ of every call SkyReelsV2DiffusionForcingPipeline makes for one 5-latent-frame window."""
+    scheduler = build_scheduler(FLOW_SHIFT)
+    scheduler.set_timesteps(steps)
+    _, step_index, _, _ = SkyReelsV2DiffusionForcingPipeline.generate_timestep_matrix(
+        None, FRAMES, scheduler.timesteps, FRAMES, ar_step, prefix, 1)
+    return sampler_sigmas(steps, FLOW_SHIFT)[step_index]
+
+
+def staircase_patterns(steps: int, lag: int, prefix: int) -> set[tuple[float, ...]]:
+    """Every σ pattern ``staircase_sigmas`` can draw for one schedule, lag and clean prefix."""
+    levels = sampler_sigmas(steps, FLOW_SHIFT)
+    moving = FRAMES - prefix
+    patterns = set()
+    for first in range(1, steps + lag * (moving - 1) + 1):
+        rows = [min(max(first - lag * i, 0), steps + 1) for i in range(moving)]
+        patterns.add(tuple([0.0] * prefix + levels[rows].tolist()))
+    return patterns
+
+
+def drawn_only_from(sigmas: torch.Tensor, draws: torch.Tensor) -> bool:
+    """Every σ is one of ``draws`` or a clean/conditioning level of the prefix mode."""
+    return all(value in draws.tolist() or value <= MAX_CONDITION_SIGMA for value in sigmas.tolist())
+
+
+def test_default_mixture_never_draws_the_staircase():
+    assert MODE_WEIGHTS[MODES.index("staircase")] == 0.0
+    rng = np.random.default_rng(0)
+    draws = torch.linspace(0.2, 0.8, FRAMES)
+    assert all(drawn_only_from(frame_sigmas(rng, draws, FRAMES)[0], draws) for _ in range(300))
+    only_staircase = (0, 0, 0, 0, 1)
+    assert not all(drawn_only_from(frame_sigmas(rng, draws, FRAMES, only_staircase)[0], draws) for _ in range(20))
+
+
+def test_sampler_sigmas_follow_the_pipeline_step_template():
+    levels = sampler_sigmas(30, FLOW_SHIFT)
+    assert levels[0] == 1.0 and levels[-1] == 0.0 and len(levels) == 32
+    assert torch.all(levels[1:-1] > 0) and torch.all(levels[:-1].diff() <= 0)
+
+
+@pytest.mark.parametrize("ar_step", [1, 3, 5])
+@pytest.mark.parametrize("prefix", [0, 2])
+def test_staircase_covers_every_call_of_the_asynchronous_sampler(ar_step, prefix):
+    # Rows where every frame is finished are never calls (the loop stops); all others must be drawable.
+    possible = staircase_patterns(30, ar_step, prefix)
+    for row in sampler_rows(30, ar_step, prefix):
+        if row.max() > 0:
+            assert tuple(row.tolist()) in possible
+
+
+def test_staircase_draws_lagged_levels_with_no_loss_on_clean_frames():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        sigmas, weight = staircase_sigmas(rng, FRAMES, FLOW_SHIFT)
+        assert sigmas.shape == weight.shape == (FRAMES,)
+        assert sigmas[-1] > 0  # something is left to denoise
+        assert torch.equal(weight, (sigmas > 0).float())
+        moving = sigmas[(sigmas > 0).nonzero()[0, 0]:] if (sigmas > 0).any() else sigmas
+        assert torch.all(moving.diff() >= 0)  # later frames are at least as noisy
+
+
+def test_mode_weights_are_checked_and_normalised():
+    assert check_mode_weights([1, 1, 1, 1, 0]) == (0.25, 0.25, 0.25, 0.25, 0.0)
+    with pytest.raises(ValueError, match="5 numbers"):
+        check_mode_weights([1, 1, 1, 1])
+    with pytest.raises(ValueError, match="non-negative"):
+        check_mode_weights([1, -1, 1, 1, 1])
+    with pytest.raises(ValueError, match="positive sum"):
+        check_mode_weights([0, 0, 0, 0, 0])
