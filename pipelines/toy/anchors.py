@@ -96,6 +96,20 @@ class DecoderAnchor:
         return (decode_unclamped(decoder, z) - target).pow(2).mean()
 
 
+class EncoderAnchor:
+    """The encoder's anchor term: MSE between the trained encoder's posterior means and a frozen copy of the
+    starting encoder's, on the training clips. The denoisers were trained on the starting encoder's latents
+    and generate in that space, so an encoder fine-tune must not move it far."""
+
+    def __init__(self, reference: torch.nn.Module) -> None:
+        self.reference = copy.deepcopy(reference).eval().requires_grad_(False)
+
+    def loss(self, means: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            target = self.reference.encode(video).latent_dist.mean
+        return (means - target).pow(2).mean()
+
+
 def run(args: argparse.Namespace) -> None:
     if not 1 <= args.count <= len(train_specs()):
         raise SystemExit(f"--count must be 1 to {len(train_specs())}, one video per training caption "

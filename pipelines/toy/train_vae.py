@@ -20,6 +20,11 @@ trained pipelines (``train anchors``), the MSE between the new decoder's output 
 decoder's, weighted by ``--anchor-weight``, so that learning the real clips does not change how
 generated videos decode (:mod:`.anchors`).
 
+``--encoder-anchor-weight W`` (with ``--init``, not ``--decoder-only``) fine-tunes encoder and decoder
+together: latents are the posterior means (no sampling noise, no KL, like the latents the denoisers
+train on), and the MSE between the new encoder's means and the starting encoder's, times ``W``, keeps
+the latent space the denoisers generate in. ``--anchor-latents`` works here too.
+
     python -m mmcache.pipelines.toy.train vae --out /path/run/vae --max-minutes 9   # resumable
     python -m mmcache.pipelines.toy.train vae --init latents/vae --decoder-only --crop 64 --clip-frames 17 \
         --batch-size 2 --lr 1e-4 --steps 1500 --out /path/run/decoder [--anchor-latents runs/toy/anchors/df.pt]
@@ -36,7 +41,7 @@ import torch
 from diffusers import AutoencoderKLWan
 
 from . import common
-from .anchors import DecoderAnchor
+from .anchors import DecoderAnchor, EncoderAnchor
 from .assemble import save_component
 from .configs import NUM_FRAMES, SIZE, build_vae
 from .data import make_clip, make_dataset, to_model_range
@@ -74,6 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="spatial crop of the anchor latents (latent px; the decoder is fully convolutional)")
     parser.add_argument("--anchor-frames", type=int, default=5, help="latent frames per anchor crop")
     parser.add_argument("--anchor-batch", type=int, default=2, help="anchor crops per step")
+    parser.add_argument("--encoder-anchor-weight", type=float, default=0.0,
+                        help="fine-tune the encoder too (with --init): weight of the MSE that keeps its posterior "
+                             "means near the starting encoder's (0: off)")
     common.add_ema_argument(parser, 0.0)
 
 
@@ -171,16 +179,22 @@ def run(args: argparse.Namespace) -> None:
         if args.init is None:
             raise SystemExit("--decoder-only fine-tunes an exported VAE: pass it with --init FOLDER.")
         freeze_encoder(vae)
-    elif args.anchor_latents:
-        raise SystemExit("--anchor-latents anchors a decoder fine-tune: add --decoder-only (and --init).")
-    if args.anchor_weight < 0:
-        raise SystemExit(f"--anchor-weight must be 0 or more (got {args.anchor_weight}).")
+    elif args.anchor_latents and args.encoder_anchor_weight <= 0:
+        raise SystemExit("--anchor-latents anchors a fine-tune of an exported VAE: add --decoder-only, or "
+                         "--encoder-anchor-weight W to train the encoder too (and --init).")
+    if args.anchor_weight < 0 or args.encoder_anchor_weight < 0:
+        raise SystemExit(f"--anchor-weight and --encoder-anchor-weight must be 0 or more "
+                         f"(got {args.anchor_weight}, {args.encoder_anchor_weight}).")
+    if args.encoder_anchor_weight > 0 and (args.init is None or args.decoder_only):
+        raise SystemExit("--encoder-anchor-weight fine-tunes the encoder of an exported VAE: pass --init FOLDER "
+                         "and leave out --decoder-only.")
     if args.anchor_reference is not None and not args.anchor_latents:
         raise SystemExit("--anchor-reference names the decoder an anchor keeps: add --anchor-latents FILE.")
     vae = vae.to(device)
     anchor = None if not args.anchor_latents else DecoderAnchor(
         args.anchor_latents, anchor_reference(args.anchor_reference, vae).to(device), args.anchor_crop,
         args.anchor_frames, args.anchor_batch, options.seed)
+    encoder_anchor = EncoderAnchor(vae) if args.encoder_anchor_weight > 0 else None
     optimizer = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad], lr=options.lr, weight_decay=0.0, betas=(0.9, 0.99))
     ema = common.EMA(vae, args.ema_decay) if args.ema_decay > 0 else None
     log = common.RunLog(options.out)
@@ -219,7 +233,7 @@ def run(args: argparse.Namespace) -> None:
                   minutes=timebox.total_elapsed / 60)
 
     vae.train()
-    tick, losses, anchor_losses = time.monotonic(), [], []
+    tick, losses, anchor_losses, encoder_losses = time.monotonic(), [], [], []
     while step < options.steps:
         if common.pause_if_out_of_time(timebox, step, checkpoint, log):
             return
@@ -229,6 +243,9 @@ def run(args: argparse.Namespace) -> None:
         if args.decoder_only:
             with torch.no_grad():
                 z = vae.encode(video).latent_dist.mode()
+            kl = torch.zeros(())
+        elif encoder_anchor is not None:
+            z = vae.encode(video).latent_dist.mean
             kl = torch.zeros(())
         else:
             posterior = vae.encode(video).latent_dist
@@ -242,6 +259,10 @@ def run(args: argparse.Namespace) -> None:
             anchor_mse = anchor.loss(vae, step, device)
             anchor_losses.append(float(anchor_mse.detach()))
             loss = loss + args.anchor_weight * anchor_mse
+        if encoder_anchor is not None:
+            encoder_mse = encoder_anchor.loss(z, video)
+            encoder_losses.append(float(encoder_mse.detach()))
+            loss = loss + args.encoder_anchor_weight * encoder_mse
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
@@ -253,9 +274,11 @@ def run(args: argparse.Namespace) -> None:
         if step % 25 == 0:
             seconds = (time.monotonic() - tick) / 25
             anchored = {} if anchor is None else {"anchor_mse": float(np.mean(anchor_losses))}
+            if encoder_anchor is not None:
+                anchored["encoder_anchor_mse"] = float(np.mean(encoder_losses))
             log.write(event="train", step=step, mse=float(np.mean(losses)), kl=float(kl.detach()), **anchored,
                       lr=optimizer.param_groups[0]["lr"], sec_per_step=seconds, minutes=timebox.total_elapsed / 60)
-            tick, losses, anchor_losses = time.monotonic(), [], []
+            tick, losses, anchor_losses, encoder_losses = time.monotonic(), [], [], []
         if step % options.eval_every == 0 or step == options.steps:
             evaluate()
         if timebox.checkpoint_due():
