@@ -16,12 +16,13 @@ mixture drawn here covers those calls:
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from .configs import build_scheduler
+from .configs import FLOW_SHIFT, build_scheduler
 
 MODES = ("independent", "shared", "prefix", "monotone", "staircase")
 # The mixture toy-df was first trained with (no staircase); a fine-tune passes its own (``train df --mode-weights``).
@@ -43,9 +44,11 @@ def check_mode_weights(weights: Sequence[float]) -> tuple[float, ...]:
     return tuple(w / total for w in values)
 
 
+@lru_cache(maxsize=None)
 def sampler_sigmas(steps: int, shift: float) -> torch.Tensor:
     """σ of a sampler row index: 0 = not started (pure noise, 1), ``1..steps`` = the schedule's σ the model is
-    called at, ``steps + 1`` = finished (clean, 0). Matches ``generate_timestep_matrix``'s step template."""
+    called at, ``steps + 1`` = finished (clean, 0). Matches ``generate_timestep_matrix``'s step template.
+    Cached (a few schedules, drawn for many samples per batch): index it, never modify it in place."""
     scheduler = build_scheduler(shift)
     scheduler.set_timesteps(steps)
     schedule = scheduler.sigmas[:steps].float()
@@ -68,7 +71,7 @@ def staircase_sigmas(rng: np.random.Generator, frames: int, shift: float) -> tup
 
 
 def frame_sigmas(rng: np.random.Generator, draws: torch.Tensor, frames: int, weights: Sequence[float] = MODE_WEIGHTS,
-                 shift: float = 3.0) -> tuple[torch.Tensor, torch.Tensor]:
+                 shift: float = FLOW_SHIFT) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-frame σ ``[frames]`` and loss weights for one sample; ``draws`` are shifted uniform σ values,
     ``weights`` the probability of each mode of ``MODES``, ``shift`` the sampler's (for ``staircase``)."""
     mode = rng.choice(MODES, p=weights)

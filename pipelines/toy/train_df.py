@@ -61,7 +61,10 @@ def load_init(init: str | None) -> tuple[torch.nn.Module, UMT5EncoderModel | Non
 def run(args: argparse.Namespace) -> None:
     options = common.run_options(args)
     common.check_ema_decay(args.ema_decay)
-    weights = check_mode_weights(args.mode_weights)
+    try:
+        weights = check_mode_weights(args.mode_weights)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     common.setup_torch(options)
     data = LatentSet.load(args.latents)
     window = latent_frames(NUM_FRAMES)
