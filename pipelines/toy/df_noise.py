@@ -91,3 +91,15 @@ def frame_sigmas(rng: np.random.Generator, draws: torch.Tensor, frames: int, wei
     elif mode == "staircase":
         sigmas, weight = staircase_sigmas(rng, frames, shift)
     return sigmas, weight
+
+
+def clip_start_offsets(offsets: np.ndarray, loss_weights: Sequence[torch.Tensor]) -> np.ndarray:
+    """Window offsets with every window whose first latent frame carries a loss moved to the clip's start.
+
+    The VAE encodes a clip's first latent frame from one pixel frame and every later one from four, and
+    the pipeline decodes a video's first latent frame the one-frame way. A window cut from the middle of a
+    clip teaches the model to draw a four-frame latent there, which decodes with a colour cast. Windows
+    whose first frame is a clean prefix (no loss) keep their offset: they are how a long video continues.
+    """
+    starts_video = np.array([float(weight[0]) > 0.0 for weight in loss_weights])
+    return np.where(starts_video, 0, offsets)

@@ -2,7 +2,8 @@
 
 Starts from the trained toy-t2v transformer (same backbone, same parameter names) and keeps toy-t2v's
 text encoder frozen, so both models share VAE and text encoder. Each sample is a 5-latent-frame
-window at a random offset of a 7-latent-frame clip; its per-frame noise levels are drawn from the
+window at a random offset of a 7-latent-frame clip (``--start-windows-at-clip-start``: at the clip's
+start whenever the window's first frame carries a loss); its per-frame noise levels are drawn from the
 mixture of ``df_noise`` (how SkyReelsV2DiffusionForcingPipeline calls the model), weighted by
 ``--mode-weights``.
 
@@ -24,7 +25,7 @@ from .assemble import DF_DEFAULTS, build_df_pipeline, call_settings, save_pipeli
 from .captions import held_out_specs
 from .configs import FLOW_SHIFT, NUM_FRAMES, build_df_transformer, latent_frames
 from .denoiser import EMA_DECAY, Batch, train_denoiser
-from .df_noise import MODE_WEIGHTS, MODES, check_mode_weights, frame_sigmas
+from .df_noise import MODE_WEIGHTS, MODES, check_mode_weights, clip_start_offsets, frame_sigmas
 from .exported import exported_patch, exported_text_encoder, exported_transformer
 from .flow import sample_sigmas
 from .latent_set import LatentSet
@@ -46,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode-weights", type=float, nargs=len(MODES), default=list(MODE_WEIGHTS),
                         metavar="W", help=f"probability of each noise pattern {MODES} (normalised; "
                                           f"default {' '.join(map(str, MODE_WEIGHTS))})")
+    parser.add_argument("--start-windows-at-clip-start", action="store_true",
+                        help="cut every window whose first latent frame carries a loss from the clip's start, the "
+                             "only latent the VAE encodes from one pixel frame (default: a random offset for all, "
+                             "as toy-df was trained so far)")
 
 
 def load_init(init: str | None) -> tuple[torch.nn.Module, UMT5EncoderModel | None]:
@@ -79,9 +84,11 @@ def run(args: argparse.Namespace) -> None:
         b = options.batch_size
         indices = rng.integers(len(data), size=b)
         offsets = rng.integers(0, max_offset + 1, size=b)
-        clean = torch.stack([data.latents[i, :, o:o + window] for i, o in zip(indices, offsets)])
         draws = sample_sigmas((b, window), args.shift, common.step_generator(options.seed, step, salt=1))
         pairs = [frame_sigmas(rng, draws[i], window, weights, args.shift) for i in range(b)]
+        if args.start_windows_at_clip_start:
+            offsets = clip_start_offsets(offsets, [p[1] for p in pairs])
+        clean = torch.stack([data.latents[i, :, o:o + window] for i, o in zip(indices, offsets)])
         ids, mask = data.captions_batch(indices, rng.random(b) < args.caption_dropout)
         return Batch(clean, ids, mask, torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs]))
 

@@ -11,6 +11,7 @@ from mmcache.pipelines.toy.df_noise import (
     MODE_WEIGHTS,
     MODES,
     check_mode_weights,
+    clip_start_offsets,
     frame_sigmas,
     sampler_sigmas,
     staircase_sigmas,
@@ -88,3 +89,18 @@ def test_mode_weights_are_checked_and_normalised():
         check_mode_weights([1, -1, 1, 1, 1])
     with pytest.raises(ValueError, match="positive sum"):
         check_mode_weights([0, 0, 0, 0, 0])
+
+
+def test_clip_start_offsets_moves_only_windows_that_train_their_first_frame():
+    """A window that trains its first latent frame starts at the clip's first latent; a clean prefix keeps its offset."""
+    rng = np.random.default_rng(3)
+    offsets = np.array([2, 1, 2, 1])
+    weights = [torch.ones(FRAMES), torch.tensor([0.0, 0.0, 1.0, 1.0, 1.0]),
+               torch.tensor([0.0, 1.0, 1.0, 1.0, 1.0]), torch.tensor([0.5, 1.0, 1.0, 1.0, 1.0])]
+    assert clip_start_offsets(offsets, weights).tolist() == [0, 1, 2, 0]
+    # every mode: a pattern whose first frame has a loss is moved, a clean first frame is not
+    for _ in range(200):
+        draws = torch.rand(FRAMES)
+        _, weight = frame_sigmas(rng, draws, FRAMES, (0.2, 0.2, 0.2, 0.2, 0.2))
+        moved = clip_start_offsets(np.array([2]), [weight])[0]
+        assert moved == (0 if weight[0] > 0 else 2)
