@@ -93,7 +93,7 @@ def frame_sigmas(rng: np.random.Generator, draws: torch.Tensor, frames: int, wei
     return sigmas, weight
 
 
-def clip_start_offsets(offsets: np.ndarray, loss_weights: Sequence[torch.Tensor]) -> np.ndarray:
+def clip_start_offsets(offsets: np.ndarray, loss_weights: torch.Tensor | Sequence[torch.Tensor]) -> np.ndarray:
     """Window offsets with every window whose first latent frame carries a loss moved to the clip's start.
 
     The VAE encodes a clip's first latent frame from one pixel frame and every later one from four, and
@@ -101,5 +101,5 @@ def clip_start_offsets(offsets: np.ndarray, loss_weights: Sequence[torch.Tensor]
     clip teaches the model to draw a four-frame latent there, which decodes with a colour cast. Windows
     whose first frame is a clean prefix (no loss) keep their offset: they are how a long video continues.
     """
-    starts_video = np.array([float(weight[0]) > 0.0 for weight in loss_weights])
-    return np.where(starts_video, 0, offsets)
+    starts_video = torch.stack(list(loss_weights))[:, 0] > 0.0
+    return np.where(starts_video.numpy(), 0, offsets)

@@ -86,11 +86,12 @@ def run(args: argparse.Namespace) -> None:
         offsets = rng.integers(0, max_offset + 1, size=b)
         draws = sample_sigmas((b, window), args.shift, common.step_generator(options.seed, step, salt=1))
         pairs = [frame_sigmas(rng, draws[i], window, weights, args.shift) for i in range(b)]
+        loss_weights = torch.stack([p[1] for p in pairs])
         if args.start_windows_at_clip_start:
-            offsets = clip_start_offsets(offsets, [p[1] for p in pairs])
+            offsets = clip_start_offsets(offsets, loss_weights)
         clean = torch.stack([data.latents[i, :, o:o + window] for i, o in zip(indices, offsets)])
         ids, mask = data.captions_batch(indices, rng.random(b) < args.caption_dropout)
-        return Batch(clean, ids, mask, torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs]))
+        return Batch(clean, ids, mask, torch.stack([p[0] for p in pairs]), loss_weights)
 
     def pipeline(model, text):
         return build_df_pipeline(vae, text, model, args.shift)
