@@ -39,9 +39,11 @@ def long_video_coherence(pipe: Any, specs: Sequence[CaptionSpec], seed: int = 0,
     """For long videos, the fraction whose every ``window``-frame segment keeps the caption's colour and direction
     (``coherent``), and the fraction whose segments all keep the first segment's colour and motion, whatever the
     caption said (``self_consistent``: what the continuation adds, apart from how the first segment follows the
-    caption). ``videos`` lists each video's caption and what the detector saw per window ("red left")."""
+    caption). ``videos`` lists each video's caption and what the detector saw per window ("red left");
+    ``coherent_by_background`` maps each background to [coherent videos, videos]."""
     coherent = colour = direction = consistent = 0
     videos = []
+    by_background: dict[str, list[int]] = {}
     for index, spec in enumerate(specs):
         frames = generate_frames(pipe, spec.text, seed + index, **call)
         segments = score_segments(frames, spec, length=window, stride=window // 2)
@@ -49,9 +51,13 @@ def long_video_coherence(pipe: Any, specs: Sequence[CaptionSpec], seed: int = 0,
         direction += all(s.direction_ok for s in segments)
         kept = all(s.colour_ok and s.direction_ok for s in segments)
         coherent += kept
+        counts = by_background.setdefault(spec.background, [0, 0])
+        counts[0] += kept
+        counts[1] += 1
         consistent += keeps_first_segment(segments)
         videos.append({"caption": spec.text, "coherent": kept,
                        "windows": [f"{s.details['dominant_colour']} {s.details['direction']}" for s in segments]})
     n = max(1, len(specs))
     return {"coherent": coherent / n, "colour_all_segments": colour / n, "direction_all_segments": direction / n,
-            "self_consistent": consistent / n, "n": len(specs), "videos": videos}
+            "self_consistent": consistent / n, "n": len(specs), "coherent_by_background": by_background,
+            "videos": videos}

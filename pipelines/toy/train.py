@@ -33,10 +33,11 @@ STAGES = {"vae": train_vae, "latents": latents, "t2v": train_t2v, "df": train_df
 DECODER_ONLY = ["--decoder-only", "--crop", "64", "--clip-frames", "17", "--lr", "1e-4", "--warmup", "50",
                 "--eval-every", "250"]
 
-# Step counts and batch sizes per preset. On the 2-core CPU the cpu preset takes about 3 hours
-# (docs/MODELS.md#status has the measured cost of each stage). t2v gives half of its samples a clean
-# first latent frame: the only training change measured to raise the motion word's weight in the
-# loss, though not yet in videos (docs/MODELS.md, "The motion word is ignored").
+# Step counts and batch sizes per preset. On the 2-core CPU the cpu preset takes about 6 hours at the
+# default patch 2 (docs/MODELS.md#status has the measured cost of each stage). t2v gives half of its
+# samples a clean first latent frame, what taught the shipped toy-t2v the motion word (docs/MODELS.md,
+# "The motion word is ignored"); df cuts the windows that train a clip's first latent frame from the
+# clip's start, the fix for toy-df's green first frames (docs/MODELS.md, "A green cast over the first frames").
 T2V_CLEAN_FIRST_FRAME = ["--clean-first-frame", "0.5"]
 PRESETS: dict[str, dict[str, list[str]]] = {
     "cpu": {
@@ -44,14 +45,14 @@ PRESETS: dict[str, dict[str, list[str]]] = {
         "latents": ["--count", "5000"],
         "decoder": DECODER_ONLY + ["--steps", "750", "--batch-size", "2"],
         "t2v": ["--steps", "4500", "--batch-size", "32", "--eval-every", "1500"] + T2V_CLEAN_FIRST_FRAME,
-        "df": ["--steps", "1500", "--batch-size", "32"],
+        "df": ["--steps", "1500", "--batch-size", "32", "--start-windows-at-clip-start"],
     },
     "gpu": {
         "vae": ["--steps", "8000", "--batch-size", "16", "--crop", "32"],
         "latents": ["--count", "20000", "--batch-size", "50"],
         "decoder": DECODER_ONLY + ["--steps", "2000", "--batch-size", "8"],
         "t2v": ["--steps", "20000", "--batch-size", "128"] + T2V_CLEAN_FIRST_FRAME,
-        "df": ["--steps", "8000", "--batch-size", "128"],
+        "df": ["--steps", "8000", "--batch-size", "128", "--start-windows-at-clip-start"],
     },
 }
 # ``all`` runs these in order; ``decoder`` is the ``vae`` stage in --decoder-only mode.
@@ -142,7 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_argument("--threads", type=int, default=2)
     sub.add_argument("--max-minutes", type=float, default=None)
     sub.add_argument("--patch-size", type=int, default=PATCH, choices=PATCH_CHOICES,
-                     help="spatial patch of the t2v transformer (df inherits it); the shipped toy-t2v uses 2, toy-df 4")
+                     help=f"spatial patch of the t2v transformer (df inherits it); default {PATCH}, as in both shipped "
+                          "models; 4 trains about 3x faster and follows prompts worse")
     sub.add_argument("--install", action="store_true", help="install the pipelines into the package at the end")
     args = parser.parse_args(argv)
     if args.stage == "all":

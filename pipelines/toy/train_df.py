@@ -22,13 +22,13 @@ from transformers import UMT5EncoderModel
 
 from . import common
 from .assemble import DF_DEFAULTS, build_df_pipeline, call_settings, save_pipeline
-from .captions import held_out_specs
+from .captions import BACKGROUNDS, held_out_specs
 from .configs import FLOW_SHIFT, NUM_FRAMES, build_df_transformer, latent_frames
 from .denoiser import EMA_DECAY, Batch, train_denoiser
 from .df_noise import MODE_WEIGHTS, MODES, check_mode_weights, clip_start_offsets, frame_sigmas
 from .exported import exported_patch, exported_text_encoder, exported_transformer
 from .flow import sample_sigmas
-from .latent_set import LatentSet
+from .latent_set import LatentSet, background_draw_probabilities
 from .sampling import long_video_coherence
 
 
@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cut every window whose first latent frame carries a loss from the clip's start, the "
                              "only latent the VAE encodes from one pixel frame (default: a random offset for all, "
                              "as toy-df was trained so far)")
+    parser.add_argument("--background-weights", type=float, nargs=len(BACKGROUNDS), default=None,
+                        metavar="W", help=f"share of the drawn clips per background {tuple(BACKGROUNDS)} "
+                                          "(normalised; default: every clip equally likely)")
 
 
 def load_init(init: str | None) -> tuple[torch.nn.Module, UMT5EncoderModel | None]:
@@ -72,6 +75,13 @@ def run(args: argparse.Namespace) -> None:
         raise SystemExit(str(error)) from None
     common.setup_torch(options)
     data = LatentSet.load(args.latents)
+    clip_probabilities = None
+    if args.background_weights is not None:
+        try:
+            clip_probabilities = background_draw_probabilities(
+                data.captions, dict(zip(BACKGROUNDS, args.background_weights)))
+        except ValueError as error:
+            raise SystemExit(f"--background-weights: {error}") from None
     window = latent_frames(NUM_FRAMES)
     max_offset = data.latents.shape[2] - window
     vae = AutoencoderKLWan.from_pretrained(str(args.latents / "vae")).eval()
@@ -82,7 +92,10 @@ def run(args: argparse.Namespace) -> None:
     def make_batch(step: int) -> Batch:
         rng = np.random.default_rng([options.seed, 13, step])
         b = options.batch_size
-        indices = rng.integers(len(data), size=b)
+        if clip_probabilities is None:
+            indices = rng.integers(len(data), size=b)
+        else:
+            indices = rng.choice(len(data), size=b, p=clip_probabilities)
         offsets = rng.integers(0, max_offset + 1, size=b)
         draws = sample_sigmas((b, window), args.shift, common.step_generator(options.seed, step, salt=1))
         pairs = [frame_sigmas(rng, draws[i], window, weights, args.shift) for i in range(b)]

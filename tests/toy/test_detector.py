@@ -78,7 +78,7 @@ def test_long_video_coherence_names_what_each_window_showed(monkeypatch):
     videos = iter([kept, recoloured])
     monkeypatch.setattr(sampling, "generate_frames", lambda *_args, **_call: next(videos))
     result = sampling.long_video_coherence(None, [spec, spec], num_frames=41)
-    assert result["coherent"] == 0.5 and result["n"] == 2
+    assert result["coherent"] == 0.5 and result["n"] == 2 and result["coherent_by_background"] == {"black": [1, 2]}
     first, second = result["videos"]
     assert first == {"caption": spec.text, "coherent": True, "windows": ["red left"] * 4}
     assert not second["coherent"] and second["windows"][0] == "red left" and second["windows"][-1] == "blue left"

@@ -294,3 +294,13 @@ def test_ema_decay_sets_the_exported_average(latent_folder, tmp_path):
                                                                                "transformer")
     with pytest.raises(SystemExit, match="--ema-decay must lie in"):
         _t2v(latent_folder, tmp_path / "bad", "--ema-decay", "1")
+
+
+def test_df_background_weights_train_or_say_which_background_has_no_clips(latent_folder, tmp_path):
+    run = ["df", "--latents", str(latent_folder), "--init", "toy-t2v", "--out", str(tmp_path / "df"),
+           "--steps", "1", "--batch-size", "2", "--eval-every", "1000", "--eval-prompts", "1", "--eval-steps", "2",
+           "--eval-frames", "25", "--threads", "1", "--background-weights"]
+    with pytest.raises(SystemExit, match="--background-weights: Background 'white' has weight 1.0 but no clips"):
+        train.main(run + ["1", "1", "1"])
+    train.main(run + ["0", "1", "0"])
+    assert (tmp_path / "df" / "pipeline" / "model_index.json").is_file()
