@@ -53,7 +53,8 @@ PATCH_CHOICES = (1, 2, 4)  # patches that divide the 16×16 latent frame
 
 
 def transformer_config(patch: int = PATCH) -> dict[str, Any]:
-    """Wan-style DiT: 6 layers, 4 heads × 32, patches of ``patch``² latent pixels (2: 320 tokens per 17-frame clip, 4: 80)."""
+    """Wan-style DiT: 6 layers, 4 heads × 32, patches of ``patch``² latent pixels (2: 320 tokens per 17-frame
+    clip, 4: 80)."""
     return dict(
         patch_size=(1, patch, patch), num_attention_heads=4, attention_head_dim=32, in_channels=Z_DIM, out_channels=Z_DIM,
         text_dim=TEXT_DIM, freq_dim=64, ffn_dim=512, num_layers=6, rope_max_seq_len=64,
