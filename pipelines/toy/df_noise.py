@@ -93,13 +93,14 @@ def frame_sigmas(rng: np.random.Generator, draws: torch.Tensor, frames: int, wei
     return sigmas, weight
 
 
-def clip_start_offsets(offsets: np.ndarray, loss_weights: torch.Tensor | Sequence[torch.Tensor]) -> np.ndarray:
+def clip_start_offsets(offsets: np.ndarray, loss_weights: torch.Tensor) -> np.ndarray:
     """Window offsets with every window whose first latent frame carries a loss moved to the clip's start.
 
     The VAE encodes a clip's first latent frame from one pixel frame and every later one from four, and
     the pipeline decodes a video's first latent frame the one-frame way. A window cut from the middle of a
     clip teaches the model to draw a four-frame latent there, which decodes with a colour cast. Windows
     whose first frame is a clean prefix (no loss) keep their offset: they are how a long video continues.
+    ``loss_weights``: ``[batch, frames]``, one row per window.
     """
-    starts_video = torch.stack(list(loss_weights))[:, 0] > 0.0
+    starts_video = loss_weights[:, 0] > 0.0
     return np.where(starts_video.numpy(), 0, offsets)

@@ -5,7 +5,7 @@ text encoder frozen, so both models share VAE and text encoder. Each sample is a
 window at a random offset of a 7-latent-frame clip (``--start-windows-at-clip-start``: at the clip's
 start whenever the window's first frame carries a loss); its per-frame noise levels are drawn from the
 mixture of ``df_noise`` (how SkyReelsV2DiffusionForcingPipeline calls the model), weighted by
-``--mode-weights``.
+``--mode-weights``. ``--background-weights`` sets each background's share of the drawn clips.
 
     python -m mmcache.pipelines.toy.train df --latents runs/toy/latents --init runs/toy/t2v/pipeline --out runs/toy/df
 """

@@ -97,10 +97,10 @@ def test_clip_start_offsets_moves_only_windows_that_train_their_first_frame():
     offsets = np.array([2, 1, 2, 1])
     weights = [torch.ones(FRAMES), torch.tensor([0.0, 0.0, 1.0, 1.0, 1.0]),
                torch.tensor([0.0, 1.0, 1.0, 1.0, 1.0]), torch.tensor([0.5, 1.0, 1.0, 1.0, 1.0])]
-    assert clip_start_offsets(offsets, weights).tolist() == [0, 1, 2, 0]
+    assert clip_start_offsets(offsets, torch.stack(weights)).tolist() == [0, 1, 2, 0]
     # every mode: a pattern whose first frame has a loss is moved, a clean first frame is not
     for _ in range(200):
         draws = torch.rand(FRAMES)
         _, weight = frame_sigmas(rng, draws, FRAMES, (0.2, 0.2, 0.2, 0.2, 0.2))
-        moved = clip_start_offsets(np.array([2]), [weight])[0]
+        moved = clip_start_offsets(np.array([2]), weight[None])[0]
         assert moved == (0 if weight[0] > 0 else 2)
