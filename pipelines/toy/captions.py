@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -110,6 +111,11 @@ def train_specs() -> list[CaptionSpec]:
 
 def held_out_specs() -> list[CaptionSpec]:
     return [spec for spec in all_specs() if is_held_out(spec)]
+
+
+def on_backgrounds(specs: list[CaptionSpec], backgrounds: Sequence[str] | None) -> list[CaptionSpec]:
+    """``specs`` on ``backgrounds`` only (their order kept), or all of them when it is ``None``."""
+    return [spec for spec in specs if backgrounds is None or spec.background in backgrounds]
 
 
 def spread(specs: list[CaptionSpec], count: int) -> list[CaptionSpec]:

@@ -30,6 +30,7 @@ class Batch:
     mask: torch.Tensor  # [B, L]
     sigmas: torch.Tensor  # [B] (one level per clip) or [B, F] (per latent frame)
     frame_weight: torch.Tensor | None = None  # [B, F]: 0 excludes a frame from the loss
+    token_weight: torch.Tensor | None = None  # [B, F, h, w]: multiplies each latent token's error
 
 
 Evaluate = Callable[[torch.nn.Module, torch.nn.Module, int], dict[str, Any]]
@@ -47,8 +48,14 @@ def model_timesteps(sigmas: torch.Tensor, clean_shape: torch.Size, patch: tuple[
     return sigmas * NUM_TRAIN_TIMESTEPS
 
 
-def flow_loss(prediction: torch.Tensor, target: torch.Tensor, frame_weight: torch.Tensor | None) -> torch.Tensor:
-    error = (prediction.float() - target).pow(2).mean(dim=(1, 3, 4))  # [B, F]
+def flow_loss(prediction: torch.Tensor, target: torch.Tensor, frame_weight: torch.Tensor | None,
+              token_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """The velocity MSE per latent frame, each token's error times ``token_weight`` where given, averaged
+    over the frames with ``frame_weight``."""
+    if token_weight is None:
+        error = (prediction.float() - target).pow(2).mean(dim=(1, 3, 4))  # [B, F]
+    else:
+        error = ((prediction.float() - target).pow(2).mean(dim=1) * token_weight).mean(dim=(2, 3))
     if frame_weight is None:
         return error.mean()
     return (error * frame_weight).sum() / frame_weight.sum().clamp_min(1.0)
@@ -107,7 +114,8 @@ def train_denoiser(options: common.RunOptions, transformer: torch.nn.Module, tex
         prediction = transformer(hidden_states=noisy.to(device), timestep=timestep.to(device),
                                  encoder_hidden_states=short_text_states(states), return_dict=False, **kwargs)[0]
         weight = None if batch.frame_weight is None else batch.frame_weight.to(device)
-        loss = flow_loss(prediction, target.to(device), weight)
+        tokens = None if batch.token_weight is None else batch.token_weight.to(device)
+        loss = flow_loss(prediction, target.to(device), weight, tokens)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)

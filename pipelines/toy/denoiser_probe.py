@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .configs import NUM_FRAMES, SIZE
-from .data import Clip, make_clip
+from .data import Clip, first_clips
 from .detector import score_video
 from .flow import NUM_TRAIN_TIMESTEPS, noisy_and_target
 from .text import PIPELINE_SEQUENCE_LENGTH
@@ -38,15 +38,17 @@ class GroundTruth:
     text: torch.Tensor  # the pipeline's caption states ``[B, 512, D]``
 
 
-def unseen_training_clips(count: int, seed: int = 0) -> list[Clip]:
-    """``count`` clips of training captions that no training run has seen (indices far beyond any set)."""
-    return [make_clip(seed, FIRST_UNSEEN_INDEX + index, "train", NUM_FRAMES, SIZE) for index in range(count)]
+def unseen_training_clips(count: int, seed: int = 0, background: str | None = None) -> list[Clip]:
+    """``count`` clips of training captions that no training run has seen (indices far beyond any set),
+    on ``background`` only where given."""
+    return first_clips(seed, count, "train", FIRST_UNSEEN_INDEX, background, NUM_FRAMES, SIZE)
 
 
 @torch.no_grad()
-def ground_truth(pipe: Any, count: int, seed: int = 0) -> GroundTruth:
-    """``count`` unseen clips of training captions, their normalised latents and caption states."""
-    clips = unseen_training_clips(count, seed)
+def ground_truth(pipe: Any, count: int, seed: int = 0, background: str | None = None) -> GroundTruth:
+    """``count`` unseen clips of training captions (on ``background`` only where given), their normalised
+    latents and caption states."""
+    clips = unseen_training_clips(count, seed, background)
     latents = encode_normalised(pipe.vae, np.stack([clip.frames for clip in clips]))
     text, _ = pipe.encode_prompt([clip.spec.text for clip in clips], do_classifier_free_guidance=False,
                                max_sequence_length=PIPELINE_SEQUENCE_LENGTH)

@@ -35,9 +35,9 @@ import torch
 from mmcache.files import atomic_write_json
 
 from .caption_sensitivity import caption_sensitivity, first_frame_rollout
-from .captions import held_out_specs, spread, train_specs
+from .captions import BACKGROUNDS, held_out_specs, on_backgrounds, spread, train_specs
 from .configs import NUM_FRAMES, SIZE
-from .data import make_clip, to_model_range
+from .data import first_clips, to_model_range
 from .clip_errors import object_signal, per_frame_psnr, worst_clips
 from .denoiser_probe import ground_truth, recovery, score_against, velocity_error
 from .latent_words import word_signal_in_latents
@@ -49,10 +49,11 @@ CHECKS = ("decoder", "guidance", "train", "denoiser", "words", "latents")
 
 
 @torch.no_grad()
-def decoder_under_latent_noise(vae: Any, clips: int, levels: Sequence[float], seed: int = 0) -> list[dict[str, float]]:
-    """PSNR and detector scores of encode → noise → decode on held-out ground-truth clips, per noise level,
-    with the error split by region and frame index and the worst clips listed."""
-    samples = [make_clip(seed, index, "held_out", NUM_FRAMES, SIZE) for index in range(clips)]
+def decoder_under_latent_noise(vae: Any, clips: int, levels: Sequence[float], seed: int = 0,
+                               background: str | None = None) -> list[dict[str, float]]:
+    """PSNR and detector scores of encode → noise → decode on held-out ground-truth clips (on ``background``
+    only where given), per noise level, with the error split by region and frame index and the worst clips listed."""
+    samples = first_clips(seed, clips, "held_out", 0, background, NUM_FRAMES, SIZE)
     video = torch.from_numpy(to_model_range(np.stack([clip.frames for clip in samples])))
     latents = encode_mean(vae, video)
     std = torch.tensor(vae.config.latents_std, dtype=latents.dtype).view(1, -1, 1, 1, 1)
@@ -92,6 +93,9 @@ def main() -> None:
     parser.add_argument("--starts", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.85, 1.0],
                         help="σ₀ from which the denoiser check integrates noised clips back")
     parser.add_argument("--steps", type=int, default=30, help="sampling steps (pipeline and Euler recovery)")
+    parser.add_argument("--background", default=None, choices=list(BACKGROUNDS),
+                        help="ground-truth clips (decoder, denoiser, words, latents checks) and prompts (guidance, train "
+                             "checks) on this background only")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -108,20 +112,21 @@ def main() -> None:
     pipe = WanPipeline.from_pretrained(str(folder))
     pipe.set_progress_bar_config(disable=True)
     call = {"num_inference_steps": args.steps, "height": SIZE, "width": SIZE, "num_frames": NUM_FRAMES}
-    report: dict[str, Any] = {"model": args.model, "seed": args.seed, "settings": call}
+    background = None if args.background is None else [args.background]
+    report: dict[str, Any] = {"model": args.model, "seed": args.seed, "settings": call, "background": args.background}
     if "decoder" in args.checks:
-        report["decoder"] = decoder_under_latent_noise(pipe.vae, args.clips, args.noise, args.seed)
+        report["decoder"] = decoder_under_latent_noise(pipe.vae, args.clips, args.noise, args.seed, args.background)
         print("decoder", report["decoder"], flush=True)
     if "guidance" in args.checks:
-        held_out = spread(held_out_specs(), args.prompts)
+        held_out = spread(on_backgrounds(held_out_specs(), background), args.prompts)
         report["guidance"] = {str(g): adherence(pipe, held_out, seed=args.seed, guidance_scale=g, **call)
                               for g in args.guidance}
         print("guidance", report["guidance"], flush=True)
     if "train" in args.checks:
-        report["train_captions"] = adherence(pipe, spread(train_specs(), args.prompts), seed=args.seed,
+        report["train_captions"] = adherence(pipe, spread(on_backgrounds(train_specs(), background), args.prompts), seed=args.seed,
                                              guidance_scale=5.0, **call)
         print("train captions", report["train_captions"], flush=True)
-    truth = ground_truth(pipe, args.clips, args.seed) if {"denoiser", "words"} & set(args.checks) else None
+    truth = ground_truth(pipe, args.clips, args.seed, args.background) if {"denoiser", "words"} & set(args.checks) else None
     if "denoiser" in args.checks:
         report["velocity_error"] = velocity_error(pipe, truth, args.sigmas, args.seed)
         print("velocity error", report["velocity_error"], flush=True)
@@ -134,7 +139,7 @@ def main() -> None:
         report["first_frame_rollout"] = first_frame_rollout(pipe, truth, args.steps, 5.0, args.seed)
         print("first-frame rollout", report["first_frame_rollout"], flush=True)
     if "latents" in args.checks:
-        report["latent_words"] = word_signal_in_latents(pipe.vae, args.clips, args.seed)
+        report["latent_words"] = word_signal_in_latents(pipe.vae, args.clips, args.seed, args.background)
         print("latent words", report["latent_words"], flush=True)
     print(f"report: {atomic_write_json(args.out / 'diagnosis.json', report)}")
 

@@ -29,10 +29,12 @@ from .vae_utils import encode_normalised
 
 
 @torch.no_grad()
-def word_signal_in_latents(vae: Any, clips: int, seed: int = 0) -> dict[str, dict[str, float]]:
+def word_signal_in_latents(vae: Any, clips: int, seed: int = 0,
+                           background: str | None = None) -> dict[str, dict[str, float]]:
     """Per swapped word: ``local_rms`` and ``spatial_mean_rms`` of the latent change (frames 1+), mean over
-    ``clips`` unseen clips of training captions (the clips of the denoiser and words checks)."""
-    samples = unseen_training_clips(clips, seed)
+    ``clips`` unseen clips of training captions (the clips of the denoiser and words checks; on
+    ``background`` only where given)."""
+    samples = unseen_training_clips(clips, seed, background)
     true = encode_normalised(vae, np.stack([clip.frames for clip in samples]))[:, :, 1:]
     results = {}
     for word in SWAPS:

@@ -9,6 +9,7 @@ Stages (each reproducible from ``--seed`` and resumable: rerun the same command 
 * ``df``       train toy-df's transformer (diffusion forcing), initialised from toy-t2v;
 * ``anchors``  sample latents from a trained pipeline, to anchor a decoder fine-tune (``vae --anchor-latents``);
 * ``install``  copy the exported pipelines into ``mmcache/pipelines/toy/models``;
+* ``average``  a pipeline whose transformer is the mean of several fine-tuned ones (``average_weights``);
 * ``all``      every stage in order under ``--root``, with a preset (``cpu`` or ``gpu``), stopping
   cleanly after ``--max-minutes`` (rerun to continue; finished stages are skipped).
 
@@ -26,6 +27,7 @@ from pathlib import Path
 from ..loader import BUNDLED, MODELS_DIR, ModelNotFoundError
 from . import anchors, latents, train_df, train_t2v, train_vae
 from .assemble import forget_source_paths
+from .average_weights import average_transformers
 from .configs import PATCH, PATCH_CHOICES
 
 STAGES = {"vae": train_vae, "latents": latents, "t2v": train_t2v, "df": train_df, "anchors": anchors}
@@ -135,6 +137,9 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_argument("--t2v", type=Path, required=True)
     sub.add_argument("--df", type=Path, required=True)
     sub.add_argument("--vae", type=Path, default=None, help="exported VAE to use instead of the pipelines' own")
+    sub = stages.add_parser("average", help="average the transformer weights of fine-tuned pipelines (model soup)")
+    sub.add_argument("--out", type=Path, required=True, help="new folder: the first pipeline with the averaged transformer")
+    sub.add_argument("folders", type=Path, nargs="+", help="two or more pipeline folders of one architecture")
     sub = stages.add_parser("all", help="every stage in order, resumable")
     sub.add_argument("--root", type=Path, default=Path("runs/toy"))
     sub.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
@@ -151,6 +156,11 @@ def main(argv: list[str] | None = None) -> None:
         run_all(args)
     elif args.stage == "install":
         install(args.t2v, args.df, vae=args.vae)
+    elif args.stage == "average":
+        try:
+            print(f"averaged {len(args.folders)} transformers into {average_transformers(args.folders, args.out)}")
+        except ValueError as error:
+            parser.error(f"average: {error}")
     else:
         try:
             STAGES[args.stage].run(args)

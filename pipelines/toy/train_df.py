@@ -5,7 +5,8 @@ text encoder frozen, so both models share VAE and text encoder. Each sample is a
 window at a random offset of a 7-latent-frame clip (``--start-windows-at-clip-start``: at the clip's
 start whenever the window's first frame carries a loss); its per-frame noise levels are drawn from the
 mixture of ``df_noise`` (how SkyReelsV2DiffusionForcingPipeline calls the model), weighted by
-``--mode-weights``. ``--background-weights`` sets each background's share of the drawn clips.
+``--mode-weights``. ``--background-weights`` sets each background's share of the drawn clips;
+``--object-weight`` charges a faint object's tokens more (``object_weights``).
 
     python -m mmcache.pipelines.toy.train df --latents runs/toy/latents --init runs/toy/t2v/pipeline --out runs/toy/df
 """
@@ -29,6 +30,7 @@ from .df_noise import MODE_WEIGHTS, MODES, check_mode_weights, clip_start_offset
 from .exported import exported_patch, exported_text_encoder, exported_transformer
 from .flow import sample_sigmas
 from .latent_set import LatentSet, background_draw_probabilities
+from .object_weights import CAP, object_token_weights
 from .sampling import long_video_coherence
 
 
@@ -54,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--background-weights", type=float, nargs=len(BACKGROUNDS), default=None,
                         metavar="W", help=f"share of the drawn clips per background {tuple(BACKGROUNDS)} "
                                           "(normalised; default: every clip equally likely)")
+    parser.add_argument("--object-weight", type=float, default=0.0, metavar="S",
+                        help="extra loss weight on object tokens, S · (typical object contrast / this object's)², "
+                             f"capped at S · {CAP:g}; 0 (default) leaves every token at weight 1")
 
 
 def load_init(init: str | None) -> tuple[torch.nn.Module, UMT5EncoderModel | None]:
@@ -82,6 +87,9 @@ def run(args: argparse.Namespace) -> None:
                 data.captions, dict(zip(BACKGROUNDS, args.background_weights)))
         except ValueError as error:
             raise SystemExit(f"--background-weights: {error}") from None
+    if args.object_weight < 0:
+        raise SystemExit(f"--object-weight must be non-negative; got {args.object_weight}.")
+    token_weights = object_token_weights(data.latents, args.object_weight) if args.object_weight > 0 else None
     window = latent_frames(NUM_FRAMES)
     max_offset = data.latents.shape[2] - window
     vae = AutoencoderKLWan.from_pretrained(str(args.latents / "vae")).eval()
@@ -104,7 +112,9 @@ def run(args: argparse.Namespace) -> None:
             offsets = clip_start_offsets(offsets, loss_weights)
         clean = torch.stack([data.latents[i, :, o:o + window] for i, o in zip(indices, offsets)])
         ids, mask = data.captions_batch(indices, rng.random(b) < args.caption_dropout)
-        return Batch(clean, ids, mask, torch.stack([p[0] for p in pairs]), loss_weights)
+        tokens = None if token_weights is None else torch.stack(
+            [token_weights[i, o:o + window] for i, o in zip(indices, offsets)])
+        return Batch(clean, ids, mask, torch.stack([p[0] for p in pairs]), loss_weights, tokens)
 
     def pipeline(model, text):
         return build_df_pipeline(vae, text, model, args.shift)

@@ -304,3 +304,19 @@ def test_df_background_weights_train_or_say_which_background_has_no_clips(latent
         train.main(run + ["1", "1", "1"])
     train.main(run + ["0", "1", "0"])
     assert (tmp_path / "df" / "pipeline" / "model_index.json").is_file()
+
+
+def test_df_object_weight_changes_the_update_and_a_negative_one_is_refused(latent_folder, tmp_path):
+    def run(name: str, weight: str) -> None:
+        train.main(["df", "--latents", str(latent_folder), "--init", "toy-t2v", "--out", str(tmp_path / name),
+                    "--steps", "1", "--batch-size", "2", "--eval-every", "1000", "--eval-prompts", "1",
+                    "--eval-steps", "2", "--eval-frames", "25", "--threads", "1", "--object-weight", weight])
+
+    with pytest.raises(SystemExit, match="--object-weight must be non-negative"):
+        run("bad", "-1")
+    run("plain", "0")
+    run("weighted", "4")
+    plain, weighted = (SkyReelsV2Transformer3DModel.from_pretrained(str(tmp_path / n / "pipeline" / "transformer"))
+                       for n in ("plain", "weighted"))
+    differs = [not torch.equal(a, b) for a, b in zip(plain.state_dict().values(), weighted.state_dict().values())]
+    assert any(differs)
