@@ -112,21 +112,23 @@ def main() -> None:
     pipe = WanPipeline.from_pretrained(str(folder))
     pipe.set_progress_bar_config(disable=True)
     call = {"num_inference_steps": args.steps, "height": SIZE, "width": SIZE, "num_frames": NUM_FRAMES}
-    background = None if args.background is None else [args.background]
-    report: dict[str, Any] = {"model": args.model, "seed": args.seed, "settings": call, "background": args.background}
+    backgrounds = None if args.background is None else [args.background]
+    report: dict[str, Any] = {"model": args.model, "seed": args.seed, "settings": call,
+                              "background": args.background}
     if "decoder" in args.checks:
         report["decoder"] = decoder_under_latent_noise(pipe.vae, args.clips, args.noise, args.seed, args.background)
         print("decoder", report["decoder"], flush=True)
     if "guidance" in args.checks:
-        held_out = spread(on_backgrounds(held_out_specs(), background), args.prompts)
+        held_out = spread(on_backgrounds(held_out_specs(), backgrounds), args.prompts)
         report["guidance"] = {str(g): adherence(pipe, held_out, seed=args.seed, guidance_scale=g, **call)
                               for g in args.guidance}
         print("guidance", report["guidance"], flush=True)
     if "train" in args.checks:
-        report["train_captions"] = adherence(pipe, spread(on_backgrounds(train_specs(), background), args.prompts), seed=args.seed,
-                                             guidance_scale=5.0, **call)
+        captions = spread(on_backgrounds(train_specs(), backgrounds), args.prompts)
+        report["train_captions"] = adherence(pipe, captions, seed=args.seed, guidance_scale=5.0, **call)
         print("train captions", report["train_captions"], flush=True)
-    truth = ground_truth(pipe, args.clips, args.seed, args.background) if {"denoiser", "words"} & set(args.checks) else None
+    needs_truth = {"denoiser", "words"} & set(args.checks)
+    truth = ground_truth(pipe, args.clips, args.seed, args.background) if needs_truth else None
     if "denoiser" in args.checks:
         report["velocity_error"] = velocity_error(pipe, truth, args.sigmas, args.seed)
         print("velocity error", report["velocity_error"], flush=True)

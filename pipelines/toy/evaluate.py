@@ -22,9 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from mmcache.files import atomic_write_json
-
 from mmcache.config.spec import parse_value
+from mmcache.files import atomic_write_json
 
 from ..loader import pipeline_folder_or_usage_error, read_defaults
 from .assemble import call_settings
