@@ -84,6 +84,26 @@ def caption_sensitivity(pipe: Any, truth: Any, sigmas: Sequence[float], first_fr
     return results
 
 
+
+def scale_free_effects(rows: Sequence[dict[str, float]], variance: float) -> list[dict[str, float]]:
+    """:func:`caption_sensitivity` rows (all frames noised) in units of the clips' own structure.
+
+    A wrong caption moves the ideal velocity by ``(E[x0 | x_t, wrong] - E[x0 | x_t, true]) / σ``, which
+    grows with the size of what there is to draw, the clips' within-clip latent ``variance`` v. So each
+    word's error increase times σ² / v is the effect per unit of structure, and ``snr`` = ((1 - σ) / σ)² v
+    is how much of that structure the noisy input still shows. Clips whose effect is lower than other
+    clips' *at the same snr* are learned worse, not just fainter.
+    """
+    if variance <= 0:
+        raise ValueError(f"The within-clip variance must be positive, got {variance}.")
+    results = []
+    for row in rows:
+        sigma = row["sigma"]
+        scale = sigma * sigma / variance
+        results.append({"sigma": sigma, "snr": ((1.0 - sigma) / sigma) ** 2 * variance,
+                        **{word: (row[word] - row["true"]) * scale for word in (*SWAPS, "empty")}})
+    return results
+
 def _first_frame_given_velocity(pipe: Any, text: torch.Tensor, empty: torch.Tensor,
                                 guidance_scale: float) -> Callable[[torch.Tensor, float], torch.Tensor]:
     """Guided velocity of every latent frame at σ, with the first frame's tokens at timestep 0 (the caller

@@ -13,7 +13,9 @@
 * ``words``: does the denoiser use each caption word (``caption_sensitivity``)? Velocity error with
   the true caption against the same caption with its motion, colour or shape swapped, at a few σ,
   with all frames noised and with the first latent frame given clean; then videos generated from
-  each clip's first latent frame with the true and with the opposite motion word.
+  each clip's first latent frame with the true and with the opposite motion word. The all-frames
+  errors are also given per unit of the clips' own structure against its signal-to-noise ratio
+  (``words_per_structure``), so backgrounds with fainter latents can be compared at equal SNR.
 * ``latents``: what each word changes in the VAE latents, locally and once the object's position is
   averaged away (``latent_words``): the part a denoiser can use near pure noise.
 
@@ -34,12 +36,13 @@ import torch
 
 from mmcache.files import atomic_write_json
 
-from .caption_sensitivity import caption_sensitivity, first_frame_rollout
+from .caption_sensitivity import caption_sensitivity, first_frame_rollout, scale_free_effects
 from .captions import BACKGROUNDS, held_out_specs, on_backgrounds, spread, train_specs
 from .configs import NUM_FRAMES, SIZE
 from .data import first_clips, to_model_range
 from .clip_errors import object_signal, per_frame_psnr, worst_clips
 from .denoiser_probe import ground_truth, recovery, score_against, velocity_error
+from .latent_contrast import within_clip_variance
 from .latent_words import word_signal_in_latents
 from .region_errors import region_errors
 from .sampling import adherence
@@ -138,6 +141,10 @@ def main() -> None:
         report["words"] = {mode: caption_sensitivity(pipe, truth, args.word_sigmas, first, args.seed)
                            for mode, first in (("all_frames_noised", False), ("first_frame_given", True))}
         print("words", report["words"], flush=True)
+        variance = float(within_clip_variance(truth.latents).mean())
+        report["words_per_structure"] = {"within_clip_variance": variance,
+                                         "rows": scale_free_effects(report["words"]["all_frames_noised"], variance)}
+        print("words per unit of structure", report["words_per_structure"], flush=True)
         report["first_frame_rollout"] = first_frame_rollout(pipe, truth, args.steps, 5.0, args.seed)
         print("first-frame rollout", report["first_frame_rollout"], flush=True)
     if "latents" in args.checks:

@@ -27,12 +27,17 @@ from .latent_set import LatentSet
 from .object_weights import background_deviation
 
 
+def within_clip_variance(latents: torch.Tensor) -> torch.Tensor:
+    """Per clip of ``[N, C, F, h, w]``: the mean squared deviation from the clip's own per-channel mean."""
+    return (latents - latents.mean(dim=(2, 3, 4), keepdim=True)).pow(2).mean(dim=(1, 2, 3, 4))
+
+
 def latent_contrast(latents: torch.Tensor, captions: Sequence[str]) -> dict[str, Any]:
     """The statistics above for normalised latents ``[N, C, F, h, w]`` and their captions."""
     if len(captions) != latents.shape[0]:
         raise ValueError(f"{latents.shape[0]} clips but {len(captions)} captions.")
     specs = [parse_caption(caption) for caption in captions]
-    within = (latents - latents.mean(dim=(2, 3, 4), keepdim=True)).pow(2).mean(dim=(1, 2, 3, 4))
+    within = within_clip_variance(latents)
     peak = background_deviation(latents).flatten(2).max(dim=2).values.mean(dim=1)
     rows: dict[str, list[int]] = defaultdict(list)
     pairs: dict[tuple[str, str], list[int]] = defaultdict(list)
