@@ -84,7 +84,6 @@ def caption_sensitivity(pipe: Any, truth: Any, sigmas: Sequence[float], first_fr
     return results
 
 
-
 def scale_free_effects(rows: Sequence[dict[str, float]], variance: float) -> list[dict[str, float]]:
     """:func:`caption_sensitivity` rows (all frames noised) in units of the clips' own structure.
 
@@ -103,6 +102,7 @@ def scale_free_effects(rows: Sequence[dict[str, float]], variance: float) -> lis
         results.append({"sigma": sigma, "snr": ((1.0 - sigma) / sigma) ** 2 * variance,
                         **{word: (row[word] - row["true"]) * scale for word in (*SWAPS, "empty")}})
     return results
+
 
 def _first_frame_given_velocity(pipe: Any, text: torch.Tensor, empty: torch.Tensor,
                                 guidance_scale: float) -> Callable[[torch.Tensor, float], torch.Tensor]:
