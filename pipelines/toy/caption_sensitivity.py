@@ -54,7 +54,8 @@ def _timesteps(pipe: Any, latents: torch.Tensor, sigmas: torch.Tensor) -> torch.
     return model_timesteps(sigmas, latents.shape, tuple(pipe.transformer.config.patch_size), diffusion_forcing=False)
 
 
-def _caption_states(pipe: Any, texts: list[str]) -> torch.Tensor:
+def caption_states(pipe: Any, texts: list[str]) -> torch.Tensor:
+    """The text-encoder states the pipeline gives its transformer for ``texts`` (no CFG branch)."""
     return pipe.encode_prompt(texts, do_classifier_free_guidance=False, max_sequence_length=PIPELINE_SEQUENCE_LENGTH)[0]
 
 
@@ -65,7 +66,7 @@ def caption_sensitivity(pipe: Any, truth: Any, sigmas: Sequence[float], first_fr
     specs = [clip.spec for clip in truth.clips]
     captions = {"true": [s.text for s in specs], **{w: [swapped(s, w).text for s in specs] for w in SWAPS},
                 "empty": [""] * len(specs)}
-    states = {name: _caption_states(pipe, texts) for name, texts in captions.items()}
+    states = {name: caption_states(pipe, texts) for name, texts in captions.items()}
     noise = torch.randn(truth.latents.shape, generator=torch.Generator().manual_seed(seed))
     batch, frames = truth.latents.shape[0], truth.latents.shape[2]
     first = 1 if first_frame_given else 0
@@ -129,12 +130,12 @@ def first_frame_rollout(pipe: Any, truth: Any, steps: int = 30, guidance_scale: 
     (the true one, and the one with the opposite motion)."""
     specs = {"true": [clip.spec for clip in truth.clips],
              "motion_swapped": [swapped(clip.spec, "motion") for clip in truth.clips]}
-    empty = _caption_states(pipe, [""] * len(truth.clips))
+    empty = caption_states(pipe, [""] * len(truth.clips))
     noise = torch.randn(truth.latents.shape, generator=torch.Generator().manual_seed(seed))
     sigmas = torch.linspace(1.0, 0.0, steps + 1).tolist()
     results = {}
     for name, given in specs.items():
-        text = _caption_states(pipe, [spec.text for spec in given])
+        text = caption_states(pipe, [spec.text for spec in given])
         start = noise.clone()
         start[:, :, 0] = truth.latents[:, :, 0]
         velocity = _first_frame_given_velocity(pipe, text, empty, guidance_scale)

@@ -1,4 +1,4 @@
-"""Where does a toy text-to-video model lose its prompt? Six checks that separate the suspects.
+"""Where does a toy text-to-video model lose its prompt? Seven checks that separate the suspects.
 
 * ``decoder``: the VAE ceiling. Encode held-out ground-truth clips, add Gaussian noise to the
   latents (in units of the per-channel latent std), decode, and score PSNR and the detector. If
@@ -18,6 +18,9 @@
   (``words_per_structure``), so backgrounds with fainter latents can be compared at equal SNR.
 * ``latents``: what each word changes in the VAE latents, locally and once the object's position is
   averaged away (``latent_words``): the part a denoiser can use near pure noise.
+* ``text``: how far apart the frozen text encoder puts captions that differ in one word, per background
+  (``caption_encodings``): a word the encoder hardly separates on one background cannot steer the denoiser
+  there. It covers every caption of the grammar, whatever ``--background``.
 
     python -m mmcache.pipelines.toy.diagnose --model toy-t2v --out runs/toy/diagnose
 
@@ -36,7 +39,8 @@ import torch
 
 from mmcache.files import atomic_write_json
 
-from .caption_sensitivity import caption_sensitivity, first_frame_rollout, scale_free_effects
+from .caption_encodings import word_swap_distances
+from .caption_sensitivity import caption_sensitivity, caption_states, first_frame_rollout, scale_free_effects
 from .captions import BACKGROUNDS, held_out_specs, on_backgrounds, spread, train_specs
 from .configs import NUM_FRAMES, SIZE
 from .data import first_clips, to_model_range
@@ -48,7 +52,7 @@ from .region_errors import region_errors
 from .sampling import adherence
 from .vae_utils import encode_mean, to_uint8
 
-CHECKS = ("decoder", "guidance", "train", "denoiser", "words", "latents")
+CHECKS = ("decoder", "guidance", "train", "denoiser", "words", "latents", "text")
 
 
 @torch.no_grad()
@@ -150,6 +154,9 @@ def main() -> None:
     if "latents" in args.checks:
         report["latent_words"] = word_signal_in_latents(pipe.vae, args.clips, args.seed, args.background)
         print("latent words", report["latent_words"], flush=True)
+    if "text" in args.checks:
+        report["text_encodings"] = word_swap_distances(lambda texts: caption_states(pipe, texts))
+        print("text encodings", report["text_encodings"], flush=True)
     print(f"report: {atomic_write_json(args.out / 'diagnosis.json', report)}")
 
 
