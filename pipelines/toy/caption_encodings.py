@@ -19,24 +19,24 @@ from .captions import BACKGROUNDS, CaptionSpec, all_specs
 Encode = Callable[[list[str]], torch.Tensor]  # captions -> states [B, tokens, dim]
 
 
-def relative_distances(encode: Encode, first: Sequence[str], second: Sequence[str]) -> torch.Tensor:
-    """``|E(a) - E(b)| / |E(a)|`` over all token states, for each pair ``(a, b)`` of the two lists."""
-    a, b = encode(list(first)).float(), encode(list(second)).float()
-    return (a - b).flatten(1).norm(dim=1) / a.flatten(1).norm(dim=1).clamp_min(1e-12)
+def relative_distances(reference: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """``|a - b| / |a|`` over all token states, for each pair of rows of ``reference`` and ``other``."""
+    a, b = reference.float().flatten(1), other.float().flatten(1)
+    return (a - b).norm(dim=1) / a.norm(dim=1).clamp_min(1e-12)
 
 
 @torch.no_grad()
 def word_swap_distances(encode: Encode, specs: Sequence[CaptionSpec] | None = None) -> dict[str, dict[str, float]]:
     """Per background of ``specs`` (default: every caption of the grammar), the mean relative distance of
-    each word's swap."""
+    each word's swap. The true captions are encoded once per background."""
     specs = list(all_specs() if specs is None else specs)
     result: dict[str, dict[str, float]] = {}
     for background in BACKGROUNDS:
         chosen = [s for s in specs if s.background == background]
         if not chosen:
             continue
-        texts = [s.text for s in chosen]
-        result[background] = {word: float(relative_distances(encode, texts, [swapped(s, word).text for s in chosen]).mean())
+        reference = encode([s.text for s in chosen])
+        result[background] = {word: float(relative_distances(reference, encode([swapped(s, word).text for s in chosen])).mean())
                               for word in SWAPS}
         result[background]["captions"] = len(chosen)
     return result
