@@ -36,16 +36,6 @@ def variant_configs(calibration: Any) -> dict[str, list[Any]]:
     }
 
 
-def call_kwargs(pipe: Any, defaults: dict[str, Any]) -> dict[str, Any]:
-    """The pipeline call arguments of ``defaults`` without prompt and output type (for ``calibrate``)."""
-    from mmcache.pipelines.generation import GenerationRequest, call_arguments
-
-    kwargs = call_arguments(pipe, GenerationRequest(prompt="x").with_defaults(defaults))
-    for key in ("prompt", "output_type"):
-        kwargs.pop(key)
-    return kwargs
-
-
 def psnr_by_variant(pipe: Any, defaults: dict[str, Any], configs: dict[str, list[Any]], prompts: list[str],
                     first_seed: int = 100, progress: bool = False) -> dict[str, list[float]]:
     """PSNR against the uncached output, per variant and prompt (prompt ``i`` uses seed ``first_seed + i``)."""
@@ -109,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     from mmcache.eval.pareto_step_methods import held_out_prompts
     from mmcache.files import atomic_write_json
     from mmcache.pipelines.euler_variant import euler_variant
+    from mmcache.pipelines.generation import GenerationRequest, calibration_arguments
     from mmcache.pipelines.loader import generation_defaults, load
 
     args = parse_args(argv)
@@ -119,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         pipe = load(str(euler_variant(args.model, Path(folder) / "euler")), device=args.device)
         pipe.set_progress_bar_config(disable=True)
+        settings = calibration_arguments(pipe, GenerationRequest(prompt=calibration_set[0]).with_defaults(defaults))
         calibration = mmcache.calibrate(pipe, prompts=calibration_set, seeds=[0], threshold=args.threshold,
-                                        granularity=args.granularity, progress=not args.quiet,
-                                        **call_kwargs(pipe, defaults))
+                                        granularity=args.granularity, progress=not args.quiet, **settings)
         scores = psnr_by_variant(pipe, defaults, variant_configs(calibration), prompts, progress=not args.quiet)
     reused = f"{len(calibration.reuse_steps)}/{args.steps}"
     print(f"{args.model}: {reused} steps reused, calibrated on {calibration_set}")

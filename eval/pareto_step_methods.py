@@ -63,16 +63,13 @@ def calibrate_ertacache(model: str, prompts: list[str], lambdas: list[float], st
     from mmcache.calibration import fit_ertacache
     from mmcache.calibration.recording import record_trajectories
     from mmcache.engine.registry import resolve_target
-    from mmcache.pipelines.generation import GenerationRequest, call_arguments
+    from mmcache.pipelines.generation import GenerationRequest, calibration_arguments
     from mmcache.pipelines.loader import generation_defaults, load
 
     pipe = load(model, device=device)
     pipe.set_progress_bar_config(disable=True)
     request = GenerationRequest(prompt=prompts[0], num_inference_steps=steps).with_defaults(generation_defaults(model))
-    kwargs = call_arguments(pipe, request)
-    for key in ("prompt", "output_type"):
-        kwargs.pop(key, None)
-    kwargs["output_type"] = "latent"
+    kwargs = {**calibration_arguments(pipe, request), "output_type": "latent"}
     trajectories, recorder = record_trajectories(pipe, prompts, [0], kwargs, progress=not quiet)
     channel_dim = resolve_target(pipe).adapter.channel_dim
     paths = []

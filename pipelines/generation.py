@@ -71,6 +71,14 @@ def call_arguments(pipe: Any, request: GenerationRequest) -> dict[str, Any]:
     return {key: value for key, value in candidates.items() if value is not None and key in accepted}
 
 
+
+def calibration_arguments(pipe: Any, request: GenerationRequest) -> dict[str, Any]:
+    """``call_arguments`` without prompt and output type: the settings ``mmcache.calibrate`` takes per run."""
+    kwargs = call_arguments(pipe, request)
+    for key in ("prompt", "output_type"):
+        kwargs.pop(key, None)
+    return kwargs
+
 def extract_frames(output: Any) -> np.ndarray:
     """The first video (or image, as one frame) of a pipeline output, as uint8 ``[T, H, W, 3]``."""
     if hasattr(output, "frames"):

@@ -7,7 +7,7 @@ code path stays tested.
 
 Calibration uses 4 training captions spread over the grammar (every background), as the Pareto
 benchmark does, and fidelity is averaged over 8 held-out prompts: per prompt the corrections' effect
-ranges over about ±2 dB, so 2 prompts could not measure a mean gain of about 1 dB (docs/METHODS.md,
+ranges from about −1 to +4.4 dB, so 2 prompts could not measure a mean gain of about 1 dB (docs/METHODS.md,
 "How many prompts").
 """
 
@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 
 import mmcache
-from mmcache.eval.ertacache_corrections import call_kwargs, psnr_by_variant, variant_configs
+from mmcache.eval.ertacache_corrections import psnr_by_variant, variant_configs
 from mmcache.eval.pareto_step_methods import calibration_prompts, held_out_prompts
 from mmcache.pipelines.euler_variant import euler_variant
+from mmcache.pipelines.generation import GenerationRequest, calibration_arguments
 from mmcache.pipelines.loader import bundled_path, generation_defaults, load
 
 MODEL = "toy-t2v" if (bundled_path("toy-t2v") / "model_index.json").is_file() else "tiny:wan2.1-t2v"
@@ -34,8 +35,9 @@ def setup(tmp_path_factory):
     pipe = load(model, device="cpu")
     pipe.set_progress_bar_config(disable=True)
     defaults = {**generation_defaults(MODEL), "num_inference_steps": STEPS}
+    settings = calibration_arguments(pipe, GenerationRequest(prompt="x").with_defaults(defaults))
     calibration = mmcache.calibrate(pipe, prompts=CALIBRATION_PROMPTS, seeds=[0], threshold=0.15, progress=False,
-                                    **call_kwargs(pipe, defaults))
+                                    **settings)
     return pipe, defaults, calibration
 
 
