@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from mmcache.config.base import MethodConfig
+from mmcache.methods.base import MethodConfig
 from mmcache.pipelines.generation import GenerationRequest, GenerationResult, run_generation
 from mmcache.pipelines.loader import generation_defaults
 

@@ -15,7 +15,8 @@ import types
 import typing
 from typing import Any, Literal, Union
 
-from mmcache.config.base import MethodConfig, registered_methods
+from mmcache.methods.base import MethodConfig, registered_methods
+from mmcache.pipelines.loader import method_preset
 
 KnobKind = Literal["threshold", "float", "int", "bool", "optional_bool", "int_list", "file", "text"]
 
@@ -121,15 +122,11 @@ def all_knobs() -> dict[str, list[Knob]]:
 
 
 def preset_values(method: str, model: str) -> dict[str, Any]:
-    """The method's preset named after the model (e.g. EasyCache's ``toy-t2v``), or nothing."""
-    config_class = registered_methods()[method]
-    if not hasattr(config_class, "preset"):
+    """The method's settings tuned for the model (``method_presets`` beside its weights), or nothing."""
+    values = method_preset(model, method)
+    if not values:
         return {}
-    name = os.path.basename(os.path.normpath(model))
-    try:
-        config = config_class.preset(name)
-    except ValueError:  # ConfigError: no preset of that name
-        return {}
+    config = registered_methods()[method](**values)
     return {key: value for key, value in config.to_dict().items() if key != "method"}
 
 

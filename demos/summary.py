@@ -7,7 +7,7 @@ import math
 import os
 from typing import Any
 
-from mmcache.config.base import MethodConfig
+from mmcache.methods.base import MethodConfig
 from mmcache.pipelines.generation import GenerationRequest, GenerationResult
 from mmcache.quality import psnr, ssim
 from mmcache.stats import CacheStats

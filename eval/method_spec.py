@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmcache.config.spec import parse_value, split_top_level
+from mmcache.methods.spec import parse_value, split_top_level
 
 from .errors import EvalError
 

@@ -1,6 +1,6 @@
 """The methods of one evaluation: the baseline, mmcache methods and peers, parsed from ``--methods``.
 
-mmcache methods are whatever ``mmcache.config.base.registered_methods()`` knows (a newly added
+mmcache methods are whatever ``mmcache.methods.base.registered_methods()`` knows (a newly added
 method works here unchanged); peers are listed in ``mmcache.eval.peers.PEERS``. The uncached
 ``baseline`` is always evaluated first.
 """
@@ -14,8 +14,8 @@ import json
 import os
 from typing import Any, Literal
 
-from mmcache.config.base import MethodConfig, registered_methods
-from mmcache.config.spec import parse_method_spec
+from mmcache.methods.base import MethodConfig, registered_methods
+from mmcache.methods.spec import parse_method_spec
 from mmcache.errors import ConfigError
 
 from .errors import EvalError

@@ -60,9 +60,9 @@ def _floats(text: str) -> list[float]:
 def calibrate_ertacache(model: str, prompts: list[str], lambdas: list[float], steps: int, out: Path,
                         device: str | None, quiet: bool) -> list[Path]:
     """Record calibration trajectories once and fit one calibration file per lambda."""
-    from mmcache.calibration import fit_ertacache
+    from mmcache.calibration.api import fit_ertacache
     from mmcache.calibration.recording import record_trajectories
-    from mmcache.engine.registry import resolve_target
+    from mmcache.families.registry import resolve_target
     from mmcache.pipelines.generation import GenerationRequest, calibration_arguments
     from mmcache.pipelines.loader import generation_defaults, load
 

@@ -13,6 +13,7 @@ before this package is imported. See docs/KERNELS.md.
 
 from .block_mask_estimation import estimate_block_mask
 from .block_sizes import BLOCK_M, BLOCK_N, SUPPORTED_HEAD_DIMS
+from .dispatch import BACKENDS
 from .block_sparse_attention import block_sparse_attention, block_sparse_attention_reference
 from .kv_quantization import QuantizedKV, dequantize_kv, quantize_kv, quantize_kv_mixed, split_by_importance
 from .live_blocks import LiveBlocks, compact_block_mask
@@ -21,6 +22,7 @@ from .token_subset_attention import token_subset_attention, token_subset_attenti
 from .triton_compat import HAS_TRITON
 
 __all__ = [
+    "BACKENDS",
     "BLOCK_M",
     "BLOCK_N",
     "HAS_TRITON",

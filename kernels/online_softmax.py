@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from .triton_compat import tl, triton
 
+LOG2_E = 1.4426950408889634  # log2(e): the kernels work in base 2 (exp2) with the scale folded in
+
 
 @triton.jit
 def online_softmax_step(scores, v_tile, row_max, row_sum, acc):

@@ -17,10 +17,10 @@ from .block_sizes import SUPPORTED_HEAD_DIMS
 from .dispatch import choose_backend
 from .kv_quantization import QuantizedKV, dequantize_kv
 from .masked_attention import masked_attention
+from .online_softmax import LOG2_E
 from .triton_compat import is_interpreted, tl, triton
 from .validation import check_attention_dtype, default_scale
 
-LOG2_E = 1.4426950408889634
 DECODE_BLOCK_N = 64
 MAX_ROWS_PER_KV_HEAD = 128
 

@@ -11,11 +11,10 @@ import torch
 from .block_sizes import BLOCK_M, BLOCK_N
 from .dispatch import choose_backend
 from .masked_attention import masked_attention
-from .online_softmax import online_softmax_step
+from .online_softmax import LOG2_E, online_softmax_step
 from .triton_compat import is_interpreted, tl, triton
 from .validation import AttentionShape, check_qkv, check_same_device, default_scale
 
-LOG2_E = 1.4426950408889634
 
 
 @triton.jit

@@ -11,13 +11,17 @@ from .installed_kernels import load_installed_kernels
 
 load_installed_kernels()  # before anything imports transformers or diffusers
 
-from .calibration import Calibration, CalibrationMismatchError, calibrate
-from .config import EASYCACHE_PRESETS, EasyCacheConfig, ERTACacheConfig, MethodConfig, ReuseScheduleConfig, SparseAttentionConfig
-from .engine.adapter import FamilyAdapter
-from .engine.api import disable, enable, enabled
-from .engine.handle import CacheHandle
-from .engine.registry import families, register_family
+from .api import disable, enable, enabled
+from .calibration.api import calibrate
+from .calibration.file import Calibration, CalibrationMismatchError
 from .errors import AlreadyEnabledError, ConfigError, MMCacheError, NotEnabledError, UnsupportedModelError
+from .families import FamilyAdapter, families, register_family
+from .handle import CacheHandle
+from .methods.base import MethodConfig
+from .methods.easycache import EasyCacheConfig
+from .methods.ertacache import ERTACacheConfig
+from .methods.reuse_schedule import ReuseScheduleConfig
+from .methods.sparse_attention import SparseAttentionConfig
 from .stats import BranchCounts, CacheStats, StepRecord
 
 __version__ = "0.1.0"
@@ -32,7 +36,6 @@ __all__ = [
     "BranchCounts",
     "MethodConfig",
     "EasyCacheConfig",
-    "EASYCACHE_PRESETS",
     "ReuseScheduleConfig",
     "ERTACacheConfig",
     "SparseAttentionConfig",

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 import mmcache
-from mmcache.config.base import MethodConfig
+from mmcache.methods.base import MethodConfig
 from mmcache.stats import CacheStats
 from mmcache.video import to_uint8_frames
 
@@ -144,4 +144,4 @@ def _compute_counter(handle: Any, enabled: bool) -> ContextManager[Any]:
         return contextlib.nullcontext()
     from .compute import count_linear_macs
 
-    return count_linear_macs(handle.session.target.denoisers)
+    return count_linear_macs(handle.controller.target.denoisers)

@@ -11,10 +11,13 @@ from typing import Any
 
 import torch
 
+from .call_defaults import with_call_defaults
+
 MODELS_DIR = Path(__file__).resolve().parent / "toy" / "models"
 BUNDLED = ("toy-t2v", "toy-df")
 TINY_PREFIX = "tiny:"
 DEFAULTS_FILE = "mmcache_defaults.json"
+METHOD_PRESETS = "method_presets"  # key of the defaults file: method name -> settings tuned for the model
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
@@ -94,11 +97,15 @@ def load(name_or_path: str, device: str | torch.device | None = None,
          dtype: torch.dtype | str | None = None) -> Any:
     """A ready diffusers pipeline for ``"toy-t2v"``, ``"toy-df"``, ``"tiny:<family>"``, a folder or a hub id.
 
-    ``device`` defaults to CUDA when available, else CPU; ``dtype`` to the checkpoint's own.
+    ``device`` defaults to CUDA when available, else CPU; ``dtype`` to the checkpoint's own. A
+    pipeline loaded from a folder with ``mmcache_defaults.json`` (every bundled model) fills the
+    call arguments it is not given from that file, so ``load("toy-t2v")(prompt)`` generates at the
+    model's trained size.
     """
     from .tiny import TINY_BUILDERS, build_tiny_pipeline
 
     torch_dtype = _resolve_dtype(dtype)
+    folder: Path | None = None  # where the pipeline was saved, whose defaults file a bare call uses
     if name_or_path in BUNDLED:
         folder = bundled_path(name_or_path)
         if not (folder / "model_index.json").is_file():
@@ -118,7 +125,8 @@ def load(name_or_path: str, device: str | torch.device | None = None,
         if not (Path(name_or_path) / "model_index.json").is_file():
             raise ModelNotFoundError(f"{name_or_path} is a folder but holds no model_index.json (not a diffusers "
                                      "pipeline saved with save_pretrained).")
-        pipe = _from_folder(Path(name_or_path), torch_dtype)
+        folder = Path(name_or_path)
+        pipe = _from_folder(folder, torch_dtype)
     elif HUB_ID.fullmatch(name_or_path):
         pipe = _from_hub(name_or_path, torch_dtype)
     else:
@@ -128,6 +136,8 @@ def load(name_or_path: str, device: str | torch.device | None = None,
         )
     pipe.to(torch.device(device) if device is not None else default_device())
     pipe.mmcache_model_name = name_or_path
+    if folder is not None:
+        with_call_defaults(pipe, read_defaults(folder))
     return pipe
 
 
@@ -146,7 +156,17 @@ def generation_defaults(name_or_path: str) -> dict[str, Any]:
     return read_defaults(bundled_path(name_or_path) if name_or_path in BUNDLED else Path(name_or_path))
 
 
-def read_defaults(folder: Path) -> dict[str, Any]:
-    """The ``mmcache_defaults.json`` of a pipeline folder, or ``{}`` when it has none."""
+def _defaults_file(folder: Path) -> dict[str, Any]:
     file = Path(folder) / DEFAULTS_FILE
     return json.loads(file.read_text()) if file.is_file() else {}
+
+
+def read_defaults(folder: Path) -> dict[str, Any]:
+    """The generation settings in a pipeline folder's ``mmcache_defaults.json``, or ``{}`` when it has none."""
+    return {key: value for key, value in _defaults_file(folder).items() if key != METHOD_PRESETS}
+
+
+def method_preset(name_or_path: str, method: str) -> dict[str, Any]:
+    """The settings of ``method`` tuned for this model (``method_presets`` in its defaults file), or ``{}``."""
+    folder = bundled_path(name_or_path) if name_or_path in BUNDLED else Path(name_or_path)
+    return dict(_defaults_file(folder).get(METHOD_PRESETS, {}).get(method, {})) if folder.is_dir() else {}

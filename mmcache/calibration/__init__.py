@@ -1,6 +1,5 @@
-"""Offline calibration: recorded full-compute trajectories turned into method parameters."""
+"""Offline calibration: recorded full-compute trajectories turned into method parameters.
 
-from .api import calibrate, fit_ertacache, supports_time_adjustment
-from .calibration import Calibration, CalibrationMismatchError
-
-__all__ = ["calibrate", "fit_ertacache", "supports_time_adjustment", "Calibration", "CalibrationMismatchError"]
+``mmcache.calibrate`` (``calibration.api``) runs the profiling; ``Calibration`` (``calibration.file``)
+is the versioned file it writes, validated against ``calibration.schema`` when read.
+"""

@@ -7,22 +7,13 @@ from typing import Any, Iterable, Sequence
 
 import torch
 
-from ..engine.registry import resolve_target
 from ..errors import ConfigError
+from ..families.registry import resolve_target
+from ..methods.ertacache import supports_time_adjustment
 from . import ertacache_fit
-from .calibration import Calibration, describe_target
+from .file import Calibration, describe_target
 from .recording import Trajectory, record_trajectories
-
-EULER_FLOW_SCHEDULERS = ("FlowMatchEulerDiscreteScheduler",)
-METHODS = ("ertacache",)
-
-
-def supports_time_adjustment(pipeline: Any) -> bool:
-    """Timestep adjustment rescales Euler steps on the sigma grid: it needs a flow-matching Euler sampler."""
-    scheduler = getattr(pipeline, "scheduler", None)
-    names = [cls.__name__ for cls in type(scheduler).__mro__]
-    return any(name in EULER_FLOW_SCHEDULERS for name in names) and not getattr(
-        getattr(scheduler, "config", None), "stochastic_sampling", False)
+from .schema import METHODS
 
 
 def _generation_kwargs(pipe: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -32,6 +23,9 @@ def _generation_kwargs(pipe: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"{type(pipe).__name__} does not accept {unknown}.")
     if "num_inference_steps" not in kwargs:
         raise ConfigError("calibrate needs num_inference_steps=...: a calibration is made for one step count.")
+    steps = kwargs["num_inference_steps"]
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 2:
+        raise ConfigError(f"calibrate needs num_inference_steps >= 2 (a whole number), got {steps!r}.")
     if "output_type" in accepted:
         kwargs = {**kwargs, "output_type": "latent"}  # the decoded video is not needed
     return kwargs
@@ -45,8 +39,9 @@ def fit_ertacache(trajectories: list[Trajectory], pipe: Any, threshold: float, c
     errors = ertacache_fit.relative_cache_errors(trajectories)
     schedule = ertacache_fit.greedy_reuse_schedule(errors, threshold, final_steps)
     rectification = ertacache_fit.fit_rectification(trajectories, schedule, channel_dim, granularity)  # type: ignore[arg-type]
-    time_scale = (ertacache_fit.fit_time_scale(trajectories, schedule, channel_dim, rectification)
-                  if supports_time_adjustment(pipe) else {})
+    euler = supports_time_adjustment(pipe)
+    time_scale = ertacache_fit.fit_time_scale(trajectories, schedule, channel_dim, rectification) if euler else {}
+    time_scale_unrectified = ertacache_fit.fit_time_scale(trajectories, schedule, channel_dim, None) if euler else {}
     sources = ertacache_fit.refresh_points(schedule, trajectories[0].num_steps)
     return Calibration(
         method="ertacache",
@@ -57,6 +52,7 @@ def fit_ertacache(trajectories: list[Trajectory], pipe: Any, threshold: float, c
         threshold=float(threshold),
         reuse_steps=schedule,
         time_scale=time_scale,
+        time_scale_unrectified=time_scale_unrectified,
         rectification=rectification,
         channel_dim=channel_dim,
         prompts=sorted({t.prompt for t in trajectories}),
@@ -93,8 +89,8 @@ def calibrate(pipe: Any, method: str = "ertacache", prompts: Sequence[str] = (),
     prompts = list(prompts)
     if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
         raise ConfigError("calibrate needs at least one non-empty prompt.")
-    if not threshold > 0:
-        raise ConfigError(f"threshold must be > 0, got {threshold}.")
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 < threshold < float("inf"):
+        raise ConfigError(f"threshold must be a finite number > 0, got {threshold!r}.")
     if granularity not in ("channel", "scalar"):
         raise ConfigError(f"granularity must be 'channel' or 'scalar', got {granularity!r}.")
     kwargs = _generation_kwargs(pipe, dict(generation_kwargs))

@@ -8,7 +8,9 @@
   eps = v_tilde - v (v_tilde = x_i + r_j) is fitted by least squares as an affine function of
   v_tilde, per latent channel (or one scalar pair per step), per branch.
 * Timestep adjustment: phi_i = clip(1 - ||v_hat_i - v_i||_1 / ||v_i||_1, 0, 1), averaged over
-  prompts and branches, where v_hat is the prediction actually used on that step.
+  prompts and branches, where v_hat is the prediction actually used on that step: fitted once on
+  the rectified prediction and once on plain reuse, so that a run without rectification gets phi
+  of its own prediction.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from typing import Literal
 
 import torch
 
+from ..methods.base import mean_abs
+from ..methods.ertacache import apply_rectification
 from .recording import Trajectory
 
 Granularity = Literal["channel", "scalar"]
 
 
 def _mean_abs(tensor: torch.Tensor) -> float:
-    return float(tensor.double().abs().mean())
+    return float(mean_abs(tensor, torch.float64))
 
 
 def relative_cache_errors(trajectories: list[Trajectory]) -> torch.Tensor:
@@ -111,16 +115,6 @@ def fit_rectification(trajectories: list[Trajectory], schedule: list[int], chann
             intercept = se / n - slope * sp / n
             fitted[key][step] = (slope.tolist(), intercept.tolist())
     return fitted
-
-
-def apply_rectification(predicted: torch.Tensor, slope: torch.Tensor, intercept: torch.Tensor,
-                        channel_dim: int) -> torch.Tensor:
-    """``v_hat = v_tilde - (K * v_tilde + B)`` with per-channel (or scalar) K and B."""
-    shape = [1] * predicted.ndim
-    if slope.numel() > 1:
-        shape[channel_dim] = slope.numel()
-    k, b = slope.reshape(shape).to(predicted), intercept.reshape(shape).to(predicted)
-    return predicted - (k * predicted + b)
 
 
 def fit_time_scale(trajectories: list[Trajectory], schedule: list[int], channel_dim: int,

@@ -7,13 +7,10 @@ from typing import Any, Iterable
 
 import torch
 
-from ..engine.tracker import RunTracker
-from ..methods.base import Decision, DenoiserCall, StepPolicy
-
-
-def state_name(state_key: tuple[int, str]) -> str:
-    """A branch-state key as a string: ``"0:cond"`` (denoiser index, CFG branch or batched context)."""
-    return f"{state_key[0]}:{state_key[1]}"
+from ..api import disable, enable_policy
+from ..context import DenoiserCall, state_name
+from ..methods.base import Decision, StepPolicy
+from ..runtime.tracker import RunTracker
 
 
 @dataclasses.dataclass
@@ -68,8 +65,6 @@ def record_trajectories(pipe: Any, prompts: Iterable[str], seeds: Iterable[int],
                         ) -> tuple[list[Trajectory], TrajectoryRecorder]:
     """Run ``pipe`` on every prompt × seed with every step computed; return the trajectories."""
     from tqdm.auto import tqdm
-
-    from ..engine.api import disable, enable_policy
 
     jobs = [(prompt, seed) for prompt in prompts for seed in seeds]
     recorder_box: list[TrajectoryRecorder] = []

@@ -44,7 +44,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmcache.calibration import calibrate
+    from mmcache.calibration.api import calibrate
     from mmcache.pipelines.generation import GenerationRequest, call_arguments
     from mmcache.pipelines.loader import default_model, generation_defaults, load
     from mmcache.eval.prompts import load_prompts

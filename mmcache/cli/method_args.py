@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..config.base import MethodConfig, registered_methods
-from ..config.spec import parse_method_spec
+from ..methods.base import MethodConfig, registered_methods
+from ..methods.spec import parse_method_spec
 from ..errors import ConfigError
 
 NO_METHOD = "none"
@@ -19,7 +19,7 @@ def add_method_arguments(parser: argparse.ArgumentParser, default: str = "easyca
     group.add_argument("--method", default=default,
                        help=f"cache method: {', '.join(sorted(registered_methods()))} or '{NO_METHOD}' "
                             f"(default: {default})")
-    group.add_argument("--preset", help="start from a per-family preset of the method, e.g. wan2.1, toy-t2v")
+    group.add_argument("--preset", help="start from a model family's preset of the method, e.g. wan, hunyuan-video")
     group.add_argument("--threshold", type=float, help="reuse threshold (EasyCache: tau; larger = faster)")
     group.add_argument("--warmup-steps", type=int, help="first steps always computed (EasyCache: R)")
     group.add_argument("--final-steps", type=int, help="last steps always computed")

@@ -11,8 +11,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     del args
-    from mmcache.config.base import registered_methods
-    from mmcache.engine.registry import families
+    from mmcache.methods.base import registered_methods
+    from mmcache.families.registry import families
     from mmcache.pipelines.loader import available_models, default_model
 
     print("models (also: any local diffusers folder or hub id):")

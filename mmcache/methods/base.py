@@ -1,39 +1,133 @@
-"""The interface of a step method: per denoiser forward, decide to compute or to reuse."""
+"""What every method shares: its config base class (validation, JSON, registry) and the step-method interface.
+
+A method is one module in this package holding a ``MethodConfig`` subclass and the code that
+applies it. Defining the subclass registers it under its ``method`` name. A **step** method
+(``role = "step"``) builds a ``StepPolicy`` that decides, per denoiser forward, whether to compute
+or to reuse; an **attention** method (``role = "attention"``) attaches to the denoiser's attention
+modules and composes with one step method.
+"""
 
 from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import torch
 
-from ..engine.tracker import ForwardInfo, RunTracker
+from ..context import DenoiserCall
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..families.registry import ResolvedTarget
+    from ..runtime.controller import CacheController
+    from ..runtime.tracker import RunTracker
+
+Role = Literal["step", "attention"]
+
+_CONFIG_CLASSES: dict[str, type["MethodConfig"]] = {}
 
 
-@dataclasses.dataclass(frozen=True)
-class DenoiserCall:
-    """One denoiser forward as a step method sees it.
+def require(condition: bool, message: str) -> None:
+    """Raise ``ConfigError(message)`` unless ``condition`` holds."""
+    if not condition:
+        raise ConfigError(message)
 
-    ``latent`` is the noisy latent the output refers to (``hidden_states`` without image-to-video
-    condition channels); ``denoiser`` indexes the pipeline's denoisers (Wan 2.2 has two experts).
-    ``kwargs`` are the forward's keyword arguments, for methods that need more than the latent.
+
+def is_number(value: Any) -> bool:
+    """A real int or float (not a bool, not a string)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class Attachment(Protocol):
+    """What an attention method attached to the model; ``detach`` removes it."""
+
+    def detach(self) -> None: ...
+
+
+@dataclasses.dataclass
+class MethodConfig:
+    """Base of the per-method configuration dataclasses.
+
+    Subclasses set ``method`` (the name used in JSON, the CLI and stats) and ``role``, and
+    implement ``validate`` (raise ``ConfigError`` naming the first invalid field). A config is
+    validated when created and again whenever a field is assigned, so an invalid value never
+    reaches a run.
     """
 
-    info: ForwardInfo
-    denoiser: int
-    latent: torch.Tensor
-    kwargs: dict
+    method: ClassVar[str] = ""
+    role: ClassVar[Role] = "step"
 
-    @property
-    def state_key(self) -> tuple[int, str]:
-        return (self.denoiser, self.info.state_key)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.method:
+            _CONFIG_CLASSES[cls.method] = cls
 
-    def leader(self, tensor: torch.Tensor) -> torch.Tensor:
-        """The batch chunk of the branch that decides for this forward."""
-        return self.info.chunk(tensor, self.info.leader)
+    def __post_init__(self) -> None:
+        self.validate()
+        object.__setattr__(self, "_validated", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        fields = {field.name for field in dataclasses.fields(self)}
+        if name in fields:
+            value = self.coerce(name, value)
+        if not self.__dict__.get("_validated") or name not in fields:
+            object.__setattr__(self, name, value)
+            return
+        previous = self.__dict__[name]
+        object.__setattr__(self, name, value)
+        try:
+            self.validate()
+        except ConfigError:
+            object.__setattr__(self, name, previous)
+            raise
+
+    def coerce(self, name: str, value: Any) -> Any:
+        """The value stored for field ``name`` (e.g. a list turned into a tuple); default: unchanged."""
+        return value
+
+    def validate(self) -> None:
+        """Raise ``ConfigError`` naming the first invalid field; subclasses extend this."""
+
+    # -- applying the method ------------------------------------------------------------------
+    def policy(self, tracker: "RunTracker") -> "StepPolicy":
+        """The step policy of a step method (one per enabled pipeline)."""
+        raise ConfigError(f"{type(self).__name__} is not a step method.")
+
+    def attach(self, target: "ResolvedTarget", controller: "CacheController") -> Attachment:
+        """Attach an attention method to the resolved target; return what ``detach`` undoes."""
+        raise ConfigError(f"{type(self).__name__} is not an attention method.")
+
+    # -- JSON ------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict that ``MethodConfig.from_dict`` turns back into this config."""
+        return {"method": self.method, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "MethodConfig":
+        """Rebuild a config from ``to_dict()`` output; called on the base class it dispatches on ``method``."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"A method config must be a JSON object, got {type(data).__name__}.")
+        data = dict(data)
+        name = data.pop("method", cls.method or None)
+        target = _CONFIG_CLASSES.get(name) if isinstance(name, str) else None
+        if target is None:
+            raise ConfigError(f"Unknown method {name!r}; known methods: {sorted(_CONFIG_CLASSES)}.")
+        if cls.method and target is not cls:
+            raise ConfigError(f"{cls.__name__}.from_dict got a config for method {name!r}.")
+        known = {field.name for field in dataclasses.fields(target)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{target.__name__} has no field(s) {unknown}; valid fields: {sorted(known)}.")
+        return target(**data)
 
 
+def registered_methods() -> dict[str, type[MethodConfig]]:
+    """Method name → config class, for every method module imported (``mmcache.methods`` imports all)."""
+    return dict(_CONFIG_CLASSES)
+
+
+# -- step methods ------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Decision:
     """Compute or reuse, why, and the decision quantity against its threshold."""
@@ -49,7 +143,7 @@ class StepPolicy(abc.ABC):
 
     method: str = ""
 
-    def __init__(self, tracker: RunTracker) -> None:
+    def __init__(self, tracker: "RunTracker") -> None:
         self.tracker = tracker
         self.start_run()
 
@@ -81,6 +175,30 @@ class StepPolicy(abc.ABC):
         return output
 
 
-def mean_abs(tensor: torch.Tensor) -> torch.Tensor:
-    """Mean absolute value in float32 (the L1-mean norm used by the cache papers)."""
-    return tensor.float().abs().mean()
+@dataclasses.dataclass(frozen=True)
+class CachedResidual:
+    """``o − x`` of the last computed call of a branch (float32), and the output dtype to reuse it in.
+
+    Reusing it at a later step returns ``x_t + (o − x)``: the residual reuse every step method
+    builds on.
+    """
+
+    residual: torch.Tensor
+    dtype: torch.dtype
+
+    @classmethod
+    def of(cls, latent: torch.Tensor, output: torch.Tensor) -> "CachedResidual":
+        return cls(output.detach().float() - latent.detach().float(), output.dtype)
+
+    def prediction(self, latent: torch.Tensor) -> torch.Tensor:
+        """``x_t + (o − x)`` in float32."""
+        return latent.float() + self.residual
+
+    def reuse(self, latent: torch.Tensor) -> torch.Tensor:
+        """``x_t + (o − x)`` in the output's dtype."""
+        return self.prediction(latent).to(self.dtype)
+
+
+def mean_abs(tensor: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Mean absolute value (the L1-mean norm of the cache papers), computed in ``dtype``."""
+    return tensor.to(dtype).abs().mean()

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mmcache.config.spec import parse_value
+from mmcache.methods.spec import parse_value
 from mmcache.files import atomic_write_json
 
 from ..loader import pipeline_folder_or_usage_error, read_defaults

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmcache.config.base import registered_methods
+from mmcache.methods.base import registered_methods
 from mmcache.video import read_mp4, video_codec
 
 from .conftest import TEST_KNOBS

@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from mmcache import EasyCacheConfig, ReuseScheduleConfig
-from mmcache.config.base import registered_methods
+from mmcache.methods.base import registered_methods
+from mmcache.pipelines.loader import method_preset
 from mmcache.demos.knobs import (
     KnobError,
     all_knobs,
@@ -61,7 +62,8 @@ def test_knob_values_build_the_config():
 
 
 def test_presets_named_after_the_model_set_the_starting_values():
-    assert initial_values("easycache", "toy-t2v")["warmup_steps"] == EasyCacheConfig.preset("toy-t2v").warmup_steps
+    assert method_preset("toy-t2v", "easycache") == {"threshold": 0.05, "warmup_steps": 5}
+    assert initial_values("easycache", "toy-t2v")["warmup_steps"] == 5
     assert initial_values("easycache", "tiny:wan2.1-t2v") == {"threshold": 0.05, "warmup_steps": 10, "final_steps": 1}
     assert initial_values("easycache", "x", {"threshold": 0.3})["threshold"] == 0.3
 

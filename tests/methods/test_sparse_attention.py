@@ -7,7 +7,7 @@ import torch
 
 import mmcache
 from mmcache import ConfigError
-from mmcache.attention import router as router_module
+from mmcache.methods import sparse_attention as router_module
 from mmcache.pipelines.tiny import build_tiny_pipeline, generate_tiny
 from mmcache.quality import psnr
 

@@ -1,4 +1,4 @@
-"""Run a diffusers attention processor's own code with its attention call redirected to mmcache.
+"""The attention-level hook: a diffusers attention processor runs its own code, its attention call redirected.
 
 A processor computes projections, norms and rotary embeddings, then calls either diffusers'
 ``dispatch_attention_fn`` ([B, S, H, D] layout) or ``F.scaled_dot_product_attention``
@@ -80,3 +80,14 @@ def restore(attention_module: torch.nn.Module) -> None:
     original = getattr(attention_module.processor, ORIGINAL_PROCESSOR, None)
     if original is not None:
         attention_module.processor = original
+
+
+def self_attention_modules(adapter: Any, denoiser: torch.nn.Module) -> list[tuple[int, torch.nn.Module]]:
+    """(block index, module) for every self/joint attention module named by the family adapter."""
+    found = []
+    for index, block in enumerate(adapter.blocks(denoiser)):
+        for name in adapter.self_attention:
+            module = getattr(block, name, None)
+            if module is not None and hasattr(module, "processor"):
+                found.append((index, module))
+    return found

@@ -1,15 +1,88 @@
-"""Routes one attention module's calls: block-sparse where it applies, the original call otherwise."""
+"""Block-sparse self-attention for video DiTs: config, per-module router, attachment.
+
+For every layer, head and step, key blocks are ranked per query block by the softmax of
+mean-pooled query and key blocks (``mmcache.kernels.estimate_block_mask``); the kept blocks run
+through ``block_sparse_attention``. The denoiser's own attention processors compute projections,
+norms and rotary embeddings; only their attention call is redirected (``hooks.attention``).
+"""
 
 from __future__ import annotations
 
 import collections
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import torch
 
-from ..config.sparse_attention import SparseAttentionConfig
 from ..errors import ConfigError
+from ..hooks.attention import redirect, restore, self_attention_modules
+from .base import MethodConfig, is_number, require
+
+DEFAULT_DENSITY = 0.5
+
+
+@dataclasses.dataclass
+class SparseAttentionConfig(MethodConfig):
+    """Replace the denoiser's self-attention with ``block_sparse_attention`` over important blocks.
+
+    For every layer, head and step, key blocks are ranked per query block by the softmax of
+    mean-pooled query and key blocks; the top ones are kept. Diagonal blocks and, in joint
+    text-video attention, text blocks (as keys and as queries) are always kept.
+
+    Args:
+        density: fraction of key blocks each query block keeps (1.0: dense, to rounding); the
+            default when neither density nor top_p is given is 0.5.
+        top_p: instead of ``density``, keep the fewest blocks holding this share of the estimated
+            attention mass.
+        block_size: token granularity of the importance estimate; a multiple of the kernel's
+            ``BLOCK_M`` and ``BLOCK_N`` (coarser is cheaper to estimate).
+        dense_steps: the first denoising steps run dense attention (their layout changes most).
+        dense_layers: block indices that always run dense.
+        backend: kernel backend, ``"auto"`` (Triton on CUDA, the PyTorch reference elsewhere),
+            ``"triton"`` or ``"reference"``.
+    """
+
+    method: ClassVar[str] = "sparse_attention"
+    role: ClassVar[str] = "attention"
+
+    density: float | None = None
+    top_p: float | None = None
+    block_size: int = 128
+    dense_steps: int = 0
+    dense_layers: tuple[int, ...] = ()
+    backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.density is None and self.top_p is None:
+            self.density = DEFAULT_DENSITY
+        super().__post_init__()
+
+    def coerce(self, name: str, value: Any) -> Any:
+        return tuple(value) if name == "dense_layers" and isinstance(value, list) else value
+
+    def validate(self) -> None:
+        from mmcache.kernels import BACKENDS, BLOCK_M, BLOCK_N  # kernels load lazily (TRITON_INTERPRET is read then)
+
+        require(self.density is None or self.top_p is None,
+                "SparseAttentionConfig takes one of density and top_p, not both.")
+        if self.density is not None:
+            require(is_number(self.density) and 0 < self.density <= 1,
+                    f"SparseAttentionConfig.density must be in (0, 1], got {self.density!r}.")
+        if self.top_p is not None:
+            require(is_number(self.top_p) and 0 < self.top_p <= 1,
+                    f"SparseAttentionConfig.top_p must be in (0, 1], got {self.top_p!r}.")
+        require(isinstance(self.block_size, int) and not isinstance(self.block_size, bool) and self.block_size > 0
+                and self.block_size % BLOCK_M == 0 and self.block_size % BLOCK_N == 0,
+                f"SparseAttentionConfig.block_size must be a positive multiple of the kernel blocks "
+                f"({BLOCK_M} query rows, {BLOCK_N} keys), got {self.block_size!r}.")
+        require(isinstance(self.dense_steps, int) and not isinstance(self.dense_steps, bool) and self.dense_steps >= 0,
+                f"SparseAttentionConfig.dense_steps must be an integer >= 0, got {self.dense_steps!r}.")
+        require(isinstance(self.dense_layers, tuple) and all(isinstance(i, int) and i >= 0 for i in self.dense_layers),
+                f"SparseAttentionConfig.dense_layers must be block indices, got {self.dense_layers!r}.")
+        require(self.backend in BACKENDS, f"SparseAttentionConfig.backend must be one of {BACKENDS}.")
+
+    def attach(self, target: Any, controller: Any) -> "SparseAttentionAttachment":
+        return attach_sparse_attention(self, target, controller)
 
 
 @dataclasses.dataclass
@@ -56,10 +129,10 @@ def expand_mask(mask: torch.Tensor, block_size: int, block_m: int, block_n: int,
 class SparseAttentionRouter:
     """Block-sparse attention for one self-attention module of the denoiser (see ``redirect``)."""
 
-    def __init__(self, config: SparseAttentionConfig, session: Any, layer: int, joint_text: str | None,
+    def __init__(self, config: SparseAttentionConfig, controller: Any, layer: int, joint_text: str | None,
                  counts: AttentionCounts) -> None:
         self.config = config
-        self.session = session
+        self.controller = controller
         self.layer = layer
         self.joint_text = joint_text
         self.counts = counts
@@ -94,7 +167,7 @@ class SparseAttentionRouter:
     # -- decisions ------------------------------------------------------------------------------
     def _dense_reason(self, q_len: int, k_len: int, attn_mask: Any, dropout_p: float, is_causal: bool,
                       parallel_config: Any) -> str:
-        current = self.session.current
+        current = self.controller.current
         if attn_mask is not None:
             return "attention mask (the kernel has no per-token mask)"
         if dropout_p:
@@ -114,9 +187,9 @@ class SparseAttentionRouter:
         return ""
 
     def _text_ranges(self, length: int) -> list[tuple[int, int]] | None:
-        if self.joint_text is None or self.session.current is None:
+        if self.joint_text is None or self.controller.current is None:
             return None
-        text = self.session.current.kwargs.get("encoder_hidden_states")
+        text = self.controller.current.kwargs.get("encoder_hidden_states")
         if not isinstance(text, torch.Tensor):
             return None
         tokens = min(int(text.shape[1]), length)
@@ -145,3 +218,40 @@ class SparseAttentionRouter:
             k, v = k[:, :, :valid_keys], v[:, :, :valid_keys]
             mask = mask[..., : -(-valid_keys // BLOCK_N)].contiguous()
         return block_sparse_attention(q, k, v, mask, scale=scale, backend=self.config.backend)
+
+
+class SparseAttentionAttachment:
+    """The redirected attention modules of one enabled pipeline; ``detach`` restores them."""
+
+    def __init__(self, modules: list[torch.nn.Module], counts: AttentionCounts) -> None:
+        self.modules = modules
+        self.counts = counts
+
+    def detach(self) -> None:
+        for module in self.modules:
+            restore(module)
+
+    def stats(self) -> dict[str, Any]:
+        return {"method": "sparse_attention", **self.counts.as_dict()}
+
+
+def attach_sparse_attention(config: SparseAttentionConfig, resolved: Any, controller: Any) -> SparseAttentionAttachment:
+    """Redirect every self-attention module the adapter names to a ``SparseAttentionRouter``."""
+    adapter = resolved.adapter
+    if not adapter.self_attention:
+        raise ConfigError(f"Sparse attention is not available for the {adapter.name} family: its adapter names no "
+                          "self-attention modules.")
+    counts = AttentionCounts()
+    modules: list[torch.nn.Module] = []
+    try:
+        for denoiser in resolved.denoisers:
+            for layer, module in self_attention_modules(adapter, denoiser):
+                redirect(module, SparseAttentionRouter(config, controller, layer, adapter.joint_text, counts))
+                modules.append(module)
+    except Exception:
+        for module in modules:
+            restore(module)
+        raise
+    if not modules:
+        raise ConfigError(f"No self-attention module found in the {adapter.name} denoiser.")
+    return SparseAttentionAttachment(modules, counts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Mapping
 
 import torch
 
@@ -28,6 +29,8 @@ class FamilyAdapter:
         joint_text: where text tokens sit in joint attention ("prefix" or "suffix"; ``None`` when
             text enters through cross-attention).
         hidden_states_argument / timestep_argument: names of those forward arguments.
+        presets: per method name, the settings that suit this family
+            (``EasyCacheConfig.preset(family)`` reads ``presets["easycache"]``).
         notes: anything a user should know when applying a method to this family.
     """
 
@@ -44,6 +47,7 @@ class FamilyAdapter:
     joint_text: str | None = None
     hidden_states_argument: str = "hidden_states"
     timestep_argument: str = "timestep"
+    presets: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     notes: str = ""
 
     def blocks(self, denoiser: torch.nn.Module) -> list[torch.nn.Module]:

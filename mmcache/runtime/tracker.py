@@ -1,63 +1,45 @@
-"""Where the denoising loop is: pipeline call (run), step index, number of steps, CFG branches.
+"""Where the denoising loop is: run (pipeline call), step index, number of steps, CFG branches.
 
 A run ends when diffusers resets stateful hooks at the end of a pipeline call
 (``maybe_free_model_hooks``). As safety nets for interrupted calls and for denoisers called outside
 a pipeline, a new run also starts when a branch has already done every step, when the pipeline
-says the step index is 0 again, or when the timestep goes up (every supported sampler walks the
-timesteps downwards).
+says the step index is 0 again, or when a scalar timestep given on the CPU goes up (every supported
+sampler walks the timesteps downwards). Timesteps on an accelerator are never read (reading one
+would synchronise the device on every forward), nor are per-frame timesteps (``[B, F]`` of
+diffusion-forcing pipelines, whose frames are at different noise levels).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import torch
 
+from ..context import BATCHED_CONTEXT, SINGLE_BRANCH, ForwardInfo
 from ..errors import ConfigError
-from .adapter import FamilyAdapter
-
-SINGLE_BRANCH = "main"
-BATCHED_CONTEXT = "cond_uncond"
+from ..families.adapter import FamilyAdapter
 
 
-@dataclasses.dataclass(frozen=True)
-class ForwardInfo:
-    """Position of one denoiser forward in the denoising loop.
+def host_timestep(timestep: Any) -> float | None:
+    """The timestep as a number when reading it costs nothing and it is one value, else ``None``.
 
-    ``branches`` names the CFG branch of each equal chunk of the batch (one entry unless the
-    pipeline batches cond and uncond); ``leader`` is the index of the chunk whose values decide for
-    the whole forward; ``state_key`` identifies the per-branch state of a cache method.
+    Accepts Python numbers and CPU tensors whose entries are all equal (one timestep broadcast
+    over the batch); a device tensor or a per-frame / per-sample timestep gives ``None``.
     """
-
-    run: int
-    step: int
-    num_steps: int | None
-    branches: tuple[str, ...]
-    leader: int
-    state_key: str
-    first_at_step: bool
-
-    def chunk(self, tensor: torch.Tensor, index: int) -> torch.Tensor:
-        """The batch chunk of branch ``index``."""
-        if len(self.branches) == 1:
-            return tensor
-        return tensor.chunk(len(self.branches), dim=0)[index]
-
-    @property
-    def is_last_step(self) -> bool:
-        return self.num_steps is not None and self.step >= self.num_steps - 1
-
-
-def _timestep_value(timestep: Any) -> float | None:
     if timestep is None:
         return None
-    if isinstance(timestep, torch.Tensor):
-        return float(timestep.detach().max().item()) if timestep.numel() else None
-    return float(timestep)
+    if not isinstance(timestep, torch.Tensor):
+        return float(timestep)
+    if timestep.device.type != "cpu" or timestep.numel() == 0:
+        return None
+    flat = timestep.detach().reshape(-1)
+    first = flat[0]
+    if flat.numel() > 1 and not bool((flat == first).all()):
+        return None
+    return float(first)
 
 
-def _guidance_active(pipeline: Any | None) -> bool | None:
+def guidance_active(pipeline: Any | None) -> bool | None:
     """Whether a pipeline is running classifier-free guidance now, if it says so."""
     if pipeline is None:
         return None
@@ -90,7 +72,7 @@ class RunTracker:
         if context_name is None:
             return (SINGLE_BRANCH,)
         if context_name == BATCHED_CONTEXT or self.adapter.batched_cfg and context_name not in ("cond", "uncond"):
-            guided = _guidance_active(self.pipeline)
+            guided = guidance_active(self.pipeline)
             order = self.adapter.batched_branch_order
             if guided is None or (guided and batch % len(order) != 0):
                 return (context_name,)
@@ -132,7 +114,7 @@ class RunTracker:
         name = getattr(context, "name", None) if context is not None else None
         branches = self._branches(name, hidden_states.shape[0])
         key = name if name is not None else SINGLE_BRANCH
-        value = _timestep_value(timestep)
+        value = host_timestep(timestep)
         new_run = self._needs_new_run(key, context, value)
         if new_run:
             self._start_run(context)
@@ -141,6 +123,8 @@ class RunTracker:
         self._step_counts[key] = step + 1
         if value is not None:
             self._last_timestep[key] = value
+        else:
+            self._last_timestep.pop(key, None)
         first = step not in self._steps_seen
         self._steps_seen.add(step)
         leader = branches.index("cond") if "cond" in branches else 0

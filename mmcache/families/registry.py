@@ -1,26 +1,22 @@
 """Registry of model-family adapters and the lookup from a user's target to its adapter.
 
-The built-in families are declared in ``mmcache.pipelines.families`` and registered the first
-time a lookup needs them (a plugin load, so that the core never imports ``pipelines`` at import
-time). Third-party families call ``register_family`` themselves.
+The built-in families are the modules of this package (one file each), registered when
+``mmcache.families`` is imported. Third-party families call ``register_family`` themselves.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import inspect
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
-from ..errors import UnsupportedModelError
+from ..errors import ConfigError, UnsupportedModelError
 from .adapter import FamilyAdapter
 
 _FAMILIES: dict[str, FamilyAdapter] = {}
 _UNSUPPORTED_PIPELINES: dict[str, str] = {}
-_BUILTINS_LOADED = False
-BUILTIN_FAMILIES_MODULE = "mmcache.pipelines.families"
 ADDING_A_FAMILY = "docs/FAMILIES.md ('Adding a family')"
 
 
@@ -37,15 +33,16 @@ def register_unsupported_pipeline(class_name: str, reason: str) -> None:
 
 def families() -> dict[str, FamilyAdapter]:
     """All registered families, built-ins included."""
-    _load_builtins()
     return dict(_FAMILIES)
 
 
-def _load_builtins() -> None:
-    global _BUILTINS_LOADED
-    if not _BUILTINS_LOADED:
-        _BUILTINS_LOADED = True
-        importlib.import_module(BUILTIN_FAMILIES_MODULE)
+def family_preset(family: str, method: str) -> Mapping[str, Any]:
+    """The settings of ``method`` that family ``family`` declares, or one error naming the families that have some."""
+    adapter = _FAMILIES.get(family)
+    if adapter is None or method not in adapter.presets:
+        having = sorted(name for name, candidate in _FAMILIES.items() if method in candidate.presets)
+        raise ConfigError(f"No {method} preset for {family!r}; presets are keyed by model family: {having}.")
+    return adapter.presets[method]
 
 
 def _class_names(obj: Any) -> list[str]:
@@ -92,13 +89,21 @@ def _generic_adapter(module: torch.nn.Module) -> FamilyAdapter | None:
     )
 
 
+def _most_specific(names: list[str], classes_of: Any) -> FamilyAdapter | None:
+    """The family naming the most derived class in ``names`` (an MRO), so a subclass's own family wins."""
+    for name in names:
+        for adapter in _FAMILIES.values():
+            if name in classes_of(adapter):
+                return adapter
+    return None
+
+
 def adapter_for_module(module: torch.nn.Module) -> FamilyAdapter:
     """The adapter of a denoiser module; the generic path for unknown diffusers transformers."""
     module = unwrap_compiled(module)
-    names = _class_names(module)
-    for adapter in families().values():
-        if any(name in adapter.denoiser_classes for name in names):
-            return adapter
+    adapter = _most_specific(_class_names(module), lambda a: a.denoiser_classes)
+    if adapter is not None:
+        return adapter
     generic = _generic_adapter(module)
     if generic is None:
         raise _unsupported(f"the module {type(module).__name__}")
@@ -117,7 +122,6 @@ class ResolvedTarget:
 
 def resolve_target(target: Any) -> ResolvedTarget:
     """Find the adapter and denoisers for a diffusers pipeline or a denoiser module."""
-    _load_builtins()
     if isinstance(target, torch.nn.Module):
         adapter = adapter_for_module(target)
         return ResolvedTarget(None, adapter, (unwrap_compiled(target),), ("denoiser",))
@@ -127,7 +131,7 @@ def resolve_target(target: Any) -> ResolvedTarget:
             raise _unsupported(f"the pipeline {type(target).__name__}", _UNSUPPORTED_PIPELINES[name])
     if not hasattr(target, "components"):
         raise _unsupported(f"objects of type {type(target).__name__} (expected a diffusers pipeline or its denoiser)")
-    adapter = next((a for a in families().values() if any(n in a.pipeline_classes for n in names)), None)
+    adapter = _most_specific(names, lambda a: a.pipeline_classes)
     attributes = adapter.denoiser_attributes if adapter else ("transformer", "transformer_2", "unet")
     found = [(attr, getattr(target, attr, None)) for attr in attributes]
     found = [(attr, module) for attr, module in found if isinstance(module, torch.nn.Module)]

@@ -19,8 +19,7 @@ import torch
 
 from ..errors import ConfigError
 from ..files import atomic_write_json
-
-FORMAT_VERSION = 1
+from .schema import FORMAT_VERSION, validate_calibration
 
 
 class CalibrationMismatchError(ConfigError):
@@ -50,9 +49,11 @@ def describe_target(pipeline: Any | None, denoisers: tuple[torch.nn.Module, ...]
 class Calibration:
     """Offline-profiled terms of a step-skipping method (ERTACache) and what they were made for.
 
-    ``reuse_steps``: the global reuse schedule. ``time_scale``: phi per reused step (empty when
-    the sampler does not allow timestep adjustment). ``rectification``: per branch key and reused
-    step, the per-channel (or scalar) slope K and intercept B of the cache-error model.
+    ``reuse_steps``: the global reuse schedule. ``time_scale``: phi per reused step, fitted on
+    the rectified prediction (empty when the sampler does not allow timestep adjustment);
+    ``time_scale_unrectified``: phi fitted on plain reuse, for runs without rectification.
+    ``rectification``: per branch key and reused step, the per-channel (or scalar) slope K and
+    intercept B of the cache-error model. The file's schema is ``mmcache.calibration.schema``.
     """
 
     method: str
@@ -68,6 +69,7 @@ class Calibration:
     prompts: list[str]
     seeds: list[int]
     first_step_branches: list[str] = dataclasses.field(default_factory=list)
+    time_scale_unrectified: dict[int, float] = dataclasses.field(default_factory=dict)
     diagnostics: dict[str, Any] = dataclasses.field(default_factory=dict)
     version: int = FORMAT_VERSION
 
@@ -75,6 +77,7 @@ class Calibration:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["time_scale"] = {str(step): value for step, value in self.time_scale.items()}
+        data["time_scale_unrectified"] = {str(step): value for step, value in self.time_scale_unrectified.items()}
         data["rectification"] = {
             key: {str(step): {"slope": list(k), "intercept": list(b)} for step, (k, b) in steps.items()}
             for key, steps in self.rectification.items()
@@ -82,19 +85,24 @@ class Calibration:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Calibration":
-        version = data.get("version")
-        if version != FORMAT_VERSION:
-            raise ConfigError(f"Calibration format version {version!r} is not supported (expected {FORMAT_VERSION}); "
-                              "re-run `mmcache calibrate` with this version of mmcache.")
-        data = dict(data)
-        data["time_scale"] = {int(step): float(value) for step, value in data["time_scale"].items()}
-        data["rectification"] = {
-            key: {int(step): (list(term["slope"]), list(term["intercept"])) for step, term in steps.items()}
-            for key, steps in data["rectification"].items()
+    def from_dict(cls, data: Any, source: str = "calibration") -> "Calibration":
+        """Validate ``data`` against the file schema and build the calibration (``source`` names it in errors)."""
+        model = validate_calibration(data, source)
+        values = model.model_dump()
+        for name in ("time_scale", "time_scale_unrectified"):
+            values[name] = {int(step): float(value) for step, value in values[name].items()}
+        values["rectification"] = {
+            key: {int(step): ([float(v) for v in term["slope"]], [float(v) for v in term["intercept"]])
+                  for step, term in steps.items()}
+            for key, steps in values["rectification"].items()
         }
-        known = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in known})
+        values["target"] = dict(values["target"])
+        values["threshold"] = float(values["threshold"])
+        return cls(**values)
+
+    def phi(self, rectified: bool) -> dict[int, float]:
+        """phi per reused step for a run with or without rectification (fitted on that prediction)."""
+        return self.time_scale if rectified else self.time_scale_unrectified
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the calibration as JSON, atomically."""
@@ -108,11 +116,10 @@ class Calibration:
             raise ConfigError(f"Calibration file {file} does not exist; create one with `mmcache calibrate`.")
         try:
             data = json.loads(file.read_text())
-            return cls.from_dict(data)
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-            if isinstance(error, ConfigError):
-                raise
-            raise ConfigError(f"{file} is not a valid mmcache calibration file ({error}).") from error
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{file} is not a valid mmcache calibration file (not JSON: {error}); re-create it "
+                              "with `mmcache calibrate`.") from None
+        return cls.from_dict(data, source=str(file))
 
     # -- checks ---------------------------------------------------------------------------------
     def check_target(self, pipeline: Any | None, denoisers: tuple[torch.nn.Module, ...]) -> None:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-from ..config.base import MethodConfig
-from ..errors import AlreadyEnabledError, ConfigError, NotEnabledError
-from ..methods import attention_method, step_policy_factory
-from . import hook as hooks
-from .handle import CacheHandle
-from .offload import beneath_accelerate_hook
-from .registry import resolve_target, unwrap_compiled
-from .session import CacheSession
-
-HANDLE_ATTRIBUTE = "_mmcache_handle"
+from .errors import AlreadyEnabledError, ConfigError, NotEnabledError
+from .families.registry import resolve_target
+from .handle import HANDLE_ATTRIBUTE, CacheHandle, existing_handle
+from .hooks import call as call_hook
+from .methods.base import MethodConfig, StepPolicy
+from .runtime.controller import CacheController
+from .runtime.offload import beneath_accelerate_hook
+from .runtime.tracker import RunTracker
 
 
 def _check_configs(configs: tuple[Any, ...]) -> None:
@@ -35,13 +33,6 @@ def _check_configs(configs: tuple[Any, ...]) -> None:
         )
 
 
-def _existing_handle(target: Any) -> CacheHandle | None:
-    handle = getattr(target, HANDLE_ATTRIBUTE, None)
-    if handle is None and hasattr(target, "_orig_mod"):
-        handle = getattr(target._orig_mod, HANDLE_ATTRIBUTE, None)
-    return handle if handle is not None and handle.active else None
-
-
 def enable(target: Any, *configs: MethodConfig, num_inference_steps: int | None = None) -> CacheHandle:
     """Attach the given methods to a diffusers pipeline or its denoiser and return a ``CacheHandle``.
 
@@ -55,42 +46,47 @@ def enable(target: Any, *configs: MethodConfig, num_inference_steps: int | None 
     """
     _check_configs(configs)
     step_config = next((config for config in configs if config.role == "step"), None)
-    factory = step_policy_factory(step_config) if step_config is not None else None
+    factory = step_config.policy if step_config is not None else None
     return enable_policy(target, factory, configs, num_inference_steps)
 
 
-def enable_policy(target: Any, policy_factory: Any, configs: tuple[MethodConfig, ...] = (),
-                  num_inference_steps: int | None = None) -> CacheHandle:
+def enable_policy(target: Any, policy_factory: Callable[[RunTracker], StepPolicy] | None,
+                  configs: tuple[MethodConfig, ...] = (), num_inference_steps: int | None = None) -> CacheHandle:
     """``enable`` with an explicit step-policy factory (``policy_factory(tracker) -> StepPolicy``).
 
     Used by mmcache itself for policies that have no public config, such as the trajectory
     recorder of calibration runs.
     """
+    if num_inference_steps is not None and (not isinstance(num_inference_steps, int)
+                                            or isinstance(num_inference_steps, bool) or num_inference_steps < 1):
+        raise ConfigError(f"num_inference_steps must be a whole number >= 1, got {num_inference_steps!r}.")
     resolved = resolve_target(target)
-    if _existing_handle(target) is not None or any(hooks.is_attached(module) for module in resolved.denoisers):
+    if existing_handle(target) is not None or any(call_hook.is_attached(module) for module in resolved.denoisers):
         raise AlreadyEnabledError(
             f"mmcache is already enabled on this {type(target).__name__}; call mmcache.disable(...) first "
             "(or use the handle returned by the first mmcache.enable)."
         )
-    session = CacheSession(resolved, policy_factory, num_inference_steps)
+    tracker = RunTracker(resolved.adapter, resolved.pipeline, num_inference_steps)
+    policy = policy_factory(tracker) if policy_factory is not None else None
+    controller = CacheController(resolved, policy, tracker)
     attachments = []
     try:
-        if session.policy is not None:
-            session.policy.attach(resolved)
+        if policy is not None:
+            policy.attach(resolved)
         for config in configs:
             if config.role == "attention":
-                attachments.append(attention_method(config)(resolved, session))
+                attachments.append(config.attach(resolved, controller))
         for index, module in enumerate(resolved.denoisers):
             with beneath_accelerate_hook(module):
-                hooks.attach(module, hooks.DenoiserHook(session, index))
+                call_hook.attach(module, call_hook.DenoiserHook(controller, index))
     except Exception:
         for attachment in attachments:
             attachment.detach()
         for module in resolved.denoisers:
             with beneath_accelerate_hook(module):
-                hooks.detach(module)
+                call_hook.detach(module)
         raise
-    handle = CacheHandle(target, configs, session, attachments)
+    handle = CacheHandle(target, configs, controller, attachments)
     for module in (target, *resolved.denoisers):
         setattr(module, HANDLE_ATTRIBUTE, handle)
     return handle
@@ -98,20 +94,10 @@ def enable_policy(target: Any, policy_factory: Any, configs: tuple[MethodConfig,
 
 def disable(target: Any) -> None:
     """Remove everything mmcache attached to ``target``; its outputs are the original ones again."""
-    handle = _existing_handle(target)
+    handle = existing_handle(target)
     if handle is None:
         raise NotEnabledError(f"mmcache is not enabled on this {type(target).__name__}; nothing to disable.")
-    resolved = handle.session.target
-    for module in resolved.denoisers:
-        with beneath_accelerate_hook(module):
-            hooks.detach(module)
-    for attachment in reversed(handle.attachments):
-        attachment.detach()
-    handle.session.end_run()
-    handle.active = False
-    for module in (handle.target, *resolved.denoisers, unwrap_compiled(target)):
-        if getattr(module, HANDLE_ATTRIBUTE, None) is handle:
-            delattr(module, HANDLE_ATTRIBUTE)
+    handle.disable()
 
 
 @contextlib.contextmanager
@@ -122,4 +108,4 @@ def enabled(target: Any, *configs: MethodConfig, num_inference_steps: int | None
         yield handle
     finally:
         if handle.active:
-            disable(handle.target)
+            handle.disable()

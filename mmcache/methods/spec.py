@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any
 
 from ..errors import ConfigError
@@ -11,11 +12,17 @@ from .base import MethodConfig, registered_methods
 
 
 def parse_value(text: str) -> Any:
-    """JSON scalars (numbers, true/false/null); anything else stays a string (e.g. a file path)."""
+    """JSON scalars and lists (numbers, true/false/null, [..]); anything else stays a string (e.g. a path).
+
+    ``NaN`` and ``Infinity`` are refused: no method parameter takes them.
+    """
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError:
         return text
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{text!r} is not a finite number.")
+    return value
 
 
 def split_top_level(body: str) -> list[str]:
@@ -32,22 +39,31 @@ def split_top_level(body: str) -> list[str]:
     return [part.strip() for part in parts if part.strip()]
 
 
+def split_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"easycache:threshold=0.1"`` → ``("easycache", {"threshold": 0.1})`` (any method name, peers too)."""
+    name, _, body = spec.strip().partition(":")
+    params: dict[str, Any] = {}
+    for item in split_top_level(body):
+        key, equals, raw = item.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise ConfigError(f"Bad parameter {item!r} in {spec!r}: write key=value.")
+        if key in params:
+            raise ConfigError(f"Parameter {key!r} is given twice in {spec!r}.")
+        params[key] = parse_value(raw.strip())
+    return name.strip(), params
+
+
 def parse_method_spec(spec: str) -> MethodConfig:
     """``"easycache:threshold=0.1,warmup_steps=5"`` → ``EasyCacheConfig(threshold=0.1, warmup_steps=5)``.
 
-    ``preset=NAME`` starts from that preset of the method (where the method has presets).
+    ``preset=FAMILY`` starts from that model family's preset of the method (where it has one).
     """
-    name, _, body = spec.strip().partition(":")
+    name, values = split_spec(spec)
     methods = registered_methods()
     if name not in methods:
         raise ConfigError(f"Unknown method {name!r} in {spec!r}; known methods: {sorted(methods)}.")
     config_class = methods[name]
-    values: dict[str, Any] = {}
-    for item in split_top_level(body):
-        key, equals, raw = item.partition("=")
-        if not equals or not key:
-            raise ConfigError(f"Bad parameter {item!r} in {spec!r}: write key=value.")
-        values[key.strip()] = parse_value(raw.strip())
     preset = values.pop("preset", None)
     fields = {field.name for field in dataclasses.fields(config_class)}
     unknown = sorted(set(values) - fields)

@@ -1,0 +1,120 @@
+"""The schema of a calibration file, checked on load: every field typed, finite and consistent.
+
+A file that does not fit gets one ``ConfigError`` naming the file, the field and what is expected,
+before any generation starts (not a ``KeyError`` at the first reused step, nor NaN frames).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from ..errors import ConfigError
+
+FORMAT_VERSION = 2
+METHODS = ("ertacache",)
+
+StrictFloat = pydantic.StrictFloat | pydantic.StrictInt
+
+
+class _Strict(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+
+class TargetModel(_Strict):
+    pipeline_class: str | None
+    denoiser_classes: list[str] = pydantic.Field(min_length=1)
+    denoiser_config_hashes: list[str] = pydantic.Field(min_length=1)
+    scheduler_class: str | None
+
+
+class RectificationTerm(_Strict):
+    slope: list[StrictFloat] = pydantic.Field(min_length=1)
+    intercept: list[StrictFloat] = pydantic.Field(min_length=1)
+
+    @pydantic.model_validator(mode="after")
+    def _same_length(self) -> "RectificationTerm":
+        if len(self.slope) != len(self.intercept):
+            raise ValueError(f"slope has {len(self.slope)} values but intercept {len(self.intercept)}")
+        return self
+
+
+class CalibrationModel(_Strict):
+    """The JSON layout of ``Calibration.to_dict()``."""
+
+    version: int
+    method: str
+    target: TargetModel
+    num_steps: int = pydantic.Field(ge=1)
+    latent_shapes: dict[str, list[pydantic.PositiveInt]] = pydantic.Field(min_length=1)
+    generation: dict[str, str | bool | int | float]
+    threshold: StrictFloat = pydantic.Field(gt=0)
+    reuse_steps: list[int]
+    time_scale: dict[str, StrictFloat]
+    time_scale_unrectified: dict[str, StrictFloat] = {}
+    rectification: dict[str, dict[str, RectificationTerm]]
+    channel_dim: int
+    prompts: list[str]
+    seeds: list[int]
+    first_step_branches: list[str] = []
+    diagnostics: dict[str, Any] = {}
+
+    @pydantic.field_validator("method")
+    @classmethod
+    def _known_method(cls, method: str) -> str:
+        if method not in METHODS:
+            raise ValueError(f"must be one of {list(METHODS)}")
+        return method
+
+    @pydantic.model_validator(mode="after")
+    def _consistent(self) -> "CalibrationModel":
+        steps = set(range(self.num_steps))
+        bad = [step for step in self.reuse_steps if step not in steps]
+        if bad:
+            raise ValueError(f"reuse_steps {bad} are outside the {self.num_steps} calibrated steps (0..{self.num_steps - 1})")
+        if len(set(self.reuse_steps)) != len(self.reuse_steps):
+            raise ValueError("reuse_steps has repeated steps")
+        reused = {str(step) for step in self.reuse_steps}
+        for name in ("time_scale", "time_scale_unrectified"):
+            for step, phi in getattr(self, name).items():
+                if step not in reused or not 0.0 <= phi <= 1.0:
+                    raise ValueError(f"{name}[{step!r}] must belong to a reused step and lie in [0, 1], got {phi}")
+        for key, terms in self.rectification.items():
+            shape = self.latent_shapes.get(key)
+            if shape is None:
+                raise ValueError(f"rectification branch {key!r} has no entry in latent_shapes")
+            if not -len(shape) <= self.channel_dim < len(shape):
+                raise ValueError(f"channel_dim {self.channel_dim} does not index latents of shape {shape}")
+            channels = shape[self.channel_dim]
+            for step, term in terms.items():
+                if step not in reused:
+                    raise ValueError(f"rectification[{key!r}][{step!r}] is not a reused step")
+                if len(term.slope) not in (1, channels):
+                    raise ValueError(f"rectification[{key!r}][{step!r}] has {len(term.slope)} values; expected 1 or "
+                                     f"{channels} (one per latent channel)")
+        return self
+
+
+def _location(error: dict[str, Any]) -> str:
+    return ".".join(str(part) for part in error["loc"]) or "(top level)"
+
+
+def validate_calibration(data: Any, source: Path | str) -> CalibrationModel:
+    """Check ``data`` (parsed JSON) against the schema; one ``ConfigError`` naming ``source`` otherwise."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source} is not a valid mmcache calibration file: expected a JSON object, got "
+                          f"{type(data).__name__}. Create one with `mmcache calibrate`.")
+    version = data.get("version")
+    if version != FORMAT_VERSION:
+        raise ConfigError(f"{source}: calibration format version {version!r} is not supported (expected "
+                          f"{FORMAT_VERSION}); re-run `mmcache calibrate` with this version of mmcache.")
+    try:
+        return CalibrationModel.model_validate(data)
+    except pydantic.ValidationError as error:
+        first = error.errors()[0]
+        value = first.get("input")
+        shown = f" (got {value!r})" if not isinstance(value, (dict, list)) else ""
+        raise ConfigError(f"{source} is not a valid mmcache calibration file: field {_location(first)}: "
+                          f"{first['msg']}{shown}. Re-create it with `mmcache calibrate`.") from None

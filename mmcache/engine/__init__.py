@@ -1,1 +1,0 @@
-"""The hook engine: adapters, run tracking, the diffusers hook and enable/disable."""
