@@ -20,9 +20,10 @@ from .handle import CacheHandle
 from .methods.base import MethodConfig
 from .methods.easycache import EasyCacheConfig
 from .methods.ertacache import ERTACacheConfig
+from .methods.flowcache import FlowCacheConfig
 from .methods.reuse_schedule import ReuseScheduleConfig
 from .methods.sparse_attention import SparseAttentionConfig
-from .stats import BranchCounts, CacheStats, StepRecord
+from .stats import BranchCounts, CacheStats, ChunkRecord, StepRecord
 
 __version__ = "0.1.0"
 
@@ -38,6 +39,8 @@ __all__ = [
     "EasyCacheConfig",
     "ReuseScheduleConfig",
     "ERTACacheConfig",
+    "FlowCacheConfig",
+    "ChunkRecord",
     "SparseAttentionConfig",
     "calibrate",
     "Calibration",

@@ -13,6 +13,7 @@ from .methods.base import MethodConfig, StepPolicy
 from .runtime.controller import CacheController
 from .runtime.offload import beneath_accelerate_hook
 from .runtime.tracker import RunTracker
+from .runtime.windows import WindowProbe
 
 
 def _check_configs(configs: tuple[Any, ...]) -> None:
@@ -79,9 +80,15 @@ def enable_policy(target: Any, policy_factory: Callable[[RunTracker], StepPolicy
         for index, module in enumerate(resolved.denoisers):
             with beneath_accelerate_hook(module):
                 call_hook.attach(module, call_hook.DenoiserHook(controller, index))
+        planner = resolved.adapter.window_planner
+        if planner is not None and resolved.pipeline is not None:
+            controller.window_probe = WindowProbe(resolved.pipeline, planner, controller.begin_window)
+            attachments.append(controller.window_probe)
     except Exception:
         for attachment in attachments:
             attachment.detach()
+        if policy is not None:
+            policy.detach()
         for module in resolved.denoisers:
             with beneath_accelerate_hook(module):
                 call_hook.detach(module)

@@ -8,9 +8,11 @@ This is the vocabulary shared by hooks, methods and calibration:
 * a **forward** is one call of the denoiser module, described by ``ForwardInfo``; a cache method
   sees it as a ``DenoiserCall`` (the info plus the latent it refers to).
 
-Chunk-, scale- and phase-level methods place a forward further with ``ForwardInfo.chunk`` (the
-chunk of frames of an autoregressive video being denoised), ``scale`` (the scale of a next-scale
-prediction model) and ``phase`` (``"prefill"`` or ``"decode"`` of a language model).
+A pipeline call may run several denoising loops: a diffusion-forcing pipeline generates a long
+video window after window; ``ForwardInfo.window`` numbers them and ``step`` restarts in each.
+Chunk-, scale- and phase-level methods place a forward further with ``chunk`` (the chunk of frames
+of an autoregressive video being denoised), ``scale`` (the scale of a next-scale prediction model)
+and ``phase`` (``"prefill"`` or ``"decode"`` of a language model).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class ForwardInfo:
     leader: int
     state_key: str
     first_at_step: bool
+    window: int = 0
     chunk: int | None = None
     scale: int | None = None
     phase: str | None = None

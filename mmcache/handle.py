@@ -65,6 +65,8 @@ class CacheHandle:
                 call_hook.detach(module)
         for attachment in reversed(self.attachments):
             attachment.detach()
+        if self.controller.policy is not None:
+            self.controller.policy.detach()
         self.controller.end_run()
         self.active = False
         for module in (self.target, *denoisers, unwrap_compiled(self.target)):

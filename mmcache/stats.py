@@ -13,6 +13,7 @@ class StepRecord:
     ``metric`` is the method's decision quantity at this step (EasyCache: the accumulated error
     estimate E) and ``threshold`` what it was compared with; both are ``None`` where no comparison
     was made (warmup, final steps). ``reason`` says why the call was computed or reused.
+    ``window`` numbers the denoising loops of a diffusion-forcing call (``step`` restarts in each).
     """
 
     step: int
@@ -21,6 +22,25 @@ class StepRecord:
     reason: str
     metric: float | None = None
     threshold: float | None = None
+    window: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkRecord:
+    """What happened to one chunk (a causal block of latent frames) in one forward of a chunk-level method.
+
+    ``state``: ``computed`` (denoised, run through the blocks), ``reused`` (denoised, its stored
+    residual added, not run), ``cached`` (finished, its keys and values read from the KV cache, not
+    forwarded), ``encoded`` (finished, forwarded once at timestep 0 to fill the cache), ``context``
+    (not denoised but forwarded, as a bidirectional model needs), ``skipped`` (not started, not
+    forwarded: no earlier chunk attends to it).
+    """
+
+    window: int
+    iteration: int
+    branch: str
+    chunk: int
+    state: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +59,11 @@ class CacheStats:
     ``calls`` counts denoiser evaluations per CFG branch (a step with CFG counts two, whether the
     pipeline batches the branches or not). ``estimated_speedup`` is ``calls / computed``;
     ``measured_speedup`` compares the measured denoiser time with what computing every call would
-    have cost at the measured mean time of a computed forward.
+    have cost at the measured mean time of a computed forward. ``compute_saved`` is the share of
+    the plain pipeline's block-stack work not done, counted in latent positions run through the
+    denoiser's blocks, the same way for every method (a reused call saves all of its positions, a
+    reused or cached chunk its own). Chunk-level methods add ``chunk_timeline`` (one
+    ``ChunkRecord`` per chunk and forward) and ``peak_kv_bytes`` (the most their KV cache held).
     """
 
     method: str
@@ -55,6 +79,17 @@ class CacheStats:
     denoiser_seconds: float | None
     computed_forward_seconds: float | None
     reused_forward_seconds: float | None
+    compute_saved: float | None = None
+    chunk_timeline: tuple[ChunkRecord, ...] = ()
+    peak_kv_bytes: int | None = None
+
+    @property
+    def chunk_counts(self) -> dict[str, int]:
+        """How many chunk forwards ended in each state (``computed``, ``reused``, ``cached``, ...)."""
+        counts: dict[str, int] = {}
+        for record in self.chunk_timeline:
+            counts[record.state] = counts.get(record.state, 0) + 1
+        return counts
 
     @property
     def skip_ratio(self) -> float:
@@ -78,7 +113,9 @@ class CacheStats:
         """JSON-serialisable form, derived quantities included."""
         data = dataclasses.asdict(self)
         data["timeline"] = [dataclasses.asdict(record) for record in self.timeline]
+        data["chunk_timeline"] = [dataclasses.asdict(record) for record in self.chunk_timeline]
         data.update(
+            chunk_counts=self.chunk_counts,
             skip_ratio=self.skip_ratio,
             estimated_speedup=self.estimated_speedup,
             measured_speedup=self.measured_speedup,
@@ -94,6 +131,11 @@ class CacheStats:
         ]
         for name, counts in self.branches.items():
             lines.append(f"  {name}: {counts.calls} calls, {counts.computed} computed, {counts.skipped} reused")
+        if self.compute_saved is not None:
+            lines.append(f"  compute saved: {self.compute_saved:.1%} of the plain pipeline's block-stack work")
+        if self.chunk_timeline:
+            lines.append("  chunks: " + ", ".join(f"{count} {state}" for state, count in self.chunk_counts.items())
+                         + (f"; peak KV {self.peak_kv_bytes / 2**20:.2f} MiB" if self.peak_kv_bytes else ""))
         lines.append("  timeline: " + "".join("C" if r.computed else "." for r in self.timeline))
         return "\n".join(lines)
 
@@ -107,13 +149,18 @@ class RunRecorder:
         self.num_steps: int | None = None
         self.records: list[StepRecord] = []
         self._forward_timers: list[tuple[bool, Any]] = []
+        self.plain_positions = 0
+        self.computed_positions = 0
+        self.extra: Any = None  # a callable giving chunk-level fields (chunk_timeline, peak_kv_bytes)
 
     def add(self, record: StepRecord) -> None:
         self.records.append(record)
 
-    def add_forward(self, computed: bool, timer: Any) -> None:
-        """Register the timer of one denoiser forward (resolved lazily, to avoid device syncs)."""
+    def add_forward(self, computed: bool, timer: Any, plain_positions: int = 0, computed_positions: int = 0) -> None:
+        """Register one denoiser forward: its timer (resolved lazily, to avoid device syncs) and its work."""
         self._forward_timers.append((computed, timer))
+        self.plain_positions += plain_positions
+        self.computed_positions += computed_positions
 
     def freeze(self) -> CacheStats:
         branches: dict[str, BranchCounts] = {}
@@ -139,4 +186,6 @@ class RunRecorder:
             denoiser_seconds=sum(s for _, s in known) if complete else None,
             computed_forward_seconds=sum(s for c, s in known if c) if complete else None,
             reused_forward_seconds=sum(s for c, s in known if not c) if complete else None,
+            compute_saved=1.0 - self.computed_positions / self.plain_positions if self.plain_positions else None,
+            **(self.extra() if self.extra is not None else {}),
         )

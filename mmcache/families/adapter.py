@@ -29,6 +29,14 @@ class FamilyAdapter:
         joint_text: where text tokens sit in joint attention ("prefix" or "suffix"; ``None`` when
             text enters through cross-attention).
         hidden_states_argument / timestep_argument: names of those forward arguments.
+        block_token_arguments: per-token arguments of a block's forward and the dimension of
+            their tokens (e.g. ``{"temb": 2, "rotary_emb": 1}``), which the block-level hook gathers
+            when the stack runs over a subset of tokens.
+        block_mask_argument: the block argument holding an attention mask over all tokens.
+        modulation_argument: the block argument holding the (per-token) timestep modulation.
+        rope_attribute: the denoiser attribute computing the rotary table from the input's shape.
+        window_planner: for diffusion-forcing pipelines, the pipeline method that plans each
+            window of frames (``generate_timestep_matrix``); mmcache reads every window's plan from it.
         presets: per method name, the settings that suit this family
             (``EasyCacheConfig.preset(family)`` reads ``presets["easycache"]``).
         notes: anything a user should know when applying a method to this family.
@@ -47,6 +55,11 @@ class FamilyAdapter:
     joint_text: str | None = None
     hidden_states_argument: str = "hidden_states"
     timestep_argument: str = "timestep"
+    block_token_arguments: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    block_mask_argument: str | None = None
+    modulation_argument: str | None = None
+    rope_attribute: str | None = None
+    window_planner: str | None = None
     presets: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     notes: str = ""
 

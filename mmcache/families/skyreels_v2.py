@@ -1,4 +1,10 @@
-"""SkyReels-V2 (T2V, I2V); its diffusion-forcing pipelines denoise chunks with their own schedules."""
+"""SkyReels-V2: text/image-to-video pipelines, and the diffusion-forcing pipeline for long videos.
+
+The diffusion-forcing pipeline denoises a long video window after window, each causal block of
+latent frames at its own noise level; it plans every window with ``generate_timestep_matrix``,
+which mmcache reads (``window_planner``). Step methods take one decision per iteration for the
+whole window; FlowCache decides per block of frames.
+"""
 
 from .adapter import FamilyAdapter
 from .registry import register_family, register_unsupported_pipeline
@@ -13,13 +19,25 @@ SKYREELS_V2 = register_family(FamilyAdapter(
     presets={"easycache": {"threshold": 0.05, "warmup_steps": 10}},  # a Wan-style DiT: Wan's setting
 ))
 
-for _name in (
-    "SkyReelsV2DiffusionForcingPipeline",
-    "SkyReelsV2DiffusionForcingImageToVideoPipeline",
-    "SkyReelsV2DiffusionForcingVideoToVideoPipeline",
-):
+SKYREELS_V2_DF = register_family(FamilyAdapter(
+    name="skyreels-v2-df",
+    pipeline_classes=("SkyReelsV2DiffusionForcingPipeline",),
+    denoiser_classes=(),
+    block_attributes=("blocks",),
+    self_attention=("attn1",),
+    window_planner="generate_timestep_matrix",
+    block_token_arguments={"temb": 2, "rotary_emb": 1},
+    block_mask_argument="attention_mask",
+    modulation_argument="temb",
+    rope_attribute="rope",
+    presets={
+        "easycache": {"threshold": 0.05, "warmup_steps": 10},
+        "flowcache": {"threshold": 0.1, "warmup_steps": 5, "final_steps": 1},  # the paper's "slow" setting
+    },
+    notes="diffusion forcing: steps count per window; FlowCache decides per causal block of latent frames.",
+))
+
+for _name in ("SkyReelsV2DiffusionForcingImageToVideoPipeline", "SkyReelsV2DiffusionForcingVideoToVideoPipeline"):
     register_unsupported_pipeline(
-        _name,
-        "diffusion forcing denoises chunks of frames with independent schedules, so whole-call step skipping "
-        "does not apply; chunkwise reuse (FlowCache) is the method for it",
+        _name, "its conditioning frames are not handled yet; SkyReelsV2DiffusionForcingPipeline (text-to-video) is"
     )

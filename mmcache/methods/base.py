@@ -148,11 +148,23 @@ class StepPolicy(abc.ABC):
         self.start_run()
 
     def attach(self, target: Any) -> None:
-        """Check that the method fits the resolved target (``ResolvedTarget``); raise ``ConfigError`` if not."""
+        """Check that the method fits the resolved target (``ResolvedTarget``) and install what it needs;
+        raise ``ConfigError`` if it does not fit."""
+
+    def detach(self) -> None:
+        """Remove what ``attach`` installed."""
+
+    def computed_positions(self, call: DenoiserCall, plain: int) -> int:
+        """Latent positions a computed forward ran through the blocks (of ``plain``); default: all."""
+        return plain
 
     @abc.abstractmethod
     def start_run(self) -> None:
         """Forget everything from the previous pipeline call."""
+
+    def start_window(self) -> None:
+        """A diffusion-forcing call moved to its next window (``tracker.window``); default: forget as for a new run."""
+        self.start_run()
 
     @abc.abstractmethod
     def decide(self, call: DenoiserCall) -> Decision:

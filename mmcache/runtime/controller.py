@@ -15,6 +15,7 @@ from ..families.registry import ResolvedTarget
 from ..stats import CacheStats, RunRecorder, StepRecord
 from .timing import ForwardTimer
 from .tracker import RunTracker
+from .windows import Window, WindowProbe
 
 if TYPE_CHECKING:
     from ..methods.base import Decision, StepPolicy
@@ -49,6 +50,7 @@ class CacheController:
         self.current: ForwardPlan | None = None  # the forward in progress (read by attention methods)
         self.output_kinds: dict[int, Any] = {}
         self._recorder: RunRecorder | None = None
+        self.window_probe: WindowProbe | None = None
 
     # -- run boundaries -------------------------------------------------------------------
     def end_run(self) -> None:
@@ -57,6 +59,14 @@ class CacheController:
             self.history.append(self._recorder.freeze())
             self._recorder = None
         self.tracker.end_run()
+        if self.window_probe is not None:
+            self.window_probe.reset()
+
+    def begin_window(self, window: Window) -> None:
+        """A diffusion-forcing pipeline planned its next window (called by the window probe)."""
+        self.tracker.begin_window(window)
+        if self.policy is not None and self.in_run:
+            self.policy.start_window()
 
     def begin_run(self) -> None:
         """A new pipeline call: fresh stats, and the step method forgets the previous call."""
@@ -64,6 +74,7 @@ class CacheController:
             self.history.append(self._recorder.freeze())
         self._recorder = RunRecorder(self.method, self.tracker.run)
         self._recorder.num_steps = self.tracker.num_steps
+        self._recorder.extra = getattr(self.policy, "run_stats", None)
         if self.policy is not None:
             self.policy.start_run()
 
@@ -83,5 +94,10 @@ class CacheController:
         decision = plan.decision
         for branch in plan.info.branches:
             self._recorder.add(StepRecord(plan.info.step, branch, decision.compute, decision.reason,
-                                          decision.metric, decision.threshold))
-        self._recorder.add_forward(decision.compute, plan.timer)
+                                          decision.metric, decision.threshold, plan.info.window))
+        plain = computed = 0
+        if plan.call is not None:
+            latent = plan.call.latent
+            plain = latent.numel() // latent.shape[self.adapter.channel_dim]
+            computed = self.policy.computed_positions(plan.call, plain) if decision.compute else 0
+        self._recorder.add_forward(decision.compute, plan.timer, plain, computed)

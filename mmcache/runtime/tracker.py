@@ -18,6 +18,7 @@ import torch
 from ..context import BATCHED_CONTEXT, SINGLE_BRANCH, ForwardInfo
 from ..errors import ConfigError
 from ..families.adapter import FamilyAdapter
+from .windows import Window
 
 
 def host_timestep(timestep: Any) -> float | None:
@@ -63,10 +64,21 @@ class RunTracker:
         self._step_counts: dict[str, int] = {}
         self._last_timestep: dict[str, float] = {}
         self._steps_seen: set[int] = set()
+        self.window: Window | None = None
 
     def end_run(self) -> None:
         """The pipeline call is over; the next forward starts a new run."""
         self.active = False
+        self.window = None
+
+    def begin_window(self, window: Window) -> None:
+        """A diffusion-forcing pipeline planned its next window: steps count from 0 again."""
+        self.window = window
+        self._step_counts.clear()
+        self._last_timestep.clear()
+        self._steps_seen.clear()
+        if self.active:
+            self.num_steps = window.num_iterations
 
     def _branches(self, context_name: str | None, batch: int) -> tuple[str, ...]:
         if context_name is None:
@@ -80,6 +92,8 @@ class RunTracker:
         return (context_name,)
 
     def _resolve_num_steps(self, context: Any | None) -> int | None:
+        if self.window is not None:
+            return self.window.num_iterations
         from_context = getattr(context, "num_inference_steps", None) if context is not None else None
         if from_context:
             return int(from_context)
@@ -128,7 +142,8 @@ class RunTracker:
         first = step not in self._steps_seen
         self._steps_seen.add(step)
         leader = branches.index("cond") if "cond" in branches else 0
-        info = ForwardInfo(self.run, step, self.num_steps, branches, leader, key, first)
+        window = self.window.index if self.window is not None else 0
+        info = ForwardInfo(self.run, step, self.num_steps, branches, leader, key, first, window)
         return info, new_run
 
     def require_num_steps(self, method: str) -> int:

@@ -27,6 +27,7 @@ from diffusers import (
     HunyuanVideoTransformer3DModel,
     LTXPipeline,
     LTXVideoTransformer3DModel,
+    SkyReelsV2DiffusionForcingPipeline,
     SkyReelsV2Pipeline,
     SkyReelsV2Transformer3DModel,
     UniPCMultistepScheduler,
@@ -121,6 +122,29 @@ def build_skyreels_v2_t2v(head_dim: int = 16) -> SkyReelsV2Pipeline:
     )
 
 
+def _skyreels_df(head_dim: int, causal_block_size: int) -> SkyReelsV2DiffusionForcingPipeline:
+    transformer = SkyReelsV2Transformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=head_dim, in_channels=4, out_channels=4,
+        text_dim=TEXT_DIM, freq_dim=32, ffn_dim=64, num_layers=2, rope_max_seq_len=32,
+        num_frame_per_block=causal_block_size,
+    )
+    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
+    return SkyReelsV2DiffusionForcingPipeline(
+        tokenizer=text.character_tokenizer(), text_encoder=text.tiny_umt5(TEXT_DIM), transformer=transformer,
+        vae=_wan_vae(), scheduler=scheduler,
+    )
+
+
+def build_skyreels_v2_df(head_dim: int = 16) -> SkyReelsV2DiffusionForcingPipeline:
+    """SkyReels-V2 diffusion forcing with a bidirectional transformer (one frame per block, like toy-df)."""
+    return _skyreels_df(head_dim, causal_block_size=1)
+
+
+def build_skyreels_v2_df_causal(head_dim: int = 16) -> SkyReelsV2DiffusionForcingPipeline:
+    """SkyReels-V2 diffusion forcing with a block-causal transformer (blocks of 2 latent frames, like toy-ar)."""
+    return _skyreels_df(head_dim, causal_block_size=2)
+
+
 def build_hunyuan_video(head_dim: int = 16) -> HunyuanVideoPipeline:
     """HunyuanVideo: dual- and single-stream blocks, LLaMA + CLIP text encoders, embedded guidance."""
     transformer = HunyuanVideoTransformer3DModel(
@@ -201,6 +225,8 @@ TINY_BUILDERS: dict[str, Callable[..., DiffusionPipeline]] = {
     "wan2.2-t2v": build_wan22_t2v,
     "wan2.2-i2v": build_wan22_i2v,
     "skyreels-v2-t2v": build_skyreels_v2_t2v,
+    "skyreels-v2-df": build_skyreels_v2_df,
+    "skyreels-v2-df-causal": build_skyreels_v2_df_causal,
     "hunyuan-video": build_hunyuan_video,
     "cogvideox": build_cogvideox,
     "ltx-video": build_ltx_video,

@@ -8,6 +8,9 @@ import numpy as np
 from PIL import Image
 
 VIDEO_KWARGS = {"height": 16, "width": 16, "num_frames": 5, "max_sequence_length": 16}
+# two windows of 4 latent frames (the second with a 2-frame prefix), blocks of 2 frames 2 steps apart
+DIFFUSION_FORCING_KWARGS = {"height": 16, "width": 16, "num_frames": 21, "base_num_frames": 13,
+                            "overlap_history": 5, "ar_step": 2, "addnoise_condition": 0, "max_sequence_length": 16}
 
 
 def test_image(size: int = 16, seed: int = 0) -> Image.Image:
@@ -31,6 +34,8 @@ def tiny_call_kwargs(name: str, num_inference_steps: int = 6, guidance_scale: fl
                       prompt_template={"template": "{}", "crop_start": 0})
     elif name == "cogvideox":
         kwargs.update(height=16, width=16, num_frames=9, max_sequence_length=16)
+    elif name.startswith("skyreels-v2-df"):
+        kwargs.update(DIFFUSION_FORCING_KWARGS)
     elif name == "ltx-video":
         kwargs.update(height=32, width=32, num_frames=9, max_sequence_length=16)
     else:
