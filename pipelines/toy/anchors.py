@@ -1,18 +1,12 @@
-"""Sample latents from a trained toy pipeline, to anchor a decoder fine-tune to the decoder it starts from.
+"""Anchors that keep a VAE fine-tune from moving what the trained denoisers rely on.
 
-A decoder fine-tuned on real clips alone also changes how it decodes what the denoisers generate,
-which lies partly off the real latents' distribution: a longer fine-tune once cost toy-df half of
-its coherent long videos by painting coloured pixels into generated backgrounds (docs/MODELS.md, "A
-longer, averaged decoder run"). ``train vae --decoder-only --anchor-latents FILE`` keeps the new
-decoder close to the old one on these samples while it learns the real clips (:class:`DecoderAnchor`).
+A decoder fine-tuned on real clips alone also changes how it decodes what the denoisers generate, which
+lies partly off the real latents' distribution; an encoder fine-tune would move the latent space the
+denoisers generate in. ``train anchors`` samples latents from a trained pipeline on *training* captions
+(one ``.pt`` file: raw latents ``[N, C, F, h, w]`` and captions); :class:`DecoderAnchor` and
+:class:`EncoderAnchor` are the loss terms ``train vae`` adds with them.
 
-Captions come from the *training* split only (evaluation uses the held-out ones), in an order fixed
-by ``--seed`` (so a larger ``--count`` continues a file with the same first videos). Output: one
-``.pt`` file with the VAE's raw (unnormalised) latents ``[N, C, F, h, w]``, the captions and the
-settings; it is rewritten atomically after every video, and rerunning the same command continues
-where it stopped.
-
-    python -m mmcache.pipelines.toy.train anchors --model toy-df --count 24 --out runs/toy/anchors/df.pt
+    python -m mmcache.pipelines.toy.train anchors --model runs/toy/df-anchor/pipeline --out runs/toy/anchors.pt
 """
 
 from __future__ import annotations
@@ -28,65 +22,54 @@ from tqdm.auto import tqdm
 
 from ..loader import pipeline_folder, read_defaults
 from .assemble import call_settings
-from .captions import CaptionSpec, train_specs
+from .captions import train_specs
 from .common import save_atomically
 from .vae_utils import decode_unclamped, denormalise
 
+CROP = 8  # latent px of an anchor crop (the decoder is fully convolutional)
+FRAMES = 5  # latent frames of an anchor crop
+CROPS_PER_STEP = 2
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="toy-df", help="toy-t2v, toy-df or an exported pipeline folder")
-    parser.add_argument("--out", type=Path, default=Path("runs/toy/anchors/df.pt"), help="the .pt file to write")
-    parser.add_argument("--count", type=int, default=24, help="videos to sample (training captions)")
-    parser.add_argument("--frames", type=int, default=None,
-                        help="frames per video (1 + 4k; default: the model's mmcache_defaults.json)")
-    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's)")
-    parser.add_argument("--seed", type=int, default=100, help="seed of the first video (then +1 per video)")
+    parser.add_argument("--model", required=True, help="toy-t2v, toy-df or an exported pipeline folder")
+    parser.add_argument("--out", type=Path, required=True, help="the .pt file to write")
+    parser.add_argument("--count", type=int, default=64, help="videos to sample, one per training caption")
+    parser.add_argument("--seed", type=int, default=100, help="caption order; seed of the first video (+1 per video)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
 
 
 def load_anchors(path: Path) -> dict[str, Any]:
-    """The contents of an anchors file (``latents``, ``captions``, ``settings``), with a clear error if absent."""
+    """The contents of an anchors file (``latents``, ``captions``), with a clear error if it is absent."""
     if not Path(path).is_file():
-        raise FileNotFoundError(f"No anchor latents at {path}; make them with "
-                                f"`python -m mmcache.pipelines.toy.train anchors --out {path}`.")
+        raise SystemExit(f"No anchor latents at {path}; sample them with "
+                         f"`python -m mmcache.pipelines.toy.train anchors --model <pipeline> --out {path}`.")
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-def caption_order(seed: int) -> list[CaptionSpec]:
-    """Every training caption, shuffled by ``seed``: video ``i`` of an anchors file gets caption ``i``."""
-    specs = train_specs()
-    return [specs[i] for i in np.random.default_rng([seed, 13]).permutation(len(specs))]
-
-
 class DecoderAnchor:
-    """The anchor term: MSE between the trained decoder and a frozen copy of the starting one on random
-    crops of generated latents (crops drawn from ``seed`` and the step, so a resumed run sees the same)."""
+    """MSE between the trained decoder and a frozen copy of ``reference`` on random crops of the anchor latents
+    (crops drawn from ``seed`` and the step, so a resumed run sees the same)."""
 
-    def __init__(self, paths: list[Path], reference: torch.nn.Module, crop: int, frames: int, batch: int,
-                 seed: int) -> None:
-        sets = [load_anchors(path)["latents"].float() for path in paths]
-        if len({tuple(latents.shape[1:]) for latents in sets}) > 1:
-            raise SystemExit("--anchor-latents files hold latents of different shapes "
-                             f"({', '.join(str(tuple(latents.shape[1:])) for latents in sets)}): "
-                             "sample them with the same --frames and model size.")
-        self.latents = torch.cat(sets)
-        _, _, total_frames, height, width = self.latents.shape
-        if not (1 <= frames <= total_frames and 1 <= crop <= min(height, width)):
-            raise SystemExit(f"--anchor-frames {frames} / --anchor-crop {crop} do not fit the anchor latents "
-                             f"({total_frames} frames of {height}x{width}).")
+    def __init__(self, path: Path, reference: torch.nn.Module, seed: int) -> None:
+        self.latents = load_anchors(path)["latents"].float()
+        _, _, frames, height, width = self.latents.shape
+        if frames < FRAMES or min(height, width) < CROP:
+            raise SystemExit(f"{path} holds latents of {frames} frames of {height}x{width}; anchor crops need "
+                             f"{FRAMES} frames of {CROP}x{CROP}.")
         self.reference = copy.deepcopy(reference).eval().requires_grad_(False)
-        self.crop, self.frames, self.batch, self.seed = crop, frames, batch, seed
+        self.seed = seed
 
     def batch_for(self, step: int) -> torch.Tensor:
-        """The anchor crops of ``step``, ``[batch, C, frames, crop, crop]``."""
+        """The anchor crops of ``step``, ``[CROPS_PER_STEP, C, FRAMES, CROP, CROP]``."""
         rng = np.random.default_rng([self.seed, 11, step])
-        count, _, total_frames, height, width = self.latents.shape
+        count, _, frames, height, width = self.latents.shape
         crops = []
-        for _ in range(self.batch):
+        for _ in range(CROPS_PER_STEP):
             index = int(rng.integers(count))
-            t, y, x = (int(rng.integers(n - size + 1)) for n, size in
-                       ((total_frames, self.frames), (height, self.crop), (width, self.crop)))
-            crops.append(self.latents[index, :, t:t + self.frames, y:y + self.crop, x:x + self.crop])
+            t, y, x = (int(rng.integers(n - size + 1)) for n, size in ((frames, FRAMES), (height, CROP), (width, CROP)))
+            crops.append(self.latents[index, :, t:t + FRAMES, y:y + CROP, x:x + CROP])
         return torch.stack(crops)
 
     def loss(self, decoder: torch.nn.Module, step: int, device: torch.device) -> torch.Tensor:
@@ -97,9 +80,7 @@ class DecoderAnchor:
 
 
 class EncoderAnchor:
-    """The encoder's anchor term: MSE between the trained encoder's posterior means and a frozen copy of the
-    starting encoder's, on the training clips. The denoisers were trained on the starting encoder's latents
-    and generate in that space, so an encoder fine-tune must not move it far."""
+    """MSE between the trained encoder's posterior means and those of a frozen copy of the starting encoder."""
 
     def __init__(self, reference: torch.nn.Module) -> None:
         self.reference = copy.deepcopy(reference).eval().requires_grad_(False)
@@ -111,37 +92,22 @@ class EncoderAnchor:
 
 
 def run(args: argparse.Namespace) -> None:
-    if not 1 <= args.count <= len(train_specs()):
-        raise SystemExit(f"--count must be 1 to {len(train_specs())}, one video per training caption "
-                         f"(got {args.count}).")
-    if args.frames is not None and (args.frames - 1) % 4:
-        raise SystemExit(f"--frames must be 1 + 4k for the Wan VAE (got {args.frames}).")
+    specs = train_specs()
+    if not 1 <= args.count <= len(specs):
+        raise SystemExit(f"--count must be 1 to {len(specs)}, one video per training caption (got {args.count}).")
     torch.set_num_threads(max(1, args.threads))
     from diffusers import DiffusionPipeline
 
     folder = pipeline_folder(args.model)
-    pipe = DiffusionPipeline.from_pretrained(str(folder))
+    pipe = DiffusionPipeline.from_pretrained(str(folder)).to(args.device)
     pipe.set_progress_bar_config(disable=True)
     call = call_settings(read_defaults(folder))
-    if args.frames is not None:
-        call["num_frames"] = args.frames
-    if args.steps is not None:
-        call["num_inference_steps"] = args.steps
-    settings = {"model": str(folder), "seed": args.seed, **call}
-    specs = caption_order(args.seed)[: args.count]
-    state: dict[str, Any] = {"latents": [], "captions": [], "settings": settings}
-    if args.out.is_file():
-        state = load_anchors(args.out)
-        if state["settings"] != settings:
-            raise SystemExit(f"{args.out} was sampled with other settings ({state['settings']}); "
-                             "pass a new --out or the same options.")
-        state["latents"] = list(state["latents"])
-    config = pipe.vae.config
-    for index in tqdm(range(len(state["captions"]), len(specs)), desc="anchor videos", initial=len(state["captions"]),
-                      total=len(specs)):
+    order = np.random.default_rng([args.seed, 13]).permutation(len(specs))[: args.count]
+    config, latents, captions = pipe.vae.config, [], []
+    for index, caption in enumerate(tqdm([specs[i].text for i in order], desc="anchor videos")):
         generator = torch.Generator().manual_seed(args.seed + index)
-        latents = pipe(prompt=specs[index].text, generator=generator, output_type="latent", **call).frames
-        state["latents"].append(denormalise(latents.float(), config.latents_mean, config.latents_std)[0])
-        state["captions"].append(specs[index].text)
-        save_atomically({**state, "latents": torch.stack(state["latents"])}, args.out)
-    print(f"{len(state['captions'])} anchor videos in {args.out}")
+        sample = pipe(prompt=caption, generator=generator, output_type="latent", **call).frames.float().cpu()
+        latents.append(denormalise(sample, config.latents_mean, config.latents_std)[0])
+        captions.append(caption)
+    save_atomically({"latents": torch.stack(latents), "captions": captions}, args.out)
+    print(f"{len(captions)} anchor videos in {args.out}")

@@ -17,8 +17,7 @@ T2V_DEFAULTS: dict[str, Any] = {
     "negative_prompt": "",
 }
 # Asynchronous diffusion forcing: each latent frame lags the previous one by ``DF_AR_STEP`` sampler steps, so
-# earlier frames settle first and later ones are drawn given them (toy-df keeps the motion far more often so:
-# docs/MODELS.md, "toy-df from the clean-first-frame t2v").
+# earlier frames settle first and later ones are drawn given them (toy-df keeps the motion far more often so).
 DF_AR_STEP = 3
 DF_DEFAULTS: dict[str, Any] = {
     **T2V_DEFAULTS, "num_frames": 41,

@@ -1,8 +1,8 @@
-"""Shared training plumbing: options, seeding, time-boxed resumable runs, checkpoints, logs.
+"""Shared training plumbing: run options, learning-rate schedule, weight average, resumable runs.
 
-Every trainer is a loop over global step numbers. The data and the noise of step ``s`` are functions
-of ``(seed, s)`` only, so a run split into chunks (``--max-minutes``) and resumed from its
-checkpoint sees exactly the batches of an uninterrupted run.
+The data and noise of step ``s`` are functions of ``(seed, s)`` only, so a run stopped (``--max-minutes``,
+``--chunk-steps``, or killed) and rerun with the same command continues from its checkpoint exactly as an
+uninterrupted run would have gone on.
 """
 
 from __future__ import annotations
@@ -15,14 +15,16 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Callable
 
+import numpy as np
 import torch
 
 from mmcache.files import atomic_write_bytes
 
 CHECKPOINT = "checkpoint.pt"
-LOG = "log.jsonl"
+CHECKPOINT_SECONDS = 300.0
+LOG_EVERY = 25
 
 
 @dataclasses.dataclass
@@ -33,51 +35,48 @@ class RunOptions:
     steps: int
     batch_size: int
     lr: float
-    seed: int = 0
-    device: str = "cpu"
-    threads: int = 2
-    max_minutes: float | None = None
-    eval_every: int = 500
-    checkpoint_minutes: float = 5.0
-    chunk_steps: int | None = None
+    seed: int
+    device: str
+    threads: int
+    max_minutes: float | None
+    chunk_steps: int | None
+    schedule_steps: int | None
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, *, steps: int, batch_size: int, lr: float,
-                      out: str, eval_every: int = 500) -> None:
+def add_run_arguments(parser: argparse.ArgumentParser, *, steps: int, batch_size: int, lr: float, out: str) -> None:
     parser.add_argument("--out", type=Path, default=Path(out), help="run folder (checkpoint, log, export)")
-    parser.add_argument("--steps", type=int, default=steps, help="total optimizer steps of the run")
+    parser.add_argument("--steps", type=int, default=steps, help="optimizer steps of the run")
+    parser.add_argument("--schedule-steps", type=int, default=None,
+                        help="length of the cosine learning-rate schedule (default --steps); a longer one stops "
+                             "the run part-way through its schedule")
     parser.add_argument("--batch-size", type=int, default=batch_size)
-    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--lr", type=float, default=lr, help="peak learning rate")
     parser.add_argument("--seed", type=int, default=0, help="data, noise and init seed")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="stop (with a checkpoint) after this many minutes; rerun to resume")
-    parser.add_argument("--eval-every", type=int, default=eval_every)
-    parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
     parser.add_argument("--chunk-steps", type=int, default=None,
-                        help="stop (with a checkpoint) after this many steps of this invocation; rerun to resume")
+                        help="stop (with a checkpoint) after this many steps; rerun to resume")
+
+
+def add_ema_argument(parser: argparse.ArgumentParser, default: float) -> None:
+    parser.add_argument("--ema-decay", type=float, default=default,
+                        help="decay of the weight average that is evaluated and exported (0: the trained weights; "
+                             f"default {default})")
 
 
 def run_options(args: argparse.Namespace) -> RunOptions:
-    return RunOptions(out=args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                      device=args.device, threads=args.threads, max_minutes=args.max_minutes,
-                      eval_every=args.eval_every, checkpoint_minutes=args.checkpoint_minutes,
-                      chunk_steps=args.chunk_steps)
-
-
-def setup_torch(options: RunOptions) -> torch.device:
-    """Thread count, deterministic init seed and the device (clear error if CUDA is missing)."""
+    """The shared options of ``args``, with torch set up for them (threads, init seed, device)."""
+    if not 0 <= getattr(args, "ema_decay", 0.0) < 1:
+        raise SystemExit(f"--ema-decay must lie in [0, 1) (got {args.ema_decay}).")
+    options = RunOptions(**{field.name: getattr(args, field.name) for field in dataclasses.fields(RunOptions)})
     torch.set_num_threads(max(1, options.threads))
     torch.set_flush_denormal(True)
     torch.manual_seed(options.seed)
-    device = torch.device(options.device)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError("--device cuda was requested but torch sees no CUDA device.")
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    return device
+    if options.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit("--device cuda was requested but torch sees no CUDA device.")
+    return options
 
 
 def step_generator(seed: int, step: int, salt: int = 0) -> torch.Generator:
@@ -93,100 +92,18 @@ def cosine_lr(step: int, total: int, base: float, warmup: int = 200, floor: floa
     return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def save_atomically(state: dict[str, Any], path: Path) -> None:
-    """``torch.save`` through the project's atomic write: a reader never sees half a file."""
+def save_atomically(state: dict, path: Path) -> None:
+    """``torch.save`` through an atomic write: a reader never sees half a file."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def save_checkpoint(folder: Path, state: dict[str, Any]) -> None:
-    """Atomic write of ``folder/checkpoint.pt`` (synced to disk before it replaces the last one)."""
-    save_atomically(state, Path(folder) / CHECKPOINT)
-
-
-def load_checkpoint(folder: Path) -> dict[str, Any] | None:
-    path = folder / CHECKPOINT
-    return torch.load(path, map_location="cpu", weights_only=False) if path.is_file() else None
-
-
-class RunLog:
-    """Appends JSON lines to ``folder/log.jsonl`` and echoes them."""
-
-    def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / LOG
-
-    def write(self, **record: Any) -> None:
-        line = json.dumps(record, default=float)
-        with self.path.open("a") as handle:
-            handle.write(line + "\n")
-        print(line, flush=True)
-
-
-class TimeBox:
-    """Tracks wall time and steps of this chunk and of the whole run; says when to checkpoint or stop."""
-
-    def __init__(self, max_minutes: float | None, checkpoint_minutes: float, elapsed_before: float = 0.0,
-                 chunk_steps: int | None = None, first_step: int = 0) -> None:
-        self.chunk_steps = chunk_steps
-        self.first_step = first_step
-        self.start = time.monotonic()
-        self.last_checkpoint = self.start
-        self.max_seconds = None if max_minutes is None else 60.0 * max_minutes
-        self.checkpoint_seconds = 60.0 * checkpoint_minutes
-        self.elapsed_before = elapsed_before
-
-    @property
-    def total_elapsed(self) -> float:
-        return self.elapsed_before + time.monotonic() - self.start
-
-    def out_of_time(self, step: int) -> bool:
-        """True when this chunk has used its minutes or its steps."""
-        if self.chunk_steps is not None and step - self.first_step >= self.chunk_steps:
-            return True
-        return self.max_seconds is not None and time.monotonic() - self.start >= self.max_seconds
-
-    def checkpoint_due(self) -> bool:
-        if time.monotonic() - self.last_checkpoint >= self.checkpoint_seconds:
-            self.last_checkpoint = time.monotonic()
-            return True
-        return False
-
-
-def pause_if_out_of_time(timebox: TimeBox, step: int, checkpoint: Any, log: RunLog) -> bool:
-    """At the top of a training step: checkpoint and log a pause when the chunk is used up (True: stop)."""
-    if not timebox.out_of_time(step):
-        return False
-    checkpoint()
-    log.write(event="paused", step=step, minutes=timebox.total_elapsed / 60)
-    return True
-
-
-def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-
-
-def add_ema_argument(parser: argparse.ArgumentParser, default: float) -> None:
-    """``--ema-decay``: the decay of the weight average that is evaluated and exported."""
-    parser.add_argument("--ema-decay", type=float, default=default,
-                        help="decay of the weight average that is evaluated and exported (about 1 / (1 - decay) "
-                             "steps averaged; 0 exports the trained weights); lower it for short fine-tunes so "
-                             f"the export follows them (default {default})")
-
-
-def check_ema_decay(decay: float) -> None:
-    """One clear error for a decay outside [0, 1)."""
-    if not 0 <= decay < 1:
-        raise SystemExit(f"--ema-decay must lie in [0, 1) (got {decay}).")
+    atomic_write_bytes(Path(path), buffer.getvalue())
 
 
 class EMA:
     """Exponential moving average of a module's trainable parameters (the exported weights).
 
-    Frozen parameters (``requires_grad`` False when the average is made, e.g. the encoder of a
-    decoder-only fine-tune) are not averaged: an averaged copy keeps them as they are.
+    Parameters frozen when the average is made (e.g. the encoder of a decoder-only fine-tune) are not
+    averaged: an averaged copy keeps them as they are.
     """
 
     def __init__(self, module: torch.nn.Module, decay: float) -> None:
@@ -201,15 +118,12 @@ class EMA:
             average.lerp_(parameters[name].detach(), 1 - decay)
 
     @torch.no_grad()
-    def copy_to(self, module: torch.nn.Module) -> None:
-        parameters = dict(module.named_parameters())
-        for name, average in self.shadow.items():
-            parameters[name].copy_(average)
-
     def averaged_copy(self, module: torch.nn.Module) -> torch.nn.Module:
         """A copy of ``module`` in eval mode holding the averaged weights; ``module`` is untouched."""
         average = copy.deepcopy(module)
-        self.copy_to(average)
+        parameters = dict(average.named_parameters())
+        for name, value in self.shadow.items():
+            parameters[name].copy_(value)
         return average.eval()
 
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -217,3 +131,85 @@ class EMA:
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.shadow = {name: tensor.clone() for name, tensor in state.items()}
+
+
+class Run:
+    """One resumable training run in ``options.out``: its checkpoint, its ``log.jsonl`` and its step counter."""
+
+    def __init__(self, options: RunOptions, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                 ema: EMA | None) -> None:
+        self.options, self.model, self.optimizer, self.ema = options, model, optimizer, ema
+        Path(options.out).mkdir(parents=True, exist_ok=True)
+        self.step, self.elapsed_before = 0, 0.0
+        path = Path(options.out) / CHECKPOINT
+        if path.is_file():
+            state = torch.load(path, map_location="cpu", weights_only=False)
+            if ("ema" in state) != (ema is not None):
+                held = "with" if "ema" in state else "without"
+                raise SystemExit(f"{options.out} holds a run {held} --ema-decay: resume it {held} the flag, "
+                                 "or start the other kind of run in a new --out folder.")
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            if ema is not None:
+                ema.load_state_dict(state["ema"])
+            self.step, self.elapsed_before = state["step"], state["elapsed"]
+            print(f"resumed at step {self.step} ({self.elapsed_before / 60:.1f} min trained)")
+        self.started = time.monotonic()
+
+    @property
+    def minutes(self) -> float:
+        return (self.elapsed_before + time.monotonic() - self.started) / 60
+
+    def write(self, **record: object) -> None:
+        """Appends one JSON line to ``log.jsonl`` and echoes it."""
+        line = json.dumps(record, default=float)
+        with (Path(self.options.out) / "log.jsonl").open("a") as handle:
+            handle.write(line + "\n")
+        print(line, flush=True)
+
+    def save(self) -> None:
+        extra = {} if self.ema is None else {"ema": self.ema.state_dict()}
+        save_atomically({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                         "step": self.step, "elapsed": self.minutes * 60, **extra},
+                        Path(self.options.out) / CHECKPOINT)
+
+    def out_of_time(self, first_step: int) -> bool:
+        chunk, minutes = self.options.chunk_steps, self.options.max_minutes
+        return ((chunk is not None and self.step - first_step >= chunk)
+                or (minutes is not None and time.monotonic() - self.started >= 60 * minutes))
+
+    def train(self, train_step: Callable[[int], dict[str, float]], warmup: int = 200,
+              after_step: Callable[[int], None] | None = None) -> bool:
+        """Runs ``train_step(step)`` (it returns the numbers to log) for every step left, with the learning rate
+        set before and the weight average updated after; checkpoints every few minutes. False when the time
+        box stopped it first (rerun to continue)."""
+        first_step, last_save, tick, records = self.step, time.monotonic(), time.monotonic(), []
+        self.write(event="start", step=self.step, params=sum(p.numel() for p in self.model.parameters()))
+        schedule = self.options.schedule_steps or self.options.steps
+        while self.step < self.options.steps:
+            if self.out_of_time(first_step):
+                self.save()
+                self.write(event="paused", step=self.step, minutes=self.minutes)
+                return False
+            for group in self.optimizer.param_groups:
+                group["lr"] = cosine_lr(self.step, schedule, self.options.lr, warmup)
+            records.append(train_step(self.step))
+            if self.ema is not None:
+                self.ema.update(self.model, self.step)
+            self.step += 1
+            if self.step % LOG_EVERY == 0:
+                means = {key: float(np.mean([r[key] for r in records])) for key in records[0]}
+                self.write(event="train", step=self.step, **means, lr=self.optimizer.param_groups[0]["lr"],
+                           sec_per_step=(time.monotonic() - tick) / len(records), minutes=self.minutes)
+                tick, records = time.monotonic(), []
+            if after_step is not None:
+                after_step(self.step)
+            if time.monotonic() - last_save >= CHECKPOINT_SECONDS:
+                self.save()
+                last_save = time.monotonic()
+        self.save()
+        return True
+
+    def exported(self) -> torch.nn.Module:
+        """The weights to evaluate and export, as a copy in eval mode: the average where there is one."""
+        return copy.deepcopy(self.model).eval() if self.ema is None else self.ema.averaged_copy(self.model)

@@ -25,7 +25,7 @@ import torch
 from .configs import FLOW_SHIFT, build_scheduler
 
 MODES = ("independent", "shared", "prefix", "monotone", "staircase")
-# The mixture toy-df was first trained with (no staircase); a fine-tune passes its own (``train df --mode-weights``).
+# The default mixture (no staircase); ``train df --mode-weights`` sets another (the recipes use both).
 MODE_WEIGHTS = (0.35, 0.25, 0.30, 0.10, 0.0)
 MAX_PREFIX = 4
 MAX_CONDITION_SIGMA = 0.05

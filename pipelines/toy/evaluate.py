@@ -1,10 +1,8 @@
 """Measure a toy model: prompt adherence, VAE PSNR, speed, long-video coherence, per-step output change.
 
     python -m mmcache.pipelines.toy.evaluate --model toy-t2v --out runs/toy/eval-t2v
-    python -m mmcache.pipelines.toy.evaluate --model toy-df --out runs/toy/eval-df
-    # the long-video check on gray prompts only, with another sampler setting
-    python -m mmcache.pipelines.toy.evaluate --model toy-df --skip adherence psnr timing curve \
-        --long-frames 41 --backgrounds gray --set guidance_scale=3.0 --out runs/toy/eval-df-gray
+    python -m mmcache.pipelines.toy.evaluate --model toy-df --prompts 45 --long-frames 41 \
+        --skip adherence psnr timing curve --out runs/toy/eval-df
 
 Writes ``report.json`` and ``output_change.png`` (relative change of the transformer output between
 consecutive steps of a 50-step trajectory, per CFG branch) into ``--out`` and prints the report.
@@ -13,7 +11,6 @@ consecutive steps of a 50-step trajectory, per CFG branch) into ``--out`` and pr
 from __future__ import annotations
 
 import argparse
-import inspect
 import statistics
 import time
 from pathlib import Path
@@ -22,17 +19,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from mmcache.methods.spec import parse_value
 from mmcache.files import atomic_write_json
 
 from ..loader import pipeline_folder_or_usage_error, read_defaults
 from .assemble import call_settings
-from .captions import BACKGROUNDS, CaptionSpec, held_out_specs, on_backgrounds
+from .captions import held_out_specs
 from .configs import NUM_FRAMES, SIZE
-from .data import make_dataset
+from .data import EVAL_SEED, make_dataset
 from .sampling import adherence, generate_frames, long_video_coherence
-from .train_vae import EVAL_SEED
 from .vae_utils import reconstruction_psnr
+
 
 def output_change_curve(pipe: Any, prompt: str, steps: int, seed: int, call: dict[str, Any]) -> dict[str, list[float]]:
     """Relative L2 change ``|o_i - o_{i-1}| / |o_{i-1}|`` of the transformer output per step, per CFG branch."""
@@ -80,24 +76,6 @@ def time_default_video(pipe: Any, call: dict[str, Any], repeats: int = 3) -> dic
     return {"median_s": statistics.median(seconds), "min_s": min(seconds), "threads": torch.get_num_threads()}
 
 
-def chosen_specs(prompts: int, backgrounds: list[str] | None) -> list[CaptionSpec]:
-    """The first ``prompts`` held-out prompts, of ``backgrounds`` only where given (seeds follow this order)."""
-    return on_backgrounds(held_out_specs(), backgrounds)[:prompts]
-
-
-def call_overrides(pipe: Any, items: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` items as pipeline call arguments; a ``SystemExit`` naming the valid keys otherwise."""
-    valid = set(inspect.signature(pipe.__call__).parameters) - {"self", "prompt", "generator", "output_type"}
-    overrides = {}
-    for item in items:
-        key, equals, raw = item.partition("=")
-        if not equals or key not in valid:
-            raise SystemExit(f"--set {item!r}: write KEY=VALUE with KEY one of this pipeline's call arguments "
-                             f"{sorted(valid)}.")
-        overrides[key] = parse_value(raw)
-    return overrides
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="toy-t2v", help="toy-t2v, toy-df or a pipeline folder")
@@ -109,11 +87,6 @@ def main() -> None:
     parser.add_argument("--long-frames", type=int, nargs="*", default=None,
                         help="video lengths for the long-video coherence check (diffusion-forcing models)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["adherence", "psnr", "timing", "curve", "long"])
-    parser.add_argument("--backgrounds", nargs="+", default=None, choices=list(BACKGROUNDS),
-                        help="held-out prompts on these backgrounds only (default: all)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                        help="a pipeline call argument instead of the model's default (repeatable), "
-                             "e.g. guidance_scale=3.0, num_inference_steps=50, addnoise_condition=20")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from diffusers import DiffusionPipeline
@@ -122,14 +95,13 @@ def main() -> None:
     pipe = DiffusionPipeline.from_pretrained(str(folder))
     pipe.set_progress_bar_config(disable=True)
     defaults = read_defaults(folder)
-    call = {**call_settings(defaults), **call_overrides(pipe, args.overrides)}
+    call = call_settings(defaults)
     is_df = "extra" in defaults
     # Training-length videos; a diffusion-forcing model keeps its sampler settings (``ar_step`` and the rest).
     short_call = {**call, "num_frames": NUM_FRAMES}
     args.out.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"model": str(folder), "defaults": defaults, "seed": args.seed,
-                              "call": call, "backgrounds": args.backgrounds or list(BACKGROUNDS)}
-    specs = chosen_specs(args.prompts, args.backgrounds)
+    report: dict[str, Any] = {"model": str(folder), "defaults": defaults, "seed": args.seed, "call": call}
+    specs = held_out_specs()[: args.prompts]
     if "adherence" not in args.skip:
         report["held_out_adherence"] = adherence(pipe, specs, seed=args.seed, **short_call)
         print("adherence", report["held_out_adherence"], flush=True)

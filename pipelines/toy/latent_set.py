@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .captions import BACKGROUNDS, parse_caption
 from .latents import load_shards, load_stats
 from .text import tokenize
 
@@ -22,9 +21,6 @@ class LatentSet:
     mask: torch.Tensor
     empty_ids: torch.Tensor
     empty_mask: torch.Tensor
-    mean: list[float]
-    std: list[float]
-    captions: list[str] = dataclasses.field(default_factory=list)
 
     @classmethod
     def load(cls, folder: Path, max_frames: int | None = None) -> "LatentSet":
@@ -40,7 +36,7 @@ class LatentSet:
         position = {caption: index for index, caption in enumerate(unique)}
         rows = torch.tensor([position[c] for c in captions])
         empty_ids, empty_mask = tokenize([""])
-        return cls(latents, unique_ids[rows], unique_mask[rows], empty_ids[0], empty_mask[0], mean, std, captions)
+        return cls(latents, unique_ids[rows], unique_mask[rows], empty_ids[0], empty_mask[0])
 
     def __len__(self) -> int:
         return self.latents.shape[0]
@@ -52,23 +48,3 @@ class LatentSet:
         dropped = torch.from_numpy(drop)
         ids[dropped], mask[dropped] = self.empty_ids, self.empty_mask
         return ids, mask
-
-
-def background_draw_probabilities(captions: list[str], weights: dict[str, float]) -> np.ndarray:
-    """Per-clip draw probabilities that give each background its share ``weights[background]`` (normalised)
-    of the draws, spread evenly over that background's clips; a clear error for a background with a
-    positive weight but no clips, or weights that cannot be normalised."""
-    unknown = sorted(set(weights) - set(BACKGROUNDS))
-    if unknown:
-        raise ValueError(f"Unknown background {unknown}; choose among {sorted(BACKGROUNDS)}.")
-    if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
-        raise ValueError(f"Background weights must be non-negative with a positive sum; got {weights}.")
-    backgrounds = np.array([parse_caption(c).background for c in captions])
-    probabilities = np.zeros(len(captions))
-    for name, weight in weights.items():
-        chosen = backgrounds == name
-        if weight > 0 and not chosen.any():
-            raise ValueError(f"Background {name!r} has weight {weight} but no clips in this latent set.")
-        if chosen.any():
-            probabilities[chosen] = weight / chosen.sum()
-    return probabilities / probabilities.sum()

@@ -3,7 +3,6 @@
 Clips are ``--frames`` long (25 by default: 7 latent frames). Because the Wan VAE is causal, the
 first 5 latent frames of a 25-frame clip are exactly the latents of its first 17 frames, so one set
 serves both toy-t2v (first 17 frames) and toy-df (5-frame windows at any offset of the clip).
-Several processes can share the work (``--worker i --workers n``).
 
 Output (``--out``): shards ``shard_00000.npz`` (float16 latents ``[n, C, F, h, w]`` and captions),
 resumable shard by shard, and ``stats.json`` with the per-channel mean and std that become the
@@ -14,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--max-minutes", type=float, default=None)
-    parser.add_argument("--worker", type=int, default=0, help="this process encodes shards i with i %% workers == worker")
-    parser.add_argument("--workers", type=int, default=1)
 
 
 def shard_path(folder: Path, index: int) -> Path:
@@ -85,21 +80,14 @@ def run(args: argparse.Namespace) -> None:
     vae = AutoencoderKLWan.from_pretrained(str(args.vae)).to(device).eval()
     args.out.mkdir(parents=True, exist_ok=True)
     n_shards = -(-args.count // args.shard_size)
-    start = time.monotonic()
-    for index in tqdm(range(args.worker, n_shards, args.workers), desc="latent shards"):
+    for index in tqdm(range(n_shards), desc="latent shards"):
         path = shard_path(args.out, index)
-        if path.is_file():
+        if path.is_file():  # written by an earlier, interrupted run
             continue
-        if args.max_minutes is not None and time.monotonic() - start > 60 * args.max_minutes:
-            print(f"stopping after {args.max_minutes} min; rerun to continue")
-            return
         latents, captions = encode_shard(vae, args.seed, index, args.shard_size, args.frames, args.batch_size, device)
         tmp = path.parent / ("partial_" + path.name)
         np.savez(tmp, latents=latents, captions=np.array(captions))
         tmp.replace(path)
-    if not all(shard_path(args.out, index).is_file() for index in range(n_shards)):
-        print("other workers' shards are still missing; the last worker to finish writes the statistics")
-        return
     latents, _ = load_shards(args.out)
     values = latents.astype(np.float32)
     mean = values.mean(axis=(0, 2, 3, 4))

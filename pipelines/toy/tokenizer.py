@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
-from transformers import AutoTokenizer, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
 
 from .captions import vocabulary_words
 
@@ -38,7 +38,3 @@ def build_tokenizer(model_max_length: int = 512) -> PreTrainedTokenizerFast:
 
 def save_tokenizer(folder: str | Path) -> None:
     build_tokenizer().save_pretrained(str(folder))
-
-
-def load_tokenizer(folder: str | Path) -> PreTrainedTokenizerFast:
-    return AutoTokenizer.from_pretrained(str(folder))

@@ -31,46 +31,18 @@ def encode_mean(vae: AutoencoderKLWan, video: torch.Tensor) -> torch.Tensor:
     return vae.encode(video).latent_dist.mode()
 
 
-def _channel_stats(latents: torch.Tensor, mean: list[float], std: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel ``mean`` and ``std`` shaped to broadcast over ``latents`` ``[B, C, ...]``."""
-    shape = (1, -1) + (1,) * (latents.ndim - 2)
-    return tuple(torch.tensor(values, dtype=latents.dtype, device=latents.device).view(shape)
-                 for values in (mean, std))
-
-
-def normalise(latents: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
-    """``(z - mean) / std`` per channel: the space the denoisers work in (WanPipeline's convention)."""
-    m, s = _channel_stats(latents, mean, std)
-    return (latents - m) / s
-
-
 def denormalise(latents: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
-    """Inverse of :func:`normalise`: denoiser space → the VAE's raw latents."""
-    m, s = _channel_stats(latents, mean, std)
+    """Normalised latents ``[B, C, ...]`` (the denoisers' space, WanPipeline's convention) → the VAE's raw
+    latents, with the per-channel ``mean`` and ``std`` of the VAE's config."""
+    shape = (1, -1) + (1,) * (latents.ndim - 2)
+    m, s = (torch.tensor(values, dtype=latents.dtype, device=latents.device).view(shape) for values in (mean, std))
     return latents * s + m
-
-
-def encode_normalised(vae: AutoencoderKLWan, frames: np.ndarray) -> torch.Tensor:
-    """uint8 videos ``[B, T, H, W, 3]`` → normalised latents ``[B, C, F, h, w]`` (what the denoisers see)."""
-    config = vae.config
-    latents = encode_mean(vae, torch.from_numpy(to_model_range(frames)))
-    return normalise(latents, config.latents_mean, config.latents_std)
-
-
-def decode_normalised(vae: AutoencoderKLWan, latents: torch.Tensor) -> np.ndarray:
-    """Normalised latents → uint8 videos ``[B, T, H, W, 3]``."""
-    config = vae.config
-    return to_uint8(vae.decode(denormalise(latents, config.latents_mean, config.latents_std)).sample)
-
-
-def psnr_from_mse(mse: float) -> float:
-    """PSNR in dB of a mean squared error on uint8 pixels (peak 255; ``inf`` for 0)."""
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
 
 
 def psnr(reference: np.ndarray, reconstruction: np.ndarray) -> float:
     """PSNR in dB of uint8 videos (peak 255)."""
-    return psnr_from_mse(np.mean((reference.astype(np.float64) - reconstruction.astype(np.float64)) ** 2))
+    mse = np.mean((reference.astype(np.float64) - reconstruction.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
 
 
 def to_uint8(video: torch.Tensor) -> np.ndarray:

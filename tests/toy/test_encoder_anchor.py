@@ -50,7 +50,7 @@ def test_encoder_trains_and_a_heavier_anchor_keeps_its_latents_closer(vae_folder
     light = _encoder_run(vae_folder, tmp_path / "light", 1e-3)
     heavy = _encoder_run(vae_folder, tmp_path / "heavy", 1e3)
     assert _encoder_change(vae_folder, tmp_path / "light") > 0  # the encoder is no longer frozen
-    assert all(row["kl"] == 0.0 for row in light)  # posterior means, no KL term
+    assert not any("kl" in row for row in light)  # posterior means, no KL term
     assert heavy[-1]["encoder_anchor_mse"] < 0.5 * light[-1]["encoder_anchor_mse"]
 
 

@@ -26,11 +26,11 @@ PROMPT = "a green square moving right on a black background"
 MAX_TOTAL_MB = 40
 
 
-
 def folder(name: str) -> Path:
     path = MODELS / name
     assert (path / "model_index.json").is_file(), (
-        f"{path} has no trained weights; train them with `python -m mmcache.pipelines.toy.train all --install`.")
+        f"{path} has no trained weights; rebuild them with `python -m mmcache.pipelines.toy.train recipe toy-df` "
+        "and `train install` (docs/MODELS.md).")
     return path
 
 
@@ -98,7 +98,7 @@ def test_t2v_generation_is_deterministic_with_a_seed(t2v):
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
-# The shipped weights follow their prompts in part (docs/MODELS.md#status); the default prompt is one
+# The bundled weights follow most prompts, not all (docs/MODELS.md#status); the default prompt is one
 # they follow, so a change of weights that loses it fails here.
 def test_t2v_default_video_follows_its_prompt(t2v):
     """The bundled toy-t2v draws the default prompt's colour and direction (seed 0, its defaults)."""
