@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..loader import pipeline_folder, read_defaults
-from .assemble import call_settings
+from ..call_defaults import flat_call_settings
 from .captions import train_specs
 from .common import save_atomically
 from .vae_utils import decode_unclamped, denormalise
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> None:
     folder = pipeline_folder(args.model)
     pipe = DiffusionPipeline.from_pretrained(str(folder)).to(args.device)
     pipe.set_progress_bar_config(disable=True)
-    call = call_settings(read_defaults(folder))
+    call = flat_call_settings(read_defaults(folder))
     order = np.random.default_rng([args.seed, 13]).permutation(len(specs))[: args.count]
     config, latents, captions = pipe.vae.config, [], []
     for index, caption in enumerate(tqdm([specs[i].text for i in order], desc="anchor videos")):

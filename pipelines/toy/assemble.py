@@ -25,13 +25,6 @@ DF_DEFAULTS: dict[str, Any] = {
 }
 
 
-def call_settings(defaults: dict[str, Any]) -> dict[str, Any]:
-    """Pipeline keyword arguments from ``mmcache_defaults.json`` (``extra`` merged in)."""
-    settings = {k: v for k, v in defaults.items() if k != "extra"}
-    settings.update(defaults.get("extra", {}))
-    return settings
-
-
 def build_t2v_pipeline(vae: AutoencoderKLWan, text_encoder: Any, transformer: Any,
                        flow_shift: float = FLOW_SHIFT) -> WanPipeline:
     return WanPipeline(tokenizer=build_tokenizer(), text_encoder=text_encoder, vae=vae,

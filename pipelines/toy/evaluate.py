@@ -22,7 +22,7 @@ import torch
 from mmcache.files import atomic_write_json
 
 from ..loader import pipeline_folder_or_usage_error, read_defaults
-from .assemble import call_settings
+from ..call_defaults import flat_call_settings
 from .captions import held_out_specs
 from .configs import NUM_FRAMES, SIZE
 from .data import EVAL_SEED, make_dataset
@@ -95,7 +95,7 @@ def main() -> None:
     pipe = DiffusionPipeline.from_pretrained(str(folder))
     pipe.set_progress_bar_config(disable=True)
     defaults = read_defaults(folder)
-    call = call_settings(defaults)
+    call = flat_call_settings(defaults)
     is_df = "extra" in defaults
     # Training-length videos; a diffusion-forcing model keeps its sampler settings (``ar_step`` and the rest).
     short_call = {**call, "num_frames": NUM_FRAMES}
