@@ -138,8 +138,10 @@ class FlowCachePolicy(StepPolicy):
     def __init__(self, config: FlowCacheConfig, tracker: RunTracker) -> None:
         self.config = config
         self.store = KVStore()
-        self.attachments: list[Any] = []
         self.attention_plan: ChunkAttentionPlan | None = None
+        self.modules: list[tuple[int, torch.nn.Module]] = []
+        self.stack: BlockStack | None = None
+        self.rope_hook: Any = None
         super().__init__(tracker)
 
     # -- attaching ------------------------------------------------------------------------------
@@ -165,9 +167,11 @@ class FlowCachePolicy(StepPolicy):
     def detach(self) -> None:
         for _, module in self.modules:
             restore(module)
-        self.stack.detach()
+        if self.stack is not None:
+            self.stack.detach()
         if self.rope_hook is not None:
             self.rope_hook.remove()
+        self.modules, self.stack, self.rope_hook = [], None, None
 
     # -- runs and windows -----------------------------------------------------------------------
     def start_run(self) -> None:

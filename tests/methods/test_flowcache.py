@@ -1,0 +1,143 @@
+"""FlowCache on diffusers' SkyReelsV2DiffusionForcingPipeline (tiny random instances, CPU)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from diffusers.hooks import HookRegistry
+
+import mmcache
+from mmcache import ConfigError
+from mmcache.pipelines.tiny import build_tiny_pipeline, generate_tiny
+
+BIDIRECTIONAL, CAUSAL = "skyreels-v2-df", "skyreels-v2-df-causal"
+LONG = {"height": 32, "width": 32, "num_frames": 37}  # 10 latent frames: 4 windows, 4 tokens per frame
+
+
+@pytest.fixture(scope="module")
+def pipes():
+    return {name: build_tiny_pipeline(name) for name in (BIDIRECTIONAL, CAUSAL)}
+
+
+def run(pipe, name, config=None, steps=8, **overrides):
+    if config is None:
+        return generate_tiny(pipe, name, steps=steps, **overrides), None
+    with mmcache.enabled(pipe, config) as handle:
+        frames = generate_tiny(pipe, name, steps=steps, **overrides)
+    return frames, handle.history[-1]
+
+
+def test_never_reusing_on_a_bidirectional_model_is_bit_identical(pipes):
+    plain, _ = run(pipes[BIDIRECTIONAL], BIDIRECTIONAL)
+    frames, stats = run(pipes[BIDIRECTIONAL], BIDIRECTIONAL, mmcache.FlowCacheConfig(threshold=0))
+    assert torch.equal(frames, plain)
+    assert stats.compute_saved == 0 and "reused" not in stats.chunk_counts
+
+
+def test_restructuring_a_block_causal_model_is_exact_and_saves_the_finished_chunks(pipes):
+    plain, _ = run(pipes[CAUSAL], CAUSAL, **LONG)
+    frames, stats = run(pipes[CAUSAL], CAUSAL, mmcache.FlowCacheConfig(threshold=0), **LONG)
+    torch.testing.assert_close(frames, plain, atol=1e-5, rtol=0)
+    counts = stats.chunk_counts
+    assert counts["cached"] > 0 and counts["skipped"] > 0 and counts["encoded"] > 0 and "reused" not in counts
+    assert stats.compute_saved > 0.2
+    assert stats.peak_kv_bytes > 0
+
+
+def test_restructuring_off_forwards_the_whole_window(pipes):
+    plain, _ = run(pipes[CAUSAL], CAUSAL)
+    frames, stats = run(pipes[CAUSAL], CAUSAL, mmcache.FlowCacheConfig(threshold=0, restructure=False))
+    assert torch.equal(frames, plain)
+    assert stats.compute_saved == 0 and set(stats.chunk_counts) == {"computed", "context"}
+
+
+@pytest.mark.parametrize("name", [BIDIRECTIONAL, CAUSAL])
+def test_reused_chunks_run_through_no_block(pipes, name):
+    pipe = pipes[name]
+    seen: list[int] = []
+    handle = pipe.transformer.blocks[1].ffn.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape[1]))
+    try:
+        _, stats = run(pipe, name, mmcache.FlowCacheConfig(threshold=0.3, warmup_steps=2), **LONG)
+    finally:
+        handle.remove()
+    counts = stats.chunk_counts
+    assert counts["reused"] > 0
+    tokens_per_chunk = 2 * 4 if name == CAUSAL else 4  # blocks of 2 frames (causal) or 1 frame, 4 tokens each
+    run_through = counts["computed"] + counts.get("encoded", 0) + counts.get("context", 0)
+    assert sum(seen) == run_through * tokens_per_chunk
+    assert stats.compute_saved > (0.3 if name == CAUSAL else 0.1)
+
+
+def test_reuse_stays_close_to_the_plain_output(pipes):
+    plain, _ = run(pipes[CAUSAL], CAUSAL, **LONG)
+    frames, stats = run(pipes[CAUSAL], CAUSAL, mmcache.FlowCacheConfig(threshold=0.3, warmup_steps=2), **LONG)
+    assert 0 < (frames - plain).abs().max() < 0.05
+    assert len(stats.chunk_timeline) == sum(stats.chunk_counts.values())
+
+
+def test_kv_budget_bounds_the_cache_however_long_the_video(pipes):
+    peaks = []
+    for frames in (37, 69):
+        _, stats = run(pipes[CAUSAL], CAUSAL, mmcache.FlowCacheConfig(threshold=0, kv_budget=4),
+                       **{**LONG, "num_frames": frames})
+        peaks.append(stats.peak_kv_bytes)
+    _, unbounded = run(pipes[CAUSAL], CAUSAL, mmcache.FlowCacheConfig(threshold=0), **{**LONG, "num_frames": 69})
+    assert peaks[0] == peaks[1] < unbounded.peak_kv_bytes
+
+
+def test_compression_changes_the_output_only_a_little(pipes):
+    plain, _ = run(pipes[CAUSAL], CAUSAL, **LONG)
+    frames, _ = run(pipes[CAUSAL], CAUSAL, mmcache.FlowCacheConfig(threshold=0, kv_budget=4), **LONG)
+    assert 0 < (frames - plain).abs().max() < 0.1
+
+
+def test_what_a_bidirectional_model_cannot_do_is_refused(pipes):
+    for config, match in ((mmcache.FlowCacheConfig(restructure=True), "block-causal model"),
+                          (mmcache.FlowCacheConfig(kv_budget=8), "bidirectional")):
+        with pytest.raises(ConfigError, match=match):
+            run(pipes[BIDIRECTIONAL], BIDIRECTIONAL, config)
+
+
+def test_other_pipelines_and_bare_denoisers_are_refused(pipes):
+    with pytest.raises(ConfigError, match="diffusion-forcing pipelines"):
+        mmcache.enable(build_tiny_pipeline("wan2.1-t2v"), mmcache.FlowCacheConfig())
+    with pytest.raises(ConfigError, match="bare denoiser"):
+        mmcache.enable(pipes[CAUSAL].transformer, mmcache.FlowCacheConfig())
+
+
+def test_disable_removes_every_hook(pipes):
+    pipe = pipes[CAUSAL]
+    plain, _ = run(pipe, CAUSAL)
+    run(pipe, CAUSAL, mmcache.FlowCacheConfig(threshold=0.3, kv_budget=2))
+    assert "generate_timestep_matrix" not in vars(pipe)
+    assert not pipe.transformer.rope._forward_hooks
+    for block in pipe.transformer.blocks:
+        registry = HookRegistry.check_if_exists_or_initialize(block)
+        assert not registry.hooks and type(block.attn1.processor).__name__ == "SkyReelsV2AttnProcessor"
+    assert torch.equal(run(pipe, CAUSAL)[0], plain)
+
+
+def test_config_validation_and_json():
+    config = mmcache.FlowCacheConfig(threshold=0.15, kv_budget=128, rescale=[1.0, 0.0])
+    assert mmcache.MethodConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert mmcache.FlowCacheConfig.preset("skyreels-v2-df").threshold == 0.1
+    for bad in ({"threshold": -1}, {"threshold": float("nan")}, {"kv_budget": 0}, {"pool_kernel": 4},
+                {"metric": "output"}, {"importance_weight": 2}, {"rescale": []}, {"warmup_steps": 1.5}):
+        with pytest.raises(ConfigError, match="FlowCacheConfig"):
+            mmcache.FlowCacheConfig(**bad)
+    with pytest.raises(ConfigError, match="kv_budget"):
+        config.kv_budget = -3
+    assert config.kv_budget == 128
+
+
+@pytest.mark.parametrize("name", [BIDIRECTIONAL, CAUSAL])
+def test_step_methods_decide_per_window_iteration(pipes, name):
+    plain, _ = run(pipes[name], name)
+    frames, stats = run(pipes[name], name, mmcache.EasyCacheConfig(threshold=0))
+    assert torch.equal(frames, plain)
+    assert {record.window for record in stats.timeline} == {0, 1}
+    assert min(record.step for record in stats.timeline if record.window == 1) == 0
+    _, reusing = run(pipes[name], name, mmcache.EasyCacheConfig(threshold=0.2, warmup_steps=2))
+    assert reusing.skipped > 0 and reusing.compute_saved == pytest.approx(reusing.skip_ratio, abs=0.05)
