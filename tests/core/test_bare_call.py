@@ -28,3 +28,20 @@ def test_methods_still_resolve_the_family():
     with mmcache.enabled(pipe, mmcache.EasyCacheConfig(threshold=0)) as handle:
         pipe("a blue square", num_inference_steps=2, output_type="latent")
     assert handle.family == "wan" and handle.history[-1].computed == 4
+
+
+def test_a_block_causal_model_makes_lengths_that_are_not_whole_blocks_by_cropping():
+    from mmcache.pipelines.call_defaults import with_call_defaults
+    from mmcache.pipelines.tiny import build_tiny_pipeline, tiny_call_kwargs
+    from mmcache.pipelines.whole_blocks import whole_block_frames
+
+    assert [whole_block_frames(n, 2) for n in (41, 45, 81, 161, 17)] == [45, 45, 85, 165, 21]
+    pipe = build_tiny_pipeline("skyreels-v2-df-causal")
+    kwargs = {key: value for key, value in tiny_call_kwargs("skyreels-v2-df-causal", 2).items()
+              if key not in ("num_frames", "output_type")}
+    with_call_defaults(pipe, {"extra": {"causal_block_size": 2}})
+    whole = pipe(**kwargs, num_frames=29, output_type="np", generator=torch.Generator().manual_seed(0)).frames
+    cropped = pipe(**kwargs, num_frames=25, output_type="np", generator=torch.Generator().manual_seed(0)).frames
+    assert cropped.shape[1] == 25 and (cropped == whole[:, :25]).all()
+    latents = pipe(**kwargs, num_frames=25, output_type="latent").frames
+    assert latents.shape[2] == 7
