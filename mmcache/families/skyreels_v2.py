@@ -32,7 +32,9 @@ SKYREELS_V2_DF = register_family(FamilyAdapter(
     rope_attribute="rope",
     presets={
         "easycache": {"threshold": 0.05, "warmup_steps": 10},
-        "flowcache": {"threshold": 0.1, "warmup_steps": 5, "final_steps": 1},  # the paper's "slow" setting
+        # the paper's "slow" setting: TeaCache's Wan2.1-1.3B rescaling of the modulation's relative L1
+        "flowcache": {"threshold": 0.1, "warmup_steps": 5, "final_steps": 1, "metric": "modulation",
+                      "rescale": (-5.21862437e4, 9.23041404e3, -5.28275948e2, 1.36987616e1, -4.99875664e-2)},
     },
     notes="diffusion forcing: steps count per window; FlowCache decides per causal block of latent frames.",
 ))

@@ -1,11 +1,14 @@
-"""The windows of a diffusion-forcing pipeline call: which latent frames each iteration denoises.
+"""The windows of an autoregressive video call: which latent frames each iteration denoises.
 
-A diffusion-forcing pipeline (SkyReels-V2 DF) generates a long video as a sequence of windows of
-latent frames, each with its own denoising loop in which every causal block of frames has its own
-noise level. The pipeline plans each window with ``generate_timestep_matrix``; mmcache wraps that
-method on the one pipeline object it is enabled on (nothing patched globally) and so learns, before
-the window's first denoiser call, its frames, its block size, its prefix and, per iteration, which
-blocks are denoised (active), which are finished (at timestep 0) and which have not started.
+An autoregressive video pipeline runs several denoising loops per call. A diffusion-forcing pipeline
+(SkyReels-V2 DF) generates a long video as a sequence of windows of latent frames, in each of which
+every causal block of frames has its own noise level; it plans each window with
+``generate_timestep_matrix``. A chunk-by-chunk pipeline (AnyFlow FAR) denoises one chunk at a time,
+each with its own scheduler loop (``scheduler.set_timesteps``): a window of one block. mmcache wraps
+the planning method on the one pipeline object it is enabled on (nothing patched globally) and so
+learns, before the window's first denoiser call, its frames, its block size, its prefix and, per
+iteration, which blocks are denoised (active), which are finished (at timestep 0) and which have
+not started.
 """
 
 from __future__ import annotations
@@ -67,29 +70,56 @@ class Window:
         return int(self.step_index[iteration, block * self.block_size]) - 1
 
 
-class WindowProbe:
-    """Wraps ``pipeline.<method>`` so that every window it plans is announced to ``on_window``."""
+def diffusion_forcing_window(index: int, args: tuple, kwargs: dict, result: Any, owner: Any) -> Window:
+    """The window ``generate_timestep_matrix(num_latent_frames, step_template, base, ar_step, num_pre_ready,
+    causal_block_size)`` planned."""
+    names = ("num_latent_frames", "step_template", "base_num_latent_frames", "ar_step", "num_pre_ready",
+             "causal_block_size")
+    given = {**dict(zip(names, args)), **kwargs}
+    _, step_index, update_mask, _ = result
+    block = max(int(given.get("causal_block_size", 1)), 1)
+    return Window(index, int(given["num_latent_frames"]), block, len(given["step_template"]),
+                  (int(given.get("num_pre_ready", 0)) // block) * block, step_index.cpu(), update_mask.cpu())
 
-    def __init__(self, pipeline: Any, method: str, on_window: Callable[[Window], None]) -> None:
+
+def chunk_loop_window(index: int, args: tuple, kwargs: dict, result: Any, owner: Any) -> Window:
+    """One chunk's denoising loop (``scheduler.set_timesteps``): a window of one block, denoised every step."""
+    steps = len(owner.timesteps)
+    return Window(index, 1, 1, steps, 0, torch.arange(1, steps + 1).unsqueeze(1),
+                  torch.ones(steps, 1, dtype=torch.bool))
+
+
+PLANNERS: dict[str, Callable[[int, tuple, dict, Any, Any], Window]] = {
+    "generate_timestep_matrix": diffusion_forcing_window,
+    "scheduler.set_timesteps": chunk_loop_window,
+}
+
+
+class WindowProbe:
+    """Wraps the pipeline's planning method so that every window it plans is announced to ``on_window``.
+
+    ``planner`` is an attribute path from the pipeline (``"generate_timestep_matrix"``,
+    ``"scheduler.set_timesteps"``), a key of ``PLANNERS``.
+    """
+
+    def __init__(self, pipeline: Any, planner: str, on_window: Callable[[Window], None]) -> None:
+        *path, self.method = planner.split(".")
+        self.owner = pipeline
+        for name in path:
+            self.owner = getattr(self.owner, name)
         self.pipeline = pipeline
-        self.method = method
         self.on_window = on_window
         self.windows = 0
-        original = getattr(pipeline, method)
+        build = PLANNERS[planner]
+        original = getattr(self.owner, self.method)
 
-        def planned(num_latent_frames: int, step_template: torch.Tensor, base_num_latent_frames: int,
-                    ar_step: int = 5, num_pre_ready: int = 0, causal_block_size: int = 1, *args: Any,
-                    **kwargs: Any) -> Any:
-            result = original(num_latent_frames, step_template, base_num_latent_frames, ar_step, num_pre_ready,
-                              causal_block_size, *args, **kwargs)
-            _, step_index, update_mask, _ = result
-            block = max(int(causal_block_size), 1)
-            self.on_window(Window(self.windows, int(num_latent_frames), block, len(step_template),
-                                  (int(num_pre_ready) // block) * block, step_index.cpu(), update_mask.cpu()))
+        def planned(*args: Any, **kwargs: Any) -> Any:
+            result = original(*args, **kwargs)
+            self.on_window(build(self.windows, args, kwargs, result, self.owner))
             self.windows += 1
             return result
 
-        setattr(pipeline, method, planned)
+        setattr(self.owner, self.method, planned)
         setattr(pipeline, PROBED_ATTRIBUTE, self)
 
     def reset(self) -> None:
@@ -98,5 +128,5 @@ class WindowProbe:
 
     def detach(self) -> None:
         if getattr(self.pipeline, PROBED_ATTRIBUTE, None) is self:
-            delattr(self.pipeline, self.method)  # the instance attribute; the class method shows again
+            delattr(self.owner, self.method)  # the instance attribute; the class method shows again
             delattr(self.pipeline, PROBED_ATTRIBUTE)

@@ -85,15 +85,15 @@ def test_unsupported_targets_list_the_supported_families(target):
     assert "Adding a family" in message
 
 
-def test_diffusion_forcing_pipeline_is_refused_with_the_reason():
-    from diffusers import SkyReelsV2DiffusionForcingPipeline
+def test_image_to_video_diffusion_forcing_pipeline_is_refused_with_the_reason():
+    from diffusers import SkyReelsV2DiffusionForcingImageToVideoPipeline
 
     sky = build_tiny_pipeline("skyreels-v2-t2v")
-    df = SkyReelsV2DiffusionForcingPipeline(
+    df = SkyReelsV2DiffusionForcingImageToVideoPipeline(
         tokenizer=sky.tokenizer, text_encoder=sky.text_encoder, transformer=sky.transformer, vae=sky.vae,
         scheduler=sky.scheduler,
     )
-    with pytest.raises(UnsupportedModelError, match="diffusion forcing"):
+    with pytest.raises(UnsupportedModelError, match="conditioning frames"):
         mmcache.enable(df, mmcache.EasyCacheConfig())
 
 

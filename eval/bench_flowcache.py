@@ -1,0 +1,182 @@
+"""FlowCache on a diffusion-forcing model: the three sources of saving, side by side, against whole-window step methods.
+
+For every prompt and video length, one run of the plain pipeline and one per method, all in one
+process: causal restructuring alone (``threshold 0``), plus chunkwise reuse, plus KV compression,
+and EasyCache deciding for the whole window (the paper's TeaCache-style baseline) over a range of
+thresholds, so that FlowCache is compared at equal compute. Per run: compute saved (the
+denoiser's linear-layer MACs not spent, counted the same way for every method; and the latent
+positions not run through the blocks, from ``CacheStats``), wall-clock speedup (the median over
+prompts, with the plain run measured in the same loop), PSNR/SSIM against the plain output, the
+detector's adherence in every 17-frame window (colour and direction), and the peak KV bytes. A
+second table runs one prompt at growing lengths under a KV budget. Results resume: each run is
+stored as it finishes (``OUT/runs/*.json``), and a rerun only does what is missing.
+
+    python -m mmcache.eval.bench_flowcache --model toy-ar --prompts 10 --frames 41 81 --out runs/flowcache
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmcache.files import atomic_write_json, atomic_write_text
+
+
+def _floats(text: str) -> list[float]:
+    return [float(part) for part in text.split(",") if part.strip()]
+
+
+def method_grid(reuse: list[float], budget: int | None, easycache: list[float], warmup: int) -> dict[str, Any]:
+    """Label → method config (``None``: the plain pipeline); no KV rows without a budget (bidirectional models)."""
+    import mmcache
+
+    grid: dict[str, Any] = {"plain": None}
+    if budget is not None:
+        grid["flowcache restructure"] = mmcache.FlowCacheConfig(threshold=0)
+    for tau in reuse:
+        grid[f"flowcache reuse {tau:g}"] = mmcache.FlowCacheConfig(threshold=tau, warmup_steps=warmup)
+        if budget is not None:
+            grid[f"flowcache reuse {tau:g} + kv {budget}"] = mmcache.FlowCacheConfig(
+                threshold=tau, warmup_steps=warmup, kv_budget=budget)
+    for tau in easycache:
+        grid[f"easycache {tau:g} (whole window)"] = mmcache.EasyCacheConfig(threshold=tau, warmup_steps=warmup)
+    return grid
+
+
+def window_adherence(frames: np.ndarray, prompt: str) -> dict[str, bool]:
+    """Colour and direction right in every 17-frame window (stride 8) of the video."""
+    from mmcache.pipelines.toy.detector import score_segments
+
+    segments = score_segments(frames, prompt, length=17, stride=8)
+    return {"colour": all(s.colour_ok for s in segments), "direction": all(s.direction_ok for s in segments)}
+
+
+def run_one(pipe: Any, prompt: str, seed: int, frames: int, config: Any) -> dict[str, Any]:
+    from mmcache.pipelines.generation import GenerationRequest, run_generation
+
+    result = run_generation(pipe, GenerationRequest(prompt=prompt, seed=seed, num_frames=frames),
+                            [config] if config is not None else [], measure_compute=True)
+    stats = result.stats
+    return {"frames": result.frames, "wall": result.wall_seconds, "macs": result.denoiser_macs,
+            "compute_saved_positions": stats.compute_saved, "peak_kv_bytes": stats.peak_kv_bytes or 0,
+            "chunk_counts": stats.chunk_counts, **window_adherence(result.frames, prompt)}
+
+
+def score(run: dict[str, Any], plain: dict[str, Any]) -> dict[str, Any]:
+    from mmcache.quality import psnr, ssim
+
+    same = run is plain
+    return {key: value for key, value in run.items() if key != "frames"} | {
+        "compute_saved": 1.0 - run["macs"] / plain["macs"],
+        "speedup": plain["wall"] / run["wall"],
+        "psnr": None if same else float(psnr(run["frames"], plain["frames"])),
+        "ssim": None if same else float(ssim(run["frames"], plain["frames"])),
+    }
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    finite = [r["psnr"] for r in rows if r["psnr"] is not None]
+    return {
+        "items": len(rows),
+        "compute_saved": statistics.mean(r["compute_saved"] for r in rows),
+        "compute_saved_positions": statistics.mean(r["compute_saved_positions"] or 0.0 for r in rows),
+        "speedup_median": statistics.median(r["speedup"] for r in rows),
+        "psnr": statistics.mean(finite) if finite else None,
+        "ssim": statistics.mean(r["ssim"] for r in rows) if finite else None,
+        "colour": sum(r["colour"] for r in rows) / len(rows),
+        "direction": sum(r["direction"] for r in rows) / len(rows),
+        "peak_kv_bytes": max(r["peak_kv_bytes"] for r in rows),
+    }
+
+
+def markdown(summary: dict[str, dict[str, dict[str, Any]]], lengths: dict[str, Any], command: str) -> str:
+    lines = [f"Command: `{command}`", ""]
+    for frames, methods in summary.items():
+        lines += [f"**{frames} frames**", "",
+                  "| method | compute saved (MACs) | positions not run | speedup (wall, median) | PSNR (dB) | SSIM | "
+                  "colour / direction in every window | peak KV | items |", "|---|---|---|---|---|---|---|---|---|"]
+        for label, row in methods.items():
+            psnr = "—" if row["psnr"] is None else f"{row['psnr']:.2f}"
+            ssim = "—" if row["ssim"] is None else f"{row['ssim']:.4f}"
+            lines.append(f"| {label} | {row['compute_saved']:.1%} | {row['compute_saved_positions']:.1%} | "
+                         f"{row['speedup_median']:.2f}× | {psnr} | {ssim} | {row['colour']:.0%} / {row['direction']:.0%} "
+                         f"| {row['peak_kv_bytes'] / 2**10:.0f} KiB | {row['items']} |")
+        lines.append("")
+    if lengths:
+        lines += ["**Peak KV bytes by video length (one prompt)**", "", "| frames | " + " | ".join(lengths["methods"])
+                  + " |", "|---|" + "---|" * len(lengths["methods"])]
+        for frames, values in lengths["peaks"].items():
+            lines.append(f"| {frames} | " + " | ".join(f"{v / 2**10:.0f} KiB" for v in values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mmcache.eval.bench_flowcache", description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="toy-ar", help="a diffusion-forcing pipeline (bundled name or folder)")
+    parser.add_argument("--prompts", type=int, default=10, help="held-out captions of the toy grammar")
+    parser.add_argument("--frames", type=int, nargs="+", default=[41, 81], help="video lengths")
+    parser.add_argument("--reuse", type=_floats, default=[0.05, 0.1, 0.2], help="FlowCache thresholds")
+    parser.add_argument("--kv-budget", type=int, default=128, help="tokens per head and layer (one chunk of toy-ar)")
+    parser.add_argument("--easycache", type=_floats, default=[0.05, 0.1, 0.2, 0.4],
+                        help="EasyCache thresholds (whole-window decisions)")
+    parser.add_argument("--warmup-steps", type=int, default=5, help="warm-up of every method (per chunk for FlowCache)")
+    parser.add_argument("--kv-lengths", type=int, nargs="*", default=[41, 81, 161],
+                        help="lengths of the peak-KV table (one prompt; empty: skip)")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--quiet", action="store_true", help="no per-run progress lines")
+    args = parser.parse_args(argv)
+    if args.prompts < 1 or any(f < 1 for f in args.frames) or args.kv_budget < 1:
+        parser.error("--prompts, --frames and --kv-budget must be positive")
+
+    import mmcache
+    from mmcache.eval.pareto_step_methods import held_out_prompts
+    from mmcache.pipelines import load
+
+    pipe = load(args.model, device="cpu")
+    pipe.set_progress_bar_config(disable=True)
+    causal = int(pipe.transformer.config.num_frame_per_block) > 1
+    grid = method_grid(args.reuse, args.kv_budget if causal else None, args.easycache, args.warmup_steps)
+    prompts = held_out_prompts(args.prompts)
+    store = args.out / "runs"
+    summary: dict[str, dict[str, dict[str, Any]]] = {}
+    for frames in args.frames:
+        rows: dict[str, list[dict[str, Any]]] = {label: [] for label in grid}
+        for index, prompt in enumerate(prompts):
+            files = {label: store / f"{frames}-{index}-{label.replace(' ', '_')}.json" for label in grid}
+            plain = None if all(file.is_file() for file in files.values()) else run_one(pipe, prompt, index, frames, None)
+            for label, config in grid.items():
+                file = files[label]
+                if file.is_file():
+                    rows[label].append(json.loads(file.read_text()))
+                    continue
+                run = plain if config is None else run_one(pipe, prompt, index, frames, config)
+                row = score(run, plain)
+                atomic_write_json(file, row)
+                rows[label].append(row)
+                if not args.quiet:
+                    print(f"{frames} frames, prompt {index + 1}/{len(prompts)}, {label}: saved {row['compute_saved']:.1%}, "
+                          f"{row['speedup']:.2f}×, PSNR {row['psnr']}", file=sys.stderr)
+        summary[str(frames)] = {label: summarize(found) for label, found in rows.items()}
+    lengths: dict[str, Any] = {}
+    if args.kv_lengths and causal:
+        methods = {f"flowcache, kv {args.kv_budget}": mmcache.FlowCacheConfig(threshold=0, kv_budget=args.kv_budget),
+                   "flowcache, no budget": mmcache.FlowCacheConfig(threshold=0)}
+        lengths = {"methods": list(methods), "peaks": {
+            str(frames): [run_one(pipe, prompts[0], 0, frames, config)["peak_kv_bytes"] for config in methods.values()]
+            for frames in args.kv_lengths}}
+    command = "python -m mmcache.eval.bench_flowcache " + " ".join(argv if argv is not None else sys.argv[1:])
+    atomic_write_json(args.out / "results.json", {"summary": summary, "kv_by_length": lengths, "command": command})
+    table = markdown(summary, lengths, command)
+    atomic_write_text(args.out / "flowcache.md", table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
