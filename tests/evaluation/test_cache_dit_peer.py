@@ -14,6 +14,7 @@ from mmcache.eval.methods import resolve_methods
 from mmcache.eval.peers import PEERS
 from mmcache.pipelines.generation import GenerationRequest, run_generation
 from mmcache.pipelines.loader import generation_defaults, load
+from mmcache.quality import psnr
 
 from .helpers import model_args
 
@@ -66,11 +67,6 @@ def _generate(pipe, spec: str | None = None):
     return run_generation(pipe, request, accelerator=accelerator, measure_compute=True)
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
-
-
 @pytest.mark.parametrize("calibrator", ["", ",calibrator=taylorseer"])
 def test_dbcache_skips_blocks_and_disables_cleanly(pipe, calibrator: str) -> None:
     baseline = _generate(pipe)
@@ -83,7 +79,7 @@ def test_dbcache_skips_blocks_and_disables_cleanly(pipe, calibrator: str) -> Non
     saved = 1 - cached.denoiser_macs / baseline.denoiser_macs
     # 10 of 12 steps may be cached, each running 1 of 6 blocks: at most ~69 % of the block work is saved
     assert 0.2 < saved < 0.7
-    assert _psnr(cached.frames, baseline.frames) > 12
+    assert psnr(cached.frames, baseline.frames) > 15  # measured: 23.2 dB plain, 19.5 dB with TaylorSeer (40.6 % saved)
     assert not np.array_equal(cached.frames, baseline.frames)
 
     transformer = pipe.transformer
