@@ -176,8 +176,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def print_table(result: dict[str, Any]) -> None:
-    rows = [
+def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(measure, value, goal) for each headline number of a result."""
+    return [
         ("plain step", f"{result['plain_step_seconds'] * 1000:.1f} ms", ""),
         ("mmcache enabled, never reusing / plain", f"{result['mmcache_never_reuse_step_ratio']:.4f}x", "<= 1.01x"),
         ("mmcache reused step / computed step", f"{result['mmcache_reused_step_fraction']:.2%}", "<= 1%"),
@@ -186,6 +187,10 @@ def print_table(result: dict[str, Any]) -> None:
         ("FirstBlockCache never reusing / plain", f"{result['fbc_never_reuse_step_ratio']:.4f}x", "peer"),
         ("FirstBlockCache reused step / plain step", f"{result['fbc_reused_step_fraction']:.2%}", "peer"),
     ]
+
+
+def print_table(result: dict[str, Any]) -> None:
+    rows = summary_rows(result)
     width = max(len(r[0]) for r in rows)
     print(f"device {result['device']}, {result['tokens']} tokens")
     for name, value, goal in rows:

@@ -78,6 +78,13 @@ def print_table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> N
         print("  ".join(v.rjust(w) for v, w in zip(r, widths)))
 
 
+def markdown_table(rows: list[dict[str, Any]], columns: list[str], headers: list[str] | None = None) -> list[str]:
+    """``rows`` (dicts) as the lines of a markdown table with the given columns (``headers``: their titles)."""
+    lines = ["| " + " | ".join(headers or columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(format_cell(row.get(column)) for column in columns) + " |" for row in rows]
+    return lines
+
+
 def write_result(out: str | None, result: dict[str, Any]) -> None:
     """Write a benchmark's result as JSON to ``out`` (atomically) and say so; nothing when ``out`` is None."""
     if out:

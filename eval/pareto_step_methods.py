@@ -1,10 +1,13 @@
 """Pareto comparison of step-skipping methods on one model: compute saved vs PSNR/SSIM, side by side.
 
 One script runs everything in one evaluation (same prompts, seeds and baseline for all):
-ERTACache (calibrated here on separate prompts, one calibration per lambda), EasyCache, and
-diffusers' FirstBlockCache, MagCache, TaylorSeer and SeaCache, at several operating points each.
-The x axis is the denoiser compute saved (linear-layer MACs, which also counts the work peers skip
-inside a denoiser call; for mmcache's methods it equals the share of denoiser calls reused).
+ERTACache (calibrated here on separate prompts, one calibration per lambda), EasyCache,
+diffusers' FirstBlockCache, MagCache, TaylorSeer and SeaCache, and cache-dit's DBCache (first 1
+or 2 blocks computed, each with and without its TaylorSeer calibrator), at several operating
+points each. The x axis is the denoiser compute saved (linear-layer MACs, which also counts the
+work peers skip inside a denoiser call; for mmcache's methods it equals the share of denoiser
+calls reused). Every method with a warm-up setting computes the same first steps as EasyCache
+(``--peer-warmup``); the table names the setting of each row (``pareto_points.py``).
 
     python -m mmcache.eval.pareto_step_methods --model toy-t2v --prompts 20 --out runs/pareto
     python -m mmcache.eval.pareto_step_methods --model toy-t2v --scheduler euler --out runs/pareto-euler
@@ -23,6 +26,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .pareto_points import OWN_DEFAULT, OperatingPoint, floats, operating_points, peer_warmup
+
 DEFAULT_POINTS = {
     "ertacache": "0.05,0.1,0.2,0.4",
     "easycache": "0.02,0.05,0.1,0.2",
@@ -30,6 +35,7 @@ DEFAULT_POINTS = {
     "magcache": "0.03,0.06,0.12,0.24",
     "taylorseer": "2,3,4,6",
     "seacache": "0.1,0.25,0.5,1.0",
+    "cache-dit": "0.05,0.1,0.2,0.4",
 }
 
 
@@ -51,10 +57,6 @@ def calibration_prompts(count: int) -> list[str]:
     specs = train_specs()
     step = len(specs) / count
     return [specs[int(i * step)].text for i in range(count)]
-
-
-def _floats(text: str) -> list[float]:
-    return [float(part) for part in text.split(",") if part.strip()]
 
 
 def calibrate_ertacache(model: str, prompts: list[str], lambdas: list[float], steps: int, out: Path,
@@ -83,31 +85,17 @@ def calibrate_ertacache(model: str, prompts: list[str], lambdas: list[float], st
     return paths
 
 
-def method_specs(args: argparse.Namespace, calibrations: list[Path]) -> list[str]:
-    warmup = args.easycache_warmup
-    specs = [f"ertacache:calibration={path}" for path in calibrations]
-    specs += [f"easycache:threshold={t:g},warmup_steps={warmup}" for t in _floats(args.easycache)]
-    specs += [f"diffusers-fbc:threshold={t:g}" for t in _floats(args.fbc)]
-    specs += [f"diffusers-magcache:threshold={t:g}" for t in _floats(args.magcache)]
-    specs += [f"diffusers-taylorseer:cache_interval={int(k)},use_lite_mode=true" for k in _floats(args.taylorseer)]
-    specs += [f"diffusers-seacache:threshold={t:g}" for t in _floats(args.seacache)]
-    return specs
-
-
-def family_of(label: str) -> str:
-    for name in ("ertacache", "easycache", "diffusers-fbc", "diffusers-magcache", "diffusers-taylorseer",
-                 "diffusers-seacache"):
-        if label.startswith(name):
-            return name
-    return label
-
-
-def pareto_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+def pareto_rows(results: dict[str, Any], points: list[OperatingPoint]) -> list[dict[str, Any]]:
+    """One row per operating point, from ``results.json`` of the evaluation that ran them."""
+    by_spec = {point.spec: point for point in points}
+    spec_of = {method["label"]: method["spec"] for method in results["run"]["methods"]}
     rows = []
-    for label, s in summary.items():
-        if label == "baseline":
+    for label, s in results["summary"].items():
+        point = by_spec.get(spec_of.get(label, ""))
+        if point is None:
             continue
-        rows.append({"method": family_of(label), "label": label, "compute_saved": s.get("compute_saved"),
+        rows.append({"method": point.method, "setting": point.setting, "warmup": point.warmup, "label": label,
+                     "compute_saved": s.get("compute_saved"),
                      "calls_saved": s.get("calls_saved"), "psnr_db": s.get("psnr_db"), "ssim": s.get("ssim"),
                      "speedup_denoiser": s.get("speedup_denoiser"), "done": s.get("done"), "items": s.get("items"),
                      "errors": s.get("errors")})
@@ -123,12 +111,12 @@ def write_table(rows: list[dict[str, Any]], path: Path, command: str) -> None:
     def percent(value: float | None) -> str:
         return "n/a" if value is None else f"{100 * value:.1f}%"
 
-    lines = [f"Command: `{command}`", "", "| method | operating point | compute saved | calls saved | PSNR (dB) | "
-             "SSIM | denoiser speedup (measured) | items |", "|---|---|---|---|---|---|---|---|"]
+    lines = [f"Command: `{command}`", "", "| method | operating point | warm-up | compute saved | calls saved | "
+             "PSNR (dB) | SSIM | denoiser speedup (measured) | items |", "|---|---|---|---|---|---|---|---|---|"]
     for row in sorted(rows, key=lambda r: (r["method"], r["compute_saved"] or 0)):
-        point = row["label"][len(row["method"]):].lstrip("-_:") or "-"
         lines.append(
-            f"| {row['method']} | `{point}` | {percent(row['compute_saved'])} | {percent(row['calls_saved'])} | "
+            f"| {row['method']} | `{row['setting']}` | {row['warmup']} | {percent(row['compute_saved'])} | "
+            f"{percent(row['calls_saved'])} | "
             f"{cell(row['psnr_db'], '.2f')} | {cell(row['ssim'], '.4f')} | {cell(row['speedup_denoiser'], '.2f')} | "
             f"{row['done']}/{row['items']} |")
     atomic_write_text(path, "\n".join(lines) + "\n")
@@ -165,7 +153,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="toy-t2v")
     parser.add_argument("--prompts", type=int, default=20, help="number of held-out evaluation prompts")
@@ -181,11 +169,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--magcache", default=DEFAULT_POINTS["magcache"], help="MagCache thresholds")
     parser.add_argument("--taylorseer", default=DEFAULT_POINTS["taylorseer"], help="TaylorSeer cache intervals")
     parser.add_argument("--seacache", default=DEFAULT_POINTS["seacache"], help="SeaCache thresholds")
+    parser.add_argument("--cache-dit", default=DEFAULT_POINTS["cache-dit"],
+                        help="cache-dit DBCache residual thresholds")
+    parser.add_argument("--cache-dit-blocks", default="1,2",
+                        help="cache-dit first blocks computed (Fn), one curve each")
+    parser.add_argument("--cache-dit-calibrators", default="none,taylorseer",
+                        help="cache-dit calibrators, one curve each ('none': plain DBCache)")
+    parser.add_argument("--peer-warmup", default=None,
+                        help="first steps computed by every peer with a warm-up setting (default: --easycache-warmup); "
+                             f"'{OWN_DEFAULT}' keeps each peer's own default")
     parser.add_argument("--scheduler", choices=("model", "euler"), default="model",
                         help="sampler for every method: the model's own, or flow-matching Euler (where ERTACache's "
                              "timestep adjustment applies); euler needs a saved model (bundled name or folder)")
     parser.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        peer_warmup(args)
+    except ValueError as error:
+        parser.error(str(error))
 
     import json
 
@@ -201,16 +207,18 @@ def main(argv: list[str] | None = None) -> int:
     steps = args.steps or int(generation_defaults(args.model).get("num_inference_steps") or 50)
     prompts = held_out_prompts(args.prompts)
     atomic_write_text(out / "prompts.txt", "\n".join(prompts) + "\n")
-    calibrations = calibrate_ertacache(args.model, calibration_prompts(args.calibration_prompts),
-                                       _floats(args.ertacache), steps, out, args.device, args.quiet)
+    lambdas = floats(args.ertacache)
+    calibrations = calibrate_ertacache(args.model, calibration_prompts(args.calibration_prompts), lambdas, steps, out,
+                                       args.device, args.quiet) if lambdas else []
+    points = operating_points(args, calibrations, steps)
     options = EvalOptions(
-        out=str(out / "eval"), model=args.model, method_texts=[",".join(method_specs(args, calibrations))],
+        out=str(out / "eval"), model=args.model, method_texts=[",".join(point.spec for point in points)],
         prompts=str(out / "prompts.txt"), seeds=tuple(int(s) for s in args.seeds.split(",")), steps=steps,
         device=args.device, vbench=False, measure_compute=True, quiet=args.quiet,
     )
     code = run_evaluation(options)
     results = json.loads((out / "eval" / "results.json").read_text())
-    rows = pareto_rows(results["summary"])
+    rows = pareto_rows(results, points)
     command = "python -m mmcache.eval.pareto_step_methods " + " ".join(argv if argv is not None else sys.argv[1:])
     write_table(rows, out / "pareto.md", command)
     plot(rows, out / "pareto.png")

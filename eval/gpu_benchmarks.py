@@ -1,0 +1,94 @@
+"""The benchmarks the GPU suite runs (``gpu_suite.py``): one entry each, in running order.
+
+An entry names a ``main(argv) -> exit code`` that writes its result as JSON to ``--out`` (every
+``bench_*.py`` has one), the arguments that size it for the suite on one H100 and for the CPU
+smoke run, a time limit on the GPU, and optionally the function that renders its result as
+markdown (otherwise its top-level numbers are listed). Adding a benchmark is adding one entry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any, Callable
+
+from .bench_timing import format_cell, markdown_table
+
+
+@dataclasses.dataclass(frozen=True)
+class GpuBenchmark:
+    name: str
+    summary: str
+    main: str  # "module:function", run in a child process
+    gpu_args: tuple[str, ...]
+    smoke_args: tuple[str, ...]
+    gpu_timeout_s: int
+    markdown: str | None = None  # "module:function", result dict -> markdown lines
+    triton_kernels: bool = False  # the smoke run needs TRITON_INTERPRET=1 to run the kernels on the CPU
+
+
+def resolve(reference: str) -> Callable[..., Any]:
+    """``"package.module:function"`` → the function."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def scalar_table(result: dict[str, Any]) -> list[str]:
+    """The top-level numbers and strings of a result, one row each (for entries without a renderer)."""
+    rows = [{"measure": key, "value": value} for key, value in result.items()
+            if isinstance(value, (int, float, str, bool)) or value is None]
+    return markdown_table(rows, ["measure", "value"])
+
+
+def core_markdown(result: dict[str, Any]) -> list[str]:
+    from .bench_core import summary_rows
+
+    rows = [{"measure": name, "value": value, "goal": goal} for name, value, goal in summary_rows(result)]
+    return [f"{result['tokens']} tokens per forward, plain {result['config']['steps']}-step run "
+            f"{result['plain_run_seconds']:.1f} s.", "", *markdown_table(rows, ["measure", "value", "goal"])]
+
+
+def attention_markdown(result: dict[str, Any]) -> list[str]:
+    dense = sorted({key for row in result["attention"] for key in row
+                    if key.startswith("sdpa_") and key.endswith("_ms")})
+    attention = markdown_table(
+        result["attention"],
+        ["N", "density", "live", *dense, "flex_ms", "ours_ms", "speedup_vs_sdpa", "speedup_vs_flex", "ours_err"],
+        ["N", "density", "live blocks", *(f"SDPA {name[5:-3]} ms" for name in dense), "Flex ms", "ours ms",
+         "vs SDPA", "vs Flex", "rel. error"])
+    decode = markdown_table(result["decode"], ["kv", "bytes_MB", "ratio_vs_bf16", "ms", "speedup_vs_sdpa",
+                                               "err_vs_dequant_ref"],
+                            ["KV", "MB", "x fewer bytes", "ms", "vs SDPA", "rel. error"])
+    goals = markdown_table(result["goals"], ["goal", "value", "result"])
+    return [f"Backend {result['backend']}, blocks {result['block_m']}x{result['block_n']}, triton {result['triton']}.",
+            "", *attention, "", "Quantized decode attention, one new token:", "", *decode, "", *goals]
+
+
+def sparse_dit_markdown(result: dict[str, Any]) -> list[str]:
+    rows = [{"scenario": name, "step_ms": row["step_seconds"] * 1000, "ratio": row["ratio_to_dense"],
+             "density": row["measured_block_density"]} for name, row in result["scenarios"].items()]
+    return [f"Dense step {format_cell(result['dense_step_seconds'] * 1000)} ms.", "",
+            *markdown_table(rows, ["scenario", "step_ms", "ratio", "density"],
+                            ["attention", "step ms", "x dense", "measured block density"])]
+
+
+BENCHMARKS: tuple[GpuBenchmark, ...] = (
+    GpuBenchmark(
+        "core", "hook-engine overhead on a Wan2.1-1.3B-sized transformer, 480x832, 81 frames, bf16",
+        "mmcache.eval.bench_core:main", ("--timing-steps", "6", "--repeats", "2", "--full-repeats", "1"),
+        ("--smoke",), gpu_timeout_s=170, markdown="mmcache.eval.gpu_benchmarks:core_markdown"),
+    GpuBenchmark(
+        "attention", "block-sparse and quantized decode attention kernels vs SDPA and FlexAttention",
+        "mmcache.eval.bench_attention:main", ("--sizes", "8k,32k,75k", "--repeats", "10", "--warmup", "3"),
+        ("--smoke",), gpu_timeout_s=180, markdown="mmcache.eval.gpu_benchmarks:attention_markdown",
+        triton_kernels=True),
+    GpuBenchmark(
+        "sparse-dit", "step time of the Wan2.1-1.3B-sized transformer with block-sparse attention vs dense",
+        "mmcache.eval.bench_sparse_dit:main", ("--densities", "1.0,0.5,0.25", "--timing-steps", "5", "--repeats", "2"),
+        ("--smoke", "--densities", "1.0,0.5"), gpu_timeout_s=130,
+        markdown="mmcache.eval.gpu_benchmarks:sparse_dit_markdown"),
+)
+
+
+def benchmark_names() -> list[str]:
+    return [benchmark.name for benchmark in BENCHMARKS]
