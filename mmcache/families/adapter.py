@@ -35,8 +35,14 @@ class FamilyAdapter:
         block_mask_argument: the block argument holding an attention mask over all tokens.
         modulation_argument: the block argument holding the (per-token) timestep modulation.
         rope_attribute: the denoiser attribute computing the rotary table from the input's shape.
-        window_planner: for diffusion-forcing pipelines, the pipeline method that plans each
-            window of frames (``generate_timestep_matrix``); mmcache reads every window's plan from it.
+        side_forward_flag: (keyword argument, key) marking forwards that only fill the pipeline's
+            own KV cache (AnyFlow FAR's cache steps): they run untouched and are not counted as steps.
+        own_kv_cache: the pipeline keeps its own KV cache of earlier chunks (chunk methods then
+            leave attention to it).
+        window_planner: for autoregressive video pipelines, the method (attribute path from the
+            pipeline) that plans each denoising loop: ``generate_timestep_matrix`` (diffusion forcing)
+            or ``scheduler.set_timesteps`` (one loop per chunk); mmcache reads every window's plan from
+            it (``mmcache.runtime.windows``).
         presets: per method name, the settings that suit this family
             (``EasyCacheConfig.preset(family)`` reads ``presets["easycache"]``).
         notes: anything a user should know when applying a method to this family.
@@ -60,6 +66,8 @@ class FamilyAdapter:
     modulation_argument: str | None = None
     rope_attribute: str | None = None
     window_planner: str | None = None
+    side_forward_flag: tuple[str, str] | None = None
+    own_kv_cache: bool = False
     presets: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     notes: str = ""
 

@@ -119,12 +119,13 @@ class BlockStack:
                   if name in self.token_arguments else value for name, value in arguments.items()}
         if self.mask_argument in sliced:
             sliced[self.mask_argument] = None  # the attention hook builds the masks of a subset
-        tokens = hidden_states.index_select(1, plan.compute)
-        rest = {name: sliced[name] for name in names[1:]}
-        for hook in self.hooks:
-            tokens = hook.fn_ref.original_forward(tokens, **rest)
         output = hidden_states.clone()
         for (first, stop), residual in plan.reused:
             output[:, first:stop] = (hidden_states[:, first:stop].float() + residual).to(output.dtype)
-        output[:, plan.compute] = tokens
+        if plan.compute.numel():
+            tokens = hidden_states.index_select(1, plan.compute)
+            rest = {name: sliced[name] for name in names[1:]}
+            for hook in self.hooks:
+                tokens = hook.fn_ref.original_forward(tokens, **rest)
+            output[:, plan.compute] = tokens
         return output

@@ -74,6 +74,9 @@ class DenoiserHook(ModelHook):
     def new_forward(self, module: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
         # The bookkeeping runs eagerly (its methods are excluded from torch.compile); the original
         # forward is called from this frame, so a compiled denoiser stays compiled.
+        side = self.controller.adapter.side_forward_flag
+        if side is not None and (kwargs.get(side[0]) or {}).get(side[1]):
+            return self.fn_ref.original_forward(*args, **kwargs)  # fills the pipeline's own cache: not a step
         plan = self.before_forward(module, args, kwargs)
         if plan.reused_output is not None:
             return plan.reused_output

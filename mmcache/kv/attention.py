@@ -18,6 +18,7 @@ def chunk_mask(query_chunks: torch.Tensor, key_chunks: torch.Tensor, causal: boo
 
 
 def attend(queries: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor],
-           mask: torch.Tensor | None) -> torch.Tensor:
+           mask: torch.Tensor | None, scale: float | None = None) -> torch.Tensor:
     """``queries [B, H, Q, D]`` over the concatenated ``keys``/``values`` parts (``[B, H, Tᵢ, D]``)."""
-    return F.scaled_dot_product_attention(queries, torch.cat(keys, dim=2), torch.cat(values, dim=2), attn_mask=mask)
+    return F.scaled_dot_product_attention(queries, torch.cat(keys, dim=2), torch.cat(values, dim=2), attn_mask=mask,
+                                          scale=scale)

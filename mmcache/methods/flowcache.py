@@ -35,6 +35,7 @@ from ..families.registry import family_preset
 from ..hooks.attention import redirect, restore, self_attention_modules
 from ..hooks.blocks import BlockStack, TokenPlan
 from ..kv.router import ChunkAttentionPlan, ChunkAttentionRouter, Compression
+from ..kv.selection import CacheSelectionRouter
 from ..kv.store import KVStore
 from ..runtime.tracker import RunTracker
 from ..runtime.windows import Window
@@ -157,8 +158,14 @@ class FlowCachePolicy(StepPolicy):
         self.denoiser = denoiser
         self.adapter = adapter
         self.modules = self_attention_modules(adapter, denoiser)
+        selection = self._compression()
         for layer, (_, module) in enumerate(self.modules):
-            redirect(module, ChunkAttentionRouter(self, self.store, layer))
+            if not adapter.own_kv_cache:
+                redirect(module, ChunkAttentionRouter(self, self.store, layer))
+            elif selection is not None:
+                redirect(module, CacheSelectionRouter(selection))
+        if adapter.own_kv_cache and selection is None:
+            self.modules = []
         blocks = adapter.blocks(denoiser)
         self.stack = BlockStack(blocks, self, adapter.block_token_arguments, adapter.block_mask_argument)
         rope = getattr(denoiser, adapter.rope_attribute) if adapter.rope_attribute else None
@@ -196,10 +203,17 @@ class FlowCachePolicy(StepPolicy):
                               "it was enabled on (its generate_timestep_matrix plans each window).")
         return window
 
+    def _compression(self) -> Compression | None:
+        if self.config.kv_budget is None:
+            return None
+        return Compression(self.config.kv_budget, float(self.config.importance_weight), self.config.pool_kernel)
+
     def _causal(self, window: Window) -> bool:
         return int(getattr(self.denoiser.config, "num_frame_per_block", 1)) > 1 and window.block_size > 1
 
     def _restructured(self, window: Window) -> bool:
+        if self.adapter.own_kv_cache:
+            return False  # the pipeline forwards one chunk at a time against its own cache already
         causal = self._causal(window)
         if self.config.restructure and not causal:
             raise ConfigError(
@@ -250,7 +264,8 @@ class FlowCachePolicy(StepPolicy):
 
     def adjust_output(self, call: DenoiserCall, output: torch.Tensor) -> torch.Tensor:
         window = self._window()
-        self._record_forward()
+        self.store.note_peak()
+        self._forward = None
         if self._rope_window is None:
             return output
         first = self._rope_window[0]
@@ -281,18 +296,25 @@ class FlowCachePolicy(StepPolicy):
 
     # -- the block stack (hooks.blocks client) --------------------------------------------------
     def plan_tokens(self, hidden_states: torch.Tensor, arguments: Mapping[str, Any]) -> TokenPlan | None:
-        window, forward = self._window(), self._forward
+        forward = self._forward
+        if forward is None:  # a forward mmcache does not decide (e.g. one filling the pipeline's own cache)
+            return None
+        window = self._window()
         per_chunk = hidden_states.shape[1] // max(len(forward.forwarded), 1)
         forward.tokens_per_chunk = per_chunk
-        modulation = arguments.get(self.adapter.modulation_argument) if self.adapter.modulation_argument else None
+        name = self.adapter.modulation_argument
+        modulation = arguments.get(name) if name else None
+        token_dim = self.adapter.block_token_arguments.get(name, 1) if name else 1
+        per_token = isinstance(modulation, torch.Tensor) and modulation.dim() > token_dim and \
+            modulation.shape[token_dim] == hidden_states.shape[1]
         reused: list[int] = []
         for chunk in forward.active:
             if chunk not in forward.forwarded:
                 continue
             local = chunk - forward.first_chunk
             rows = (local * per_chunk, (local + 1) * per_chunk)
-            signal = (modulation[:, :, rows[0]] if self.config.metric == "modulation" and isinstance(modulation, torch.Tensor)
-                      and modulation.dim() == 4 else hidden_states[:, rows[0]:rows[1]])
+            signal = (modulation.select(token_dim, rows[0]) if self.config.metric == "modulation" and per_token
+                      else hidden_states[:, rows[0]:rows[1]])
             if not self._computes(forward.branch, chunk, window.block_step(forward.iteration, chunk), window, signal):
                 reused.append(chunk)
         forward.computed = [chunk for chunk in forward.forwarded if chunk not in reused]
@@ -309,7 +331,7 @@ class FlowCachePolicy(StepPolicy):
     def stack_finished(self, entry: torch.Tensor, exit: torch.Tensor, plan: TokenPlan | None) -> None:
         forward = self._forward
         self.attention_plan = None
-        if self.config.threshold == 0:
+        if self.config.threshold == 0 or forward is None:
             return
         per_chunk = forward.tokens_per_chunk
         for chunk in forward.active:
@@ -343,16 +365,13 @@ class FlowCachePolicy(StepPolicy):
                         per_chunk: int) -> ChunkAttentionPlan | None:
         restructured = self._restructured(window)
         keep_active = self.config.threshold > 0
-        if not restructured and not reused and not keep_active:
+        if self.adapter.own_kv_cache or (not restructured and not reused and not keep_active):
             return None
         stored = [c for c in range(window.num_blocks) if c not in forward.computed and
                   (c in reused or (restructured and c in forward.finished))]
         store = [c for c in forward.computed if (keep_active and c in forward.active)
                  or (restructured and c in forward.finished)]
-        compression = None
-        if restructured and self.config.kv_budget is not None and forward.active:
-            compression = Compression(self.config.kv_budget, float(self.config.importance_weight),
-                                      self.config.pool_kernel)
+        compression = self._compression() if restructured and forward.active else None
         chunks = torch.tensor([c for c in forward.computed for _ in range(per_chunk)], dtype=torch.long, device=device)
         return ChunkAttentionPlan(
             branch=forward.branch, query_chunks=chunks, stored_key_chunks=stored, store_chunks=store,
@@ -376,9 +395,7 @@ class FlowCachePolicy(StepPolicy):
             self.records.append(ChunkRecord(window.index, forward.iteration, forward.branch, chunk, state))
         self._computed_frames = len(forward.computed) * window.block_size
 
-    def _record_forward(self) -> None:
-        self.store.note_peak()
-
     def run_stats(self) -> dict[str, Any]:
         """What the run's chunk decisions and KV cache came to (merged into ``CacheStats``)."""
-        return {"chunk_timeline": tuple(self.records), "peak_kv_bytes": self.store.peak_bytes}
+        return {"chunk_timeline": tuple(self.records),
+                "peak_kv_bytes": None if self.adapter.own_kv_cache else self.store.peak_bytes}

@@ -11,6 +11,9 @@ from typing import Any, Callable
 
 import torch
 from diffusers import (
+    AnyFlowFARPipeline,
+    AnyFlowFARTransformer3DModel,
+    FlowMapEulerDiscreteScheduler,
     AutoencoderKL,
     AutoencoderKLCogVideoX,
     AutoencoderKLHunyuanVideo,
@@ -145,6 +148,17 @@ def build_skyreels_v2_df_causal(head_dim: int = 16) -> SkyReelsV2DiffusionForcin
     return _skyreels_df(head_dim, causal_block_size=2)
 
 
+def build_anyflow_far(head_dim: int = 16) -> AnyFlowFARPipeline:
+    """AnyFlow FAR: a causal Wan denoising chunk by chunk (1 + 2 + 2 + 2 + 2 latent frames) against its KV cache."""
+    transformer = AnyFlowFARTransformer3DModel(
+        patch_size=(1, 2, 2), compressed_patch_size=(1, 4, 4), full_chunk_limit=3, num_attention_heads=2,
+        attention_head_dim=head_dim, in_channels=4, out_channels=4, text_dim=TEXT_DIM, freq_dim=32, ffn_dim=64,
+        num_layers=2, rope_max_seq_len=32, chunk_partition=(1, 2, 2, 2, 2),
+    )
+    return AnyFlowFARPipeline(tokenizer=text.character_tokenizer(), text_encoder=text.tiny_umt5(TEXT_DIM),
+                              transformer=transformer, vae=_wan_vae(), scheduler=FlowMapEulerDiscreteScheduler())
+
+
 def build_hunyuan_video(head_dim: int = 16) -> HunyuanVideoPipeline:
     """HunyuanVideo: dual- and single-stream blocks, LLaMA + CLIP text encoders, embedded guidance."""
     transformer = HunyuanVideoTransformer3DModel(
@@ -231,6 +245,7 @@ TINY_BUILDERS: dict[str, Callable[..., DiffusionPipeline]] = {
     "cogvideox": build_cogvideox,
     "ltx-video": build_ltx_video,
     "flux": build_flux,
+    "anyflow-far": build_anyflow_far,
 }
 
 

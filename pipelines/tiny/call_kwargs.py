@@ -34,6 +34,8 @@ def tiny_call_kwargs(name: str, num_inference_steps: int = 6, guidance_scale: fl
                       prompt_template={"template": "{}", "crop_start": 0})
     elif name == "cogvideox":
         kwargs.update(height=16, width=16, num_frames=9, max_sequence_length=16)
+    elif name == "anyflow-far":
+        kwargs.update(height=64, width=64, num_frames=33, max_sequence_length=16)
     elif name.startswith("skyreels-v2-df"):
         kwargs.update(DIFFUSION_FORCING_KWARGS)
     elif name == "ltx-video":
