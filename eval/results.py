@@ -13,9 +13,10 @@ from .metrics.availability import Availability
 from .pareto import plot_availability, write_pareto_plot
 from .report_md import render_report
 from .job import EvalJob
+from .schemas import Results
 from .vbench_runner import run_vbench, vbench_availability
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2
 
 
 @dataclasses.dataclass
@@ -62,7 +63,7 @@ def write_results(job: EvalJob, run_info: dict[str, Any], availability: dict[str
                   vbench: VBenchRequest) -> dict[str, Any]:
     """Merge the records of every process and write the three result files; returns results.json's data."""
     records = collect_records(job.store, job.items, job.methods)
-    summary = summarize(records, job.methods)
+    summary = summarize(records, job.methods, job.items)
     vbench_status, vbench_section = _vbench_results(job, records, vbench)
     plot = plot_availability()
     results = {
@@ -75,6 +76,7 @@ def write_results(job: EvalJob, run_info: dict[str, Any], availability: dict[str
         "vbench": vbench_section,
         "items": item_rows(records, job.items),
     }
+    Results.model_validate(results)  # what readers will validate it against
     root = job.store.root
     atomic_write_json(root / "results.json", results)
     atomic_write_text(root / "report.md", render_report(results))
