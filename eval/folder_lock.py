@@ -68,24 +68,44 @@ class FolderLock:
         finally:
             os.unlink(temporary)
 
-    def _stale_reason(self) -> str | None:
-        """Why the existing lock may be taken over, or ``None`` when its owner may still run."""
+    def _stale_reason(self) -> tuple[str, bytes] | None:
+        """Why the existing lock may be taken over and its content then; ``None`` when it vanished meanwhile.
+
+        Raises ``FolderBusyError`` when its owner may still run."""
+        try:
+            content = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
         try:
             owner = read_validated(self.path, LockOwner)
         except InvalidFileError as error:
-            if not self.path.exists():
-                return "released meanwhile"
-            return f"its lock file was unreadable ({str(error).rstrip('.')})"
+            return f"its lock file was unreadable ({str(error).rstrip('.')})", content
         if owner.host != self.owner.host:
             raise FolderBusyError(
                 f"{self.path.parent} is in use by {_describe(owner)} (another host: it cannot be checked from "
                 f"here). Wait for that run, use another --out, or delete {self.path} if that run is gone.")
-        if owner.pid == self.owner.pid:
-            return f"left by an earlier run in this process ({_describe(owner)})"
-        if not process_alive(owner.pid):
-            return f"{_describe(owner)}, which is no longer running"
+        if owner.pid != self.owner.pid and not process_alive(owner.pid):
+            return f"{_describe(owner)}, which is no longer running", content
         raise FolderBusyError(f"{self.path.parent} is in use by {_describe(owner)}. Wait for it to finish or use "
                               "another --out.")
+
+    def _move_away(self, judged: bytes) -> bool:
+        """Remove the lock if it still holds ``judged``; put back one that another run created meanwhile."""
+        private = Path(f"{self.path}.stale.{os.getpid()}")
+        try:
+            os.rename(self.path, private)
+        except FileNotFoundError:
+            return False
+        try:
+            if private.read_bytes() == judged:
+                return True
+            try:  # a live run's fresh lock: restore it (unless yet another one is in place already)
+                os.link(private, self.path)
+            except FileExistsError:
+                pass
+            return False
+        finally:
+            private.unlink(missing_ok=True)
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,14 +113,9 @@ class FolderLock:
             if self._create():
                 self.held = True
                 return
-            reason = self._stale_reason()
-            try:  # only one of several processes taking over the same stale lock gets to move it away
-                os.rename(self.path, f"{self.path}.stale.{os.getpid()}")
-                os.unlink(f"{self.path}.stale.{os.getpid()}")
-            except FileNotFoundError:
-                continue
-            if reason != "released meanwhile":
-                self.notify(f"mmcache eval: taking over the lock of {self.path.parent}: {reason}.")
+            stale = self._stale_reason()
+            if stale is not None and self._move_away(stale[1]):
+                self.notify(f"mmcache eval: taking over the lock of {self.path.parent}: {stale[0]}.")
         raise FolderBusyError(f"Could not lock {self.path.parent}: other runs keep taking it. Use another --out.")
 
     def release(self) -> None:
