@@ -64,6 +64,7 @@ class _RecordBase(_Schema):
 class DoneRecord(_RecordBase):
     status: Literal["done"]
     video: str
+    video_bytes: NonNegativeInt | None = None
     wall_seconds: Seconds
     denoiser_seconds: Annotated[float, Field(ge=0)] | None = None
     denoiser_calls: NonNegativeInt

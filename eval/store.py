@@ -100,7 +100,7 @@ class ResultStore:
             return "is missing"
         key = (path, stat.st_size, stat.st_mtime_ns)
         if key not in self._video_checks:
-            self._video_checks[key] = video_problem(path, record["frames_shape"])
+            self._video_checks[key] = video_problem(path, record["frames_shape"], record.get("video_bytes"))
         return self._video_checks[key]
 
     def current_record(self, label: str, item: EvalItem, fingerprint: str) -> dict[str, Any] | None:

@@ -23,17 +23,22 @@ def _frame_count(file: Path) -> int | None:
         return None
 
 
-def video_problem(path: str | os.PathLike, frames_shape: Sequence[int]) -> str | None:
+def video_problem(path: str | os.PathLike, frames_shape: Sequence[int], size: int | None = None) -> str | None:
     """Why the video at ``path`` does not hold ``frames_shape`` (``[T, H, W, 3]``), or ``None`` when it does.
 
-    ffmpeg counts the stored frames (a truncated file has fewer) and OpenCV decodes the first one
-    and reads the size; sides are compared after the even-size padding H.264 needs.
+    With the file's recorded ``size`` (bytes), a file of that size is trusted without decoding
+    (cheap on reruns of large evaluations). Otherwise ffmpeg counts the stored frames (a truncated
+    file has fewer) and OpenCV decodes the first one and reads the size; sides are compared after
+    the even-size padding H.264 needs.
     """
     file = Path(path)
     if not file.is_file():
         return "is missing"
-    if file.stat().st_size == 0:
+    actual = file.stat().st_size
+    if actual == 0:
         return "is empty (0 bytes)"
+    if size is not None:
+        return None if actual == size else f"has {actual} bytes, its record says {size} (cut short or replaced?)"
     frames, height, width = (int(value) for value in frames_shape[:3])
     count = _frame_count(file)
     if count is None:

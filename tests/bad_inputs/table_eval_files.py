@@ -96,6 +96,15 @@ def shorter_video(label: str) -> Callable[[Path], None]:
     return damage
 
 
+def unsized(label: str, damage: Callable[[Path], None]) -> Callable[[Path], None]:
+    """``damage``, on a record that does not give its video's size."""
+    def both(out: Path) -> None:
+        edit_record(label, video_bytes=...)(out)
+        damage(out)
+
+    return both
+
+
 def run_config(text: str) -> Callable[[Path], None]:
     return lambda out: (out / "run_config.json").write_text(text)
 
@@ -156,11 +165,17 @@ RECOVERED = [
              ("baseline",)),
     FileCase("video-empty", video_bytes("baseline"), "is empty (0 bytes); it will be generated again",
              ("baseline",)),
-    FileCase("video-truncated", video_bytes(METHOD, keep=0.9), "(truncated?); it will be generated again",
-             (METHOD,)),
-    FileCase("video-junk", video_bytes("baseline", junk=True), "cannot be decoded", ("baseline",)),
+    FileCase("video-truncated", video_bytes(METHOD, keep=0.9), "bytes, its record says", (METHOD,)),
+    FileCase("video-junk", video_bytes("baseline", junk=True), "has 4000 bytes, its record says", ("baseline",)),
     FileCase("video-missing", remove_video(METHOD), "is missing; it will be generated again", (METHOD,)),
-    FileCase("video-short", shorter_video("baseline"), "holds 2 frames, its record says 5", ("baseline",)),
+    FileCase("video-short", shorter_video("baseline"), "(cut short or replaced?)", ("baseline",)),
+    # records without the video's size (as older runs wrote them): the video is decoded
+    FileCase("unsized-video-truncated", unsized(METHOD, video_bytes(METHOD, keep=0.9)),
+             "(truncated?); it will be generated again", (METHOD,)),
+    FileCase("unsized-video-junk", unsized("baseline", video_bytes("baseline", junk=True)), "cannot be decoded",
+             ("baseline",)),
+    FileCase("unsized-video-short", unsized("baseline", shorter_video("baseline")),
+             "holds 2 frames, its record says 5", ("baseline",)),
     FileCase("lock-stale", lambda out: lock(dead_pid())(out), "which is no longer running"),
     FileCase("lock-garbage", garbage_lock, "its lock file was unreadable"),
 ]
