@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 from typing import Any, Sequence
 
 from mmcache.files import atomic_write_json, atomic_write_text
@@ -14,6 +15,7 @@ from .pareto import plot_availability, write_pareto_plot
 from .report_md import render_report
 from .job import EvalJob
 from .schemas import Results
+from .validated_files import as_dict, read_validated
 from .vbench_runner import run_vbench, vbench_availability
 
 RESULTS_SCHEMA_VERSION = 2
@@ -84,3 +86,8 @@ def write_results(job: EvalJob, run_info: dict[str, Any], availability: dict[str
         write_pareto_plot(summary, root / "pareto.png",
                           f"{run_info['model']}, {run_info['steps']} steps, {len(job.items)} prompt x seed items")
     return results
+
+
+def read_results(path: str | os.PathLike) -> dict[str, Any]:
+    """A ``results.json`` as a dict, validated (``InvalidFileError`` naming the file and field otherwise)."""
+    return as_dict(read_validated(path, Results))

@@ -15,7 +15,7 @@ import dataclasses
 from pathlib import Path
 
 from ..files import atomic_write_json
-from .arg_types import DTYPES, finite_float, non_negative_float, positive_int, seed_int
+from .arg_types import DTYPES, non_negative_float, positive_int, seed_int
 from .checks import InputError, check_device, check_output_file
 from .method_args import add_method_arguments, configs_from_args
 

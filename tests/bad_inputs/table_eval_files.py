@@ -1,6 +1,7 @@
 """Damaged files in a finished `mmcache eval` output folder, and what a rerun into it does.
 
-``RECOVERED``: the rerun prints one notice naming the file, regenerates what it stood for, exits 0
+``RECOVERED``: the rerun prints one notice naming the file (none for the reports it rewrites
+anyway), regenerates what it stood for, exits 0
 and leaves every other finished file as it was. ``REFUSED``: the rerun stops with one error line.
 Each ``damage(out)`` edits the finished folder ``out`` (one prompt, seed 0, the baseline and one
 EasyCache setting on a tiny pipeline).
@@ -176,6 +177,7 @@ RECOVERED = [
              ("baseline",)),
     FileCase("unsized-video-short", unsized("baseline", shorter_video("baseline")),
              "holds 2 frames, its record says 5", ("baseline",)),
+    FileCase("results-garbage", lambda out: (out / "results.json").write_text("{"), ""),  # rewritten, no notice
     FileCase("lock-stale", lambda out: lock(dead_pid())(out), "which is no longer running"),
     FileCase("lock-garbage", garbage_lock, "its lock file was unreadable"),
 ]

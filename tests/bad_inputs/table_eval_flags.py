@@ -17,6 +17,10 @@ def other_settings_folder(tmp: Path) -> None:
     (tmp / "run" / "run_config.json").write_text(json.dumps(config))
 
 
+def latin1_prompts(tmp: Path) -> None:
+    (tmp / "p.txt").write_bytes("a caf\u00e9 at night\n".encode("latin-1"))
+
+
 EVAL_FLAG_CASES = [
     cli("steps-zero", "--steps 0", USAGE, "argument --steps: expects a whole number >= 1"),
     cli("limit-prompts-zero", "--limit-prompts 0", USAGE, "argument --limit-prompts"),
@@ -36,6 +40,8 @@ EVAL_FLAG_CASES = [
     cli("prompts-missing", "--prompts missing/prompts.txt", BAD_INPUT,
         "Prompt file 'missing/prompts.txt' does not exist"),
     cli("prompts-blank-file", "--prompts {tmp}/p.txt", BAD_INPUT, "No prompts in", setup=make_file("p.txt", " \n")),
+    cli("prompts-not-utf8", "--prompts {tmp}/p.txt", BAD_INPUT, "p.txt is not UTF-8 text", setup=latin1_prompts),
+    cli("prompts-folder", "--prompts {tmp}", BAD_INPUT, "is a folder; give a .txt or .json prompt list"),
     cli("vbench-dimension-needs-suite", "--vbench-dimensions color", BAD_INPUT, "needs VBench's own prompt suite"),
     cli("vbench-dimension-unknown", "--vbench-dimensions beauty", BAD_INPUT, "Unknown VBench dimension 'beauty'"),
     cli("vbench-dimensions-empty", "--vbench-dimensions ,", BAD_INPUT, "--vbench-dimensions is empty"),
