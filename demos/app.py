@@ -124,13 +124,14 @@ def build_app(model: str | None = None, device: str | None = None, dtype: str | 
                 prompt_box = gr.Textbox(DEFAULT_PROMPT, label="prompt", lines=2)
                 negative_box = gr.Textbox("", label="negative prompt")
                 with gr.Row():
-                    seed_box = gr.Number(0, label="seed", precision=0)
-                    steps_box = gr.Number(settings["num_inference_steps"], label="steps", precision=0)
+                    # whole numbers without Gradio's precision=0, which rounds 2.5 to 2 before the check
+                    seed_box = gr.Number(0, label="seed", step=1)
+                    steps_box = gr.Number(settings["num_inference_steps"], label="steps", step=1)
                     guidance_box = gr.Number(settings["guidance_scale"], label="guidance scale")
                 with gr.Row():
-                    height_box = gr.Number(settings["height"], label="height", precision=0)
-                    width_box = gr.Number(settings["width"], label="width", precision=0)
-                    frames_box = gr.Number(settings["num_frames"], label="frames", precision=0)
+                    height_box = gr.Number(settings["height"], label="height", step=1)
+                    width_box = gr.Number(settings["width"], label="width", step=1)
+                    frames_box = gr.Number(settings["num_frames"], label="frames", step=1)
                 run_button = gr.Button("Generate", variant="primary", elem_id="generate-button")
             with gr.Column(scale=2):
                 with gr.Row():

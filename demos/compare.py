@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mmcache.methods.base import MethodConfig
-from mmcache.pipelines.generation import GenerationRequest, GenerationResult, run_generation
+from mmcache.pipelines.generation import GenerationRequest, GenerationResult, run_generation, stored_extras
 from mmcache.pipelines.loader import generation_defaults
 
 from .outputs import OutputFolder, write_viewing_video
@@ -41,10 +41,10 @@ class Comparison:
 
 def stored_extra_settings(model: str, pipe: Any) -> dict[str, Any]:
     """Settings stored beside the model other than those the demo has controls for (e.g.
-    ``max_sequence_length``), where the pipeline takes them."""
-    stored = generation_defaults(model)
-    return {key: value for key, value in stored.items()
-            if key not in REQUEST_FIELDS and key in inspect.signature(type(pipe).__call__).parameters}
+    ``max_sequence_length``, diffusion forcing's ``ar_step``), where the pipeline takes them."""
+    accepted = inspect.signature(type(pipe).__call__).parameters
+    return {key: value for key, value in stored_extras(generation_defaults(model)).items()
+            if key not in REQUEST_FIELDS and key in accepted}
 
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:
@@ -92,8 +92,8 @@ class ComparisonRunner:
         if model not in self.models:
             progress("loading", 0, 1)
         loaded = self.models.get(model)
-        request = check_request_for_model(dataclasses.replace(request), loaded.pipe)
-        request.extra = {**stored_extra_settings(model, loaded.pipe), **request.extra}
+        request = dataclasses.replace(request, extra={**stored_extra_settings(model, loaded.pipe), **request.extra})
+        request = check_request_for_model(request, loaded.pipe, model)
         with loaded.lock:
             self._warm_up(loaded, request, progress)
             baseline, from_cache = self._baseline(loaded, request, progress)

@@ -18,8 +18,8 @@ def knob_controls(knob: Knob, value: Any) -> dict[str, gr.components.Component]:
         return {knob.name: gr.Slider(0.0, top, value=float(shown), step=0.005, **common)}
     if knob.kind == "float":
         return {knob.name: gr.Number(value=shown, **common)}
-    if knob.kind == "int":
-        return {knob.name: gr.Number(value=shown, precision=0, **common)}
+    if knob.kind == "int":  # no precision: Gradio would round 2.5 to 2 before the knob's check sees it
+        return {knob.name: gr.Number(value=shown, step=1, **common)}
     if knob.kind == "bool":
         return {knob.name: gr.Checkbox(value=bool(shown), **common)}
     if knob.kind == "optional_bool":

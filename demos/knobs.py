@@ -9,6 +9,7 @@ get friendlier ranges (the reuse ``threshold`` is a slider).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import types
@@ -155,6 +156,17 @@ def _readable_file(knob: Knob, path: str) -> str:
     return path
 
 
+def _finite(knob: Knob, value: Any, what: str) -> float:
+    """``value`` as a finite float, or a ``KnobError`` naming the knob."""
+    try:
+        number = float(value) if value is not None and not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise KnobError(f"{knob.method} {knob.label} needs {what}, got {value!r}.")
+    return number
+
+
 def parameter_value(knob: Knob, value: Any) -> Any:
     """A control's value as the config field expects it; ``KnobError`` with a clear message if it can't be."""
     if knob.kind == "optional_bool":
@@ -164,13 +176,12 @@ def parameter_value(knob: Knob, value: Any) -> Any:
     if knob.optional and (value is None or value == ""):
         return None
     if knob.kind in ("threshold", "float"):
-        if value is None or isinstance(value, bool):
-            raise KnobError(f"{knob.method} {knob.label} needs a number.")
-        return float(value)
+        return _finite(knob, value, "a number")
     if knob.kind == "int":
-        if value is None or isinstance(value, bool) or float(value) != int(float(value)):
+        number = _finite(knob, value, "a whole number")
+        if number != int(number):
             raise KnobError(f"{knob.method} {knob.label} needs a whole number, got {value!r}.")
-        return int(float(value))
+        return int(number)
     if knob.kind == "bool":
         return bool(value)
     if knob.kind == "int_list":

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import math
 import os
 from pathlib import Path
 from typing import Any
 
-from mmcache.pipelines.generation import GenerationRequest
+from mmcache.pipelines.generation import GenerationRequest, missing_inputs
+from mmcache.pipelines.supported_sizes import UnsupportedSizeError, rules_for_pipe
 
 STEPS_RANGE = (1, 200)
 SIZE_RANGE = (16, 2048)
@@ -21,13 +23,23 @@ class DemoInputError(ValueError):
     """An input the demo cannot generate from; the message is shown to the user as is."""
 
 
+def _finite_number(name: str, value: Any, what: str) -> float:
+    """``value`` as a finite float; ``DemoInputError`` naming ``name`` for text, booleans, nan or inf."""
+    if isinstance(value, bool):
+        raise DemoInputError(f"{name} must be {what}, got {value!r}.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise DemoInputError(f"{name} must be {what}, got {value!r}.") from None
+    if not math.isfinite(number):
+        raise DemoInputError(f"{name} must be {what}, got {value!r}.")
+    return number
+
+
 def _whole_number(name: str, value: Any, low: int, high: int) -> int:
     if value is None or value == "":
         raise DemoInputError(f"{name} is required (a whole number from {low} to {high}).")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise DemoInputError(f"{name} must be a whole number from {low} to {high}, got {value!r}.") from None
+    number = _finite_number(name, value, f"a whole number from {low} to {high}")
     if number != int(number):
         raise DemoInputError(f"{name} must be a whole number, got {value!r}.")
     if not low <= number <= high:
@@ -38,6 +50,10 @@ def _whole_number(name: str, value: Any, low: int, high: int) -> int:
 def check_request(prompt: str | None, negative_prompt: str | None, seed: Any, steps: Any, height: Any, width: Any,
                   frames: Any, guidance_scale: Any) -> GenerationRequest:
     """The request the inputs describe, with the checks that need no model; ``DemoInputError`` otherwise."""
+    if prompt is not None and not isinstance(prompt, str):
+        raise DemoInputError(f"The prompt must be text, got {type(prompt).__name__}.")
+    if negative_prompt is not None and not isinstance(negative_prompt, str):
+        raise DemoInputError(f"The negative prompt must be text, got {type(negative_prompt).__name__}.")
     text = (prompt or "").strip()
     if not text:
         raise DemoInputError("The prompt is empty: describe the video to generate.")
@@ -45,10 +61,7 @@ def check_request(prompt: str | None, negative_prompt: str | None, seed: Any, st
         raise DemoInputError(f"The prompt is {len(text)} characters long; keep it under {MAX_PROMPT_CHARS}.")
     if guidance_scale is None or guidance_scale == "":
         raise DemoInputError("guidance scale is required.")
-    try:
-        guidance = float(guidance_scale)
-    except (TypeError, ValueError):
-        raise DemoInputError(f"guidance scale must be a number, got {guidance_scale!r}.") from None
+    guidance = _finite_number("guidance scale", guidance_scale, "a number")
     if not GUIDANCE_RANGE[0] <= guidance <= GUIDANCE_RANGE[1]:
         raise DemoInputError(f"guidance scale must be from {GUIDANCE_RANGE[0]:g} to {GUIDANCE_RANGE[1]:g}, "
                              f"got {guidance:g}.")
@@ -66,27 +79,17 @@ def check_request(prompt: str | None, negative_prompt: str | None, seed: Any, st
 
 def size_multiple(pipe: Any) -> int:
     """What height and width must be multiples of: the VAE's spatial factor times the patch size (at least 16)."""
-    vae_factor = getattr(pipe, "vae_scale_factor_spatial", None) or getattr(pipe, "vae_scale_factor", None) or 8
-    denoiser = getattr(pipe, "transformer", None) or getattr(pipe, "unet", None)
-    patch = getattr(getattr(denoiser, "config", None), "patch_size", None) or 1
-    patch = patch[-1] if isinstance(patch, (tuple, list)) else patch
-    return max(16, int(vae_factor) * int(patch))
+    rules = rules_for_pipe("", pipe)
+    return max(16, rules.multiple if rules is not None and rules.multiple else 8)
 
 
 def accepts(pipe: Any, argument: str) -> bool:
     return argument in inspect.signature(type(pipe).__call__).parameters
 
 
-def unsupplied_inputs(pipe: Any) -> list[str]:
-    """Required pipeline arguments the demo has no control for (e.g. the ``image`` of image-to-video)."""
-    parameters = list(inspect.signature(type(pipe).__call__).parameters.values())[1:]
-    return [p.name for p in parameters if p.default is inspect.Parameter.empty
-            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "prompt"]
-
-
-def check_request_for_model(request: GenerationRequest, pipe: Any) -> GenerationRequest:
-    """Checks that depend on the loaded pipeline (inputs, size multiple, frame count); drops what it does not take."""
-    missing = unsupplied_inputs(pipe)
+def check_request_for_model(request: GenerationRequest, pipe: Any, model: str = "this model") -> GenerationRequest:
+    """Checks that depend on the loaded pipeline (inputs, sizes, frame count); drops what it does not take."""
+    missing = missing_inputs(pipe, {"prompt": request.prompt, **request.extra})
     if missing:
         raise DemoInputError(f"{type(pipe).__name__} needs {', '.join(missing)}, which this demo does not provide: "
                              "choose a text-to-video or text-to-image model.")
@@ -98,12 +101,12 @@ def check_request_for_model(request: GenerationRequest, pipe: Any) -> Generation
                                  f"(try {max(multiple, round(value / multiple) * multiple)}).")
     if not accepts(pipe, "num_frames"):
         request.num_frames = None
-        return request
-    temporal = getattr(pipe, "vae_scale_factor_temporal", None)
-    if temporal and (request.num_frames - 1) % temporal:
-        fitting = (request.num_frames - 1) // temporal * temporal + 1
-        raise DemoInputError(f"frames must be {temporal}·k + 1 for this model (1, {1 + temporal}, "
-                             f"{1 + 2 * temporal}, ...), got {request.num_frames} (try {fitting}).")
+    rules = rules_for_pipe(model, pipe)
+    if rules is not None:
+        try:
+            rules.check(request.height, request.width, request.num_frames)
+        except UnsupportedSizeError as error:
+            raise DemoInputError(str(error)) from None
     return request
 
 

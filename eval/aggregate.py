@@ -1,8 +1,8 @@
 """Merging item records into one summary per method (speedup, fidelity, flicker, adherence, memory).
 
-Speedups are ratios of summed times over the items where both the baseline and the method
-finished (the ratio of mean latencies, as the cache papers report); fidelity and per-video scores
-are means over the method's finished items.
+Speedups are medians over items of the per-item speedup, over the items where both the baseline
+and the method finished and neither time is an outlier (``timing_outliers``: one stalled run
+cannot move them); fidelity and per-video scores are means over the method's finished items.
 """
 
 from __future__ import annotations
@@ -14,20 +14,15 @@ from .methods import BASELINE, EvalMethod
 from .metrics.suite import PROXY_DYNAMIC_DEGREE
 from .plan import EvalItem
 from .store import ResultStore
+from .timing_outliers import describe_outliers, median_speedup, outliers_of
 
 
 def collect_records(store: ResultStore, items: list[EvalItem],
                     methods: list[EvalMethod]) -> dict[str, list[dict[str, Any] | None]]:
-    """Label → one record per item (None where missing or made for other parameters)."""
-    collected = {}
-    for method in methods:
-        fingerprint = method.fingerprint
-        records = []
-        for item in items:
-            record = store.read_record(method.label, item)
-            records.append(record if record is not None and record.get("fingerprint") == fingerprint else None)
-        collected[method.label] = records
-    return collected
+    """Label → one record per item (None where missing, invalid, made for other parameters, or its video
+    is damaged)."""
+    return {method.label: [store.current_record(method.label, item, method.fingerprint) for item in items]
+            for method in methods}
 
 
 def _done(record: dict[str, Any] | None) -> bool:
@@ -37,13 +32,6 @@ def _done(record: dict[str, Any] | None) -> bool:
 def _mean(values: list[Any]) -> float | None:
     present = [float(value) for value in values if value is not None]
     return mean(present) if present else None
-
-
-def _ratio(numerators: list[float | None], denominators: list[float | None]) -> float | None:
-    pairs = [(a, b) for a, b in zip(numerators, denominators) if a is not None and b is not None]
-    if not pairs or not sum(b for _, b in pairs):
-        return None
-    return sum(a for a, _ in pairs) / sum(b for _, b in pairs)
 
 
 def _adherence(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -56,10 +44,16 @@ def _adherence(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def summarize_method(method: EvalMethod, records: list[dict[str, Any] | None],
-                     baseline: list[dict[str, Any] | None]) -> dict[str, Any]:
+                     baseline: list[dict[str, Any] | None], items: list[EvalItem]) -> dict[str, Any]:
     done = [record for record in records if _done(record)]
     failed = [record for record in records if record is not None and record.get("status") == "failed"]
     paired = [(base, own) for base, own in zip(baseline, records) if _done(base) and _done(own)]
+    own_outliers, base_outliers = outliers_of(records), outliers_of(baseline)
+    excluded = [bool(mine or base) for mine, base in zip(own_outliers, base_outliers)]
+    done_only = [record if _done(record) else None for record in records]
+    base_done = [record if _done(record) else None for record in baseline]
+    speedup_wall, speedup_items = median_speedup(base_done, done_only, "wall_seconds", excluded)
+    speedup_denoiser, _ = median_speedup(base_done, done_only, "denoiser_seconds", excluded)
     metric = lambda name: [record["metrics"].get(name) for record in done]  # noqa: E731
     errors: dict[str, int] = {}
     for record in failed:
@@ -77,9 +71,11 @@ def summarize_method(method: EvalMethod, records: list[dict[str, Any] | None],
         "errors": errors,
         "wall_seconds": _mean([record["wall_seconds"] for record in done]),
         "denoiser_seconds": _mean([record["denoiser_seconds"] for record in done]),
-        "speedup_wall": _ratio([b["wall_seconds"] for b, _ in paired], [o["wall_seconds"] for _, o in paired]),
-        "speedup_denoiser": _ratio([b["denoiser_seconds"] for b, _ in paired],
-                                   [o["denoiser_seconds"] for _, o in paired]),
+        "speedup_wall": speedup_wall if method.name != BASELINE else (1.0 if paired else None),
+        "speedup_denoiser": speedup_denoiser if method.name != BASELINE else (1.0 if paired else None),
+        "speedup_items": speedup_items,
+        "timing_outliers": describe_outliers(method.label, [item.describe() for item in items], records,
+                                             own_outliers),
         "denoiser_calls": calls,
         "denoiser_computed": computed,
         # Peers skip work inside the denoiser, which mmcache sees as one (computed) call.
@@ -104,14 +100,16 @@ def _compute_saved(paired: list[tuple[dict[str, Any], dict[str, Any]]]) -> float
     return 1.0 - sum(own for _, own in counted) / sum(base for base, _ in counted)
 
 
-def summarize(records: dict[str, list[dict[str, Any] | None]], methods: list[EvalMethod]) -> dict[str, Any]:
+def summarize(records: dict[str, list[dict[str, Any] | None]], methods: list[EvalMethod],
+              items: list[EvalItem]) -> dict[str, Any]:
     baseline = records[BASELINE]
-    return {method.label: summarize_method(method, records[method.label], baseline) for method in methods}
+    return {method.label: summarize_method(method, records[method.label], baseline, items) for method in methods}
 
 
 def item_rows(records: dict[str, list[dict[str, Any] | None]], items: list[EvalItem]) -> list[dict[str, Any]]:
     """One row per (item, method) for results.json, with per-item speedups against the baseline."""
     rows = []
+    outliers = {label: outliers_of(per_item) for label, per_item in records.items()}
     for index, item in enumerate(items):
         base = records[BASELINE][index]
         for label, per_item in records.items():
@@ -122,6 +120,7 @@ def item_rows(records: dict[str, list[dict[str, Any] | None]], items: list[EvalI
             row = {key: value for key, value in record.items()
                    if key not in ("schema", "fingerprint", "error_detail", "item")}
             row["item"] = item.describe()
+            row["timing_outlier"] = sorted(outliers[label][index]) or None
             if _done(record) and _done(base) and label != BASELINE:
                 row["speedup_wall"] = base["wall_seconds"] / record["wall_seconds"]
                 row["speedup_denoiser"] = (base["denoiser_seconds"] / record["denoiser_seconds"]

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import argparse
 
+from mmcache.cli.arg_types import DTYPES, non_negative_float, positive_int, seed_list
+from mmcache.cli.checks import check_output_folder
+
 from .errors import EvalError
 from .prompts import BUILTIN
 from .vbench_runner import DEFAULT_DIMENSIONS
@@ -32,18 +35,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompts", default=BUILTIN,
                         help="'builtin' (reference-model captions), a text file with one prompt per line "
                              "(VBench's prompts/*.txt format) or a JSON list (default: builtin)")
-    parser.add_argument("--limit-prompts", type=int, default=None, metavar="N", help="use only the first N prompts")
-    parser.add_argument("--seeds", default="0", help="comma-separated seeds; the i-th is sample i in file names")
-    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's, else 50)")
-    parser.add_argument("--height", type=int, default=None)
-    parser.add_argument("--width", type=int, default=None)
-    parser.add_argument("--frames", type=int, default=None, help="number of video frames")
-    parser.add_argument("--guidance-scale", type=float, default=None)
+    parser.add_argument("--limit-prompts", type=positive_int, default=None, metavar="N", help="use only the first N prompts")
+    parser.add_argument("--seeds", type=seed_list, default=(0,), help="comma-separated seeds; the i-th is sample i in file names")
+    parser.add_argument("--steps", type=positive_int, default=None, help="denoising steps (default: the model's, else 50)")
+    parser.add_argument("--height", type=positive_int, default=None)
+    parser.add_argument("--width", type=positive_int, default=None)
+    parser.add_argument("--frames", type=positive_int, default=None, help="number of video frames")
+    parser.add_argument("--guidance-scale", type=non_negative_float, default=None)
     parser.add_argument("--negative-prompt", default=None)
-    parser.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: the checkpoint's)")
+    parser.add_argument("--dtype", default=None, choices=DTYPES, help="default: the checkpoint's")
     parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: this process's accelerator)")
     parser.add_argument("--out", default="outputs/eval", help="output folder (default: outputs/eval)")
-    parser.add_argument("--fps", type=int, default=8, help="frame rate of the written videos (VBench uses 8)")
+    parser.add_argument("--fps", type=positive_int, default=8, help="frame rate of the written videos (VBench uses 8)")
     parser.add_argument("--vbench", choices=("auto", "off"), default="auto",
                         help="auto: run VBench where the package, a GPU and the weights are present (default)")
     parser.add_argument("--vbench-dimensions", default=",".join(DEFAULT_DIMENSIONS),
@@ -60,38 +63,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _positive(args: argparse.Namespace) -> None:
-    for name in ("steps", "height", "width", "frames", "fps", "limit_prompts"):
-        value = getattr(args, name)
-        if value is not None and value <= 0:
-            raise EvalError(f"--{name.replace('_', '-')} must be positive, got {value}.")
-
-
-def parse_seeds(text: str) -> tuple[int, ...]:
-    try:
-        seeds = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError as error:
-        raise EvalError(f"--seeds must be comma-separated integers, got {text!r}.") from error
-    if not seeds:
-        raise EvalError("--seeds is empty.")
-    if len(set(seeds)) != len(seeds):
-        raise EvalError(f"--seeds repeats a seed: {text!r}.")
-    return seeds
-
-
 def run(args: argparse.Namespace) -> int:
     from .session import EvalOptions, run_evaluation
     from .vbench_runner import check_dimensions
 
-    _positive(args)
+    check_output_folder("--out", args.out)
+    for flag in ("force", "retry_failed"):
+        if args.report_only and getattr(args, flag):
+            raise EvalError(f"--report-only generates nothing, so --{flag.replace('_', '-')} has nothing to do; "
+                            "leave one of them out.")
+    dimensions = [d.strip() for d in args.vbench_dimensions.split(",") if d.strip()]
+    if not dimensions:
+        raise EvalError("--vbench-dimensions is empty; name at least one dimension, or use --vbench off.")
     options = EvalOptions(
         model=args.model, method_texts=args.methods or ["easycache"], prompts=args.prompts,
-        limit_prompts=args.limit_prompts, seeds=parse_seeds(args.seeds), steps=args.steps, height=args.height,
+        limit_prompts=args.limit_prompts, seeds=args.seeds, steps=args.steps, height=args.height,
         width=args.width, num_frames=args.frames, guidance_scale=args.guidance_scale,
         negative_prompt=args.negative_prompt, dtype=args.dtype, measure_compute=args.measure_compute,
         device=args.device, out=args.out, fps=args.fps,
         vbench=args.vbench == "auto",
-        vbench_dimensions=tuple(check_dimensions([d.strip() for d in args.vbench_dimensions.split(",") if d.strip()])),
+        vbench_dimensions=tuple(check_dimensions(dimensions)),
         force=args.force, retry_failed=args.retry_failed, report_only=args.report_only,
         warmup_run=not args.no_warmup_run, quiet=args.quiet)
     return run_evaluation(options)

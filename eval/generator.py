@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from mmcache.pipelines.generation import GenerationResult, run_generation
 from mmcache.pipelines.loader import generation_defaults, load
@@ -19,10 +19,12 @@ WARMUP_STEPS = 2
 class Generator:
     """Loads the model once (lazily: a fully finished run never loads it) and generates items."""
 
-    def __init__(self, settings: EvalSettings, device: str | None = None, warmup: bool = True) -> None:
+    def __init__(self, settings: EvalSettings, device: str | None = None, warmup: bool = True,
+                 given: dict[str, Any] | None = None) -> None:
         self.settings = settings
         self.device = device
         self.warmup = warmup
+        self.given = given or {}  # flags the user set, checked against the loaded pipeline
         self._pipe: Any = None
         self._defaults = generation_defaults(settings.model)
 
@@ -37,11 +39,26 @@ class Generator:
         request = item.request(self.settings).with_defaults(self._defaults)
         return dataclasses.replace(request, num_inference_steps=steps) if steps else request
 
-    def warm_up(self, item: EvalItem) -> None:
-        """One short untimed run, so the first timed generation does not pay for kernel setup."""
-        if self.warmup:
-            run_generation(self.pipe, self._request(item, WARMUP_STEPS))
-            self.warmup = False
+    def check(self, item: EvalItem) -> None:
+        """Load the model and check the request against it (sizes, flags it takes, inputs it needs):
+        one error for the run instead of a failure per item."""
+        from mmcache.cli.request_checks import check_loaded
+
+        check_loaded(self.settings.model, self.pipe, self._request(item), self.given)
+
+    def warm_up(self, item: EvalItem, methods: Sequence[EvalMethod] = ()) -> None:
+        """Short untimed runs (the baseline, then one per mmcache method name), so the first timed
+        generation of each does not pay for kernel setup or a first hook attachment."""
+        if not self.warmup:
+            return
+        run_generation(self.pipe, self._request(item, WARMUP_STEPS))
+        first_of_each = {method.name: method for method in methods if method.config is not None}
+        for method in first_of_each.values():
+            try:
+                run_generation(self.pipe, self._request(item, WARMUP_STEPS), (method.config,))
+            except Exception:  # noqa: BLE001  the method's items record why it fails
+                pass
+        self.warmup = False
 
     def generate(self, item: EvalItem, method: EvalMethod | None = None,
                  accelerator: Accelerator | None = None) -> GenerationResult:

@@ -45,7 +45,8 @@ class ItemRunner:
         metrics = self.metrics.video_scores(result.frames, path, item.prompt)
         if baseline is not None:
             metrics.update(self.metrics.fidelity(result.frames, baseline))
-        record = done_record(method, item, self.process, result, self.job.store.relative(path), metrics, extra)
+        record = done_record(method, item, self.process, result, self.job.store.relative(path), metrics, extra,
+                             video_bytes=path.stat().st_size)
         self._save(method, item, record)
 
     def _baseline(self, item: EvalItem, method: EvalMethod) -> np.ndarray | None:

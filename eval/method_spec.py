@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmcache.methods.spec import parse_value, split_top_level
+from mmcache.errors import ConfigError
+from mmcache.methods.spec import split_spec, split_top_level
 
 from .errors import EvalError
 
@@ -35,14 +36,8 @@ def split_method_list(text: str) -> list[str]:
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """``"diffusers-fbc:threshold=0.1"`` → ``("diffusers-fbc", {"threshold": 0.1})``."""
-    name, _, body = spec.strip().partition(":")
-    params: dict[str, Any] = {}
-    for item in split_top_level(body):
-        key, equals, raw = item.partition("=")
-        if not equals or not key.strip():
-            raise EvalError(f"Bad parameter {item!r} in {spec!r}: write key=value.")
-        if key.strip() in params:
-            raise EvalError(f"Parameter {key.strip()!r} is given twice in {spec!r}.")
-        params[key.strip()] = parse_value(raw.strip())
-    return name.strip(), params
+    """``"diffusers-fbc:threshold=0.1"`` → ``("diffusers-fbc", {"threshold": 0.1})`` (mmcache's spec grammar)."""
+    try:
+        return split_spec(spec)
+    except ConfigError as error:
+        raise EvalError(str(error)) from None

@@ -32,9 +32,18 @@ class PromptSet:
     dropped_duplicates: int = 0
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise EvalError(f"Prompt file {path} is not UTF-8 text (byte {error.start}); save it as UTF-8.") from None
+    except OSError as error:
+        raise EvalError(f"Prompt file {path} cannot be read: {error.strerror or error}.") from None
+
+
 def _from_json(path: Path) -> list[str]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_read(path))
     except json.JSONDecodeError as error:
         raise EvalError(f"Prompt file {path} is not valid JSON: {error}.") from error
     if not isinstance(data, list):
@@ -58,9 +67,11 @@ def load_prompts(source: str, limit: int | None = None) -> PromptSet:
         raw = list(BUILTIN_PROMPTS)
     else:
         path = Path(source)
+        if path.is_dir():
+            raise EvalError(f"Prompt file {source!r} is a folder; give a .txt or .json prompt list (or 'builtin').")
         if not path.is_file():
             raise EvalError(f"Prompt file {source!r} does not exist (use 'builtin' or a .txt/.json prompt list).")
-        raw = _from_json(path) if path.suffix.lower() == ".json" else path.read_text(encoding="utf-8").splitlines()
+        raw = _from_json(path) if path.suffix.lower() == ".json" else _read(path).splitlines()
     stripped = [prompt.strip() for prompt in raw if prompt.strip()]
     unique = list(dict.fromkeys(stripped))
     if limit is not None:

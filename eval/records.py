@@ -36,12 +36,15 @@ def _common(method: EvalMethod, item: EvalItem, process: ProcessInfo) -> dict[st
 
 
 def done_record(method: EvalMethod, item: EvalItem, process: ProcessInfo, result: GenerationResult,
-                video: str, metrics: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                video: str, metrics: dict[str, Any], extra: dict[str, Any] | None = None,
+                video_bytes: int | None = None) -> dict[str, Any]:
+    """``video_bytes``: the written file's size, which a rerun compares to trust the file without decoding it."""
     stats = result.stats
     return {
         **_common(method, item, process),
         "status": "done",
         "video": video,
+        "video_bytes": video_bytes,
         "wall_seconds": result.wall_seconds,
         "denoiser_seconds": stats.denoiser_seconds,
         "denoiser_calls": stats.calls,

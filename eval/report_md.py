@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .metrics.suite import PROXY_DYNAMIC_DEGREE
+from .timing_outliers import OUTLIER_FACTOR
 
 DASH = "—"
 
@@ -63,10 +64,27 @@ def _vbench(vbench: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _outliers(summaries: dict[str, Any]) -> list[str]:
+    rows = [row for s in summaries.values() for row in s.get("timing_outliers", [])]
+    if not rows:
+        return []
+    lines = ["## Timing outliers", "",
+             f"Times more than {OUTLIER_FACTOR:g}x the median of the same method's other items (a stall of the machine "
+             "or a one-off start-up cost). These items are left out of the speedups (a baseline outlier for every "
+             "method); fidelity is unaffected.", ""]
+    for row in rows:
+        timing = "wall" if row["timing"] == "wall_seconds" else "denoiser"
+        lines.append(f"- `{row['method']}`, prompt {row['prompt']!r} seed {row['seed']}: {timing} time "
+                     f"{row['seconds']:.2f} s, {row['factor']:.1f}x the median of its other items "
+                     f"({row['median_of_others']:.2f} s)")
+    return lines + [""]
+
+
 def render_report(results: dict[str, Any]) -> str:
     summaries, availability = results["summary"], results["availability"]
     lines = ["# mmcache eval report", "", *_settings(results["run"]), "", *method_table(summaries), "",
-             "Speedups: baseline time / method time, summed over the items both finished. Calls saved: share of "
+             "Speedups: median over items of baseline time / method time, on the items both finished, leaving out "
+             "items with a timing outlier (below). Calls saved: share of "
              "denoiser calls reused (mmcache methods; peers skip work inside the denoiser, see the denoiser "
              "speedup). PSNR/SSIM/LPIPS: against the baseline of the same prompt and seed. Flicker: VBench "
              "temporal_flickering of the written video (higher is steadier). Adherence: share of videos the "
@@ -74,6 +92,7 @@ def render_report(results: dict[str, Any]) -> str:
     missing = {name: status["reason"] for name, status in availability.items() if not status.get("available")}
     if missing:
         lines += ["## Unavailable", ""] + [f"- {name}: {reason}" for name, reason in missing.items()] + [""]
+    lines += _outliers(summaries)
     failures = [(label, s["errors"]) for label, s in summaries.items() if s["errors"]]
     if failures:
         lines += ["## Failures", ""]

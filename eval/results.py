@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 from typing import Any, Sequence
 
 from mmcache.files import atomic_write_json, atomic_write_text
@@ -13,9 +14,11 @@ from .metrics.availability import Availability
 from .pareto import plot_availability, write_pareto_plot
 from .report_md import render_report
 from .job import EvalJob
+from .schemas import Results
+from .validated_files import as_dict, read_validated
 from .vbench_runner import run_vbench, vbench_availability
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2
 
 
 @dataclasses.dataclass
@@ -62,7 +65,7 @@ def write_results(job: EvalJob, run_info: dict[str, Any], availability: dict[str
                   vbench: VBenchRequest) -> dict[str, Any]:
     """Merge the records of every process and write the three result files; returns results.json's data."""
     records = collect_records(job.store, job.items, job.methods)
-    summary = summarize(records, job.methods)
+    summary = summarize(records, job.methods, job.items)
     vbench_status, vbench_section = _vbench_results(job, records, vbench)
     plot = plot_availability()
     results = {
@@ -75,6 +78,7 @@ def write_results(job: EvalJob, run_info: dict[str, Any], availability: dict[str
         "vbench": vbench_section,
         "items": item_rows(records, job.items),
     }
+    Results.model_validate(results)  # what readers will validate it against
     root = job.store.root
     atomic_write_json(root / "results.json", results)
     atomic_write_text(root / "report.md", render_report(results))
@@ -82,3 +86,8 @@ def write_results(job: EvalJob, run_info: dict[str, Any], availability: dict[str
         write_pareto_plot(summary, root / "pareto.png",
                           f"{run_info['model']}, {run_info['steps']} steps, {len(job.items)} prompt x seed items")
     return results
+
+
+def read_results(path: str | os.PathLike) -> dict[str, Any]:
+    """A ``results.json`` as a dict, validated (``InvalidFileError`` naming the file and field otherwise)."""
+    return as_dict(read_validated(path, Results))

@@ -51,8 +51,8 @@ def run_process(job: EvalJob, process: ProcessInfo, generator: Generator, metric
     total = sum(len(methods) for methods in work.values())
     if not total:
         return 0
-    generator.pipe  # load now: a model that cannot load is one error, not a failure per item
-    generator.warm_up(job.items[0])
+    generator.check(job.items[0])  # load now: a model that cannot load or run is one error, not one per item
+    generator.warm_up(job.items[0], job.methods)
     runner = ItemRunner(job, generator, metrics, process, prepared)
     where = f" [process {process.index + 1}/{process.count}]" if process.count > 1 else ""
     with diffusers_errors_only(), tqdm(total=total, desc=f"mmcache eval{where}", unit="video",

@@ -8,6 +8,7 @@ from typing import Any, Callable
 from mmcache.files import atomic_write_json
 
 from .distributed import ProcessInfo, current_process, hardware_name
+from .folder_lock import FolderLock
 from .generator import Generator
 from .methods import resolve_methods
 from .metrics.suite import MetricSuite
@@ -65,10 +66,27 @@ def resolve_settings(options: EvalOptions) -> EvalSettings:
                         measure_compute=options.measure_compute)
 
 
-def _prepare_folder(store: ResultStore, config: dict[str, Any], prompts: tuple[str, ...], items: list[EvalItem],
-                    options: EvalOptions, process: ProcessInfo) -> None:
-    if process.is_main:
+def given_flags(options: EvalOptions) -> dict[str, Any]:
+    """The generation settings the user gave, by flag (``None``: left to the model)."""
+    return {"--steps": options.steps, "--height": options.height, "--width": options.width,
+            "--frames": options.num_frames, "--guidance-scale": options.guidance_scale,
+            "--negative-prompt": options.negative_prompt}
+
+
+def _check_before_loading(options: EvalOptions, settings: EvalSettings, items: list[EvalItem]) -> None:
+    from mmcache.cli.checks import check_device
+    from mmcache.cli.request_checks import check_model_and_size
+    from mmcache.pipelines.loader import generation_defaults
+
+    check_device("--device", options.device)
+    check_model_and_size(settings.model, items[0].request(settings).with_defaults(generation_defaults(settings.model)))
+
+
+def _prepare_folder(store: ResultStore, lock: FolderLock | None, config: dict[str, Any], prompts: tuple[str, ...],
+                    items: list[EvalItem], options: EvalOptions, process: ProcessInfo) -> None:
+    if process.is_main and lock is not None:
         store.check_writable()
+        lock.acquire()
         store.adopt_run_config(config, options.force)
         stems = {item.prompt: item.stem for item in items}
         atomic_write_json(store.root / "prompts.json", [{"prompt": p, "file_stem": stems[p]} for p in prompts])
@@ -76,15 +94,30 @@ def _prepare_folder(store: ResultStore, config: dict[str, Any], prompts: tuple[s
 
 
 def run_evaluation(options: EvalOptions) -> int:
-    """Run (this process's share of) the evaluation; the main process writes the merged results."""
+    """Run (this process's share of) the evaluation; the main process writes the merged results.
+
+    Everything about the input is checked before the model loads; the main process holds the
+    output folder's lock (``folder_lock``) from then until it has written the results.
+    """
     methods = resolve_methods(options.method_texts)
     prompt_set = load_prompts(options.prompts, options.limit_prompts)
     settings = resolve_settings(options)
     items = build_items(prompt_set.prompts, options.seeds, settings)
+    _check_before_loading(options, settings, items)
     process = current_process(options.device)
     store = ResultStore(options.out)
+    lock = FolderLock(store.root) if process.is_main else None
+    try:
+        return _evaluate(options, methods, prompt_set, settings, items, process, store, lock)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _evaluate(options: EvalOptions, methods: list[Any], prompt_set: Any, settings: EvalSettings,
+              items: list[EvalItem], process: ProcessInfo, store: ResultStore, lock: FolderLock | None) -> int:
     config = run_config(settings, prompt_set.prompts, options.seeds)
-    _prepare_folder(store, config, prompt_set.prompts, items, options, process)
+    _prepare_folder(store, lock, config, prompt_set.prompts, items, options, process)
     job = EvalJob(settings, items, methods, store, fps=options.fps, retry_failed=options.retry_failed,
                   show_progress=process.is_main and not options.quiet, on_record=options.on_record)
     metrics = MetricSuite(device=process.device or "cpu", fps=options.fps)
@@ -94,7 +127,8 @@ def run_evaluation(options: EvalOptions) -> int:
             print(f"mmcache eval: {settings.model}, {settings.steps} steps, {len(prompt_set.prompts)} prompts x "
                   f"{len(options.seeds)} seeds, methods: {', '.join(m.label for m in methods)}"
                   + (f", {process.count} processes" if process.count > 1 else ""))
-        generated = run_process(job, process, Generator(settings, process.device, options.warmup_run), metrics)
+        generator = Generator(settings, process.device, options.warmup_run, given_flags(options))
+        generated = run_process(job, process, generator, metrics)
     process.wait_for_everyone()
     if not process.is_main:
         return 0

@@ -10,29 +10,49 @@
 
 A record is written after its video, so a record on disk means the item is complete; an
 interrupted run leaves no partial file behind (``mmcache.files`` writes through a temporary file).
+Every file read back is validated (``schemas``): an invalid record, or a done record whose video is
+missing, empty, cut short or undecodable, counts as not done (with a one-line notice) and is
+generated again; an invalid ``run_config.json`` is one error naming the file and the field.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mmcache.files import atomic_write_json
 
 from .errors import EvalError
 from .plan import EvalItem, config_differences
+from .schemas import ItemRecord, RunConfig
+from .validated_files import InvalidFileError, as_dict, read_validated
+from .video_check import video_problem
 
 RUN_CONFIG = "run_config.json"
 RESULT_ENTRIES = ("videos", "items", "calibration", "vbench", "results.json", "report.md", "pareto.png",
                   "prompts.json", RUN_CONFIG)
 
 
+def _print_notice(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 class ResultStore:
-    def __init__(self, root: str | os.PathLike) -> None:
+    """The output folder. ``notify`` receives the one-line notices about files that will be regenerated."""
+
+    def __init__(self, root: str | os.PathLike, notify: Callable[[str], None] | None = None) -> None:
         self.root = Path(root)
+        self.notify = notify or _print_notice
+        self._noticed: set[str] = set()
+        self._video_checks: dict[tuple[Path, int, int], str | None] = {}
+
+    def _notice(self, message: str) -> None:
+        if message not in self._noticed:
+            self._noticed.add(message)
+            self.notify(f"mmcache eval: {message}")
 
     def video_path(self, label: str, item: EvalItem) -> Path:
         return self.root / "videos" / label / item.video_name
@@ -47,21 +67,61 @@ class ResultStore:
     def calibration_dir(self) -> Path:
         return self.root / "calibration"
 
-    def read_record(self, label: str, item: EvalItem) -> dict[str, Any] | None:
+    def load_record(self, label: str, item: EvalItem) -> dict[str, Any] | None:
+        """The validated record of ``label`` on ``item``; ``None`` when there is none.
+
+        Raises ``InvalidFileError`` for a record that cannot be used (not JSON, wrong fields, or
+        made for another item or method)."""
         path = self.record_path(label, item)
+        if not path.exists():
+            return None
+        record = as_dict(read_validated(path, ItemRecord, tag_field="status"))
+        for field, expected in (("item.key", item.key), ("method", label)):
+            value = record["item"]["key"] if field == "item.key" else record["method"]
+            if value != expected:
+                raise InvalidFileError(f"{path} is invalid: field '{field}': expected {expected!r} (this file's "
+                                       f"place), got {value!r}.")
+        return record
+
+    def read_record(self, label: str, item: EvalItem) -> dict[str, Any] | None:
+        """``load_record``, with an invalid record reported once and treated as absent."""
         try:
-            return json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+            return self.load_record(label, item)
+        except InvalidFileError as error:
+            self._notice(f"{error} It will be generated again.")
             return None
 
-    def is_finished(self, label: str, item: EvalItem, fingerprint: str, retry_failed: bool = False) -> bool:
-        """A record for this method's current parameters exists (and its video, if it succeeded)."""
+    def video_problem(self, label: str, item: EvalItem, record: dict[str, Any]) -> str | None:
+        """Why the video of a done record is not usable, or ``None`` (checked once per file version)."""
+        path = self.video_path(label, item)
+        try:
+            stat = path.stat()
+        except OSError:
+            return "is missing"
+        key = (path, stat.st_size, stat.st_mtime_ns)
+        if key not in self._video_checks:
+            self._video_checks[key] = video_problem(path, record["frames_shape"], record.get("video_bytes"))
+        return self._video_checks[key]
+
+    def current_record(self, label: str, item: EvalItem, fingerprint: str) -> dict[str, Any] | None:
+        """The record of ``label`` on ``item`` if it is valid, made with ``fingerprint`` and, when done,
+        its video is intact; ``None`` otherwise."""
         record = self.read_record(label, item)
-        if record is None or record.get("fingerprint") != fingerprint:
+        if record is None or record["fingerprint"] != fingerprint:
+            return None
+        if record["status"] == "done":
+            problem = self.video_problem(label, item, record)
+            if problem is not None:
+                self._notice(f"{self.video_path(label, item)} {problem}; it will be generated again.")
+                return None
+        return record
+
+    def is_finished(self, label: str, item: EvalItem, fingerprint: str, retry_failed: bool = False) -> bool:
+        """A current record exists (see ``current_record``); a failed one counts unless ``retry_failed``."""
+        record = self.current_record(label, item, fingerprint)
+        if record is None:
             return False
-        if record.get("status") == "failed":
-            return not retry_failed
-        return self.video_path(label, item).is_file()
+        return record["status"] == "done" or not retry_failed
 
     def write_record(self, label: str, item: EvalItem, record: dict[str, Any]) -> None:
         atomic_write_json(self.record_path(label, item), record)
@@ -80,9 +140,16 @@ class ResultStore:
     def adopt_run_config(self, config: dict[str, Any], force: bool) -> None:
         """Record ``config`` for a new folder; refuse a folder made for other settings unless ``force``."""
         path = self.root / RUN_CONFIG
-        if path.is_file():
-            stored = json.loads(path.read_text())
-            changes = config_differences(stored, config)
+        if path.exists():
+            try:
+                stored = as_dict(read_validated(path, RunConfig))
+            except InvalidFileError as error:
+                if not force:
+                    raise InvalidFileError(f"{error} Fix or delete it (the results there are matched to the "
+                                           "current settings item by item), or pass --force to delete the "
+                                           "folder's results and start over.") from None
+                stored = None
+            changes = config_differences(stored, config) if stored is not None else ["run_config.json invalid"]
             if changes and not force:
                 raise EvalError(f"{self.root} holds results for other settings ({'; '.join(changes)}). Use another "
                                 "--out, or --force to delete those results and start over.")

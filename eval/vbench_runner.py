@@ -24,6 +24,8 @@ from typing import Any, Sequence
 from mmcache.files import atomic_write_json, atomic_write_text
 
 from .metrics.availability import AVAILABLE, Availability, unavailable
+from .schemas import VBenchSummary
+from .validated_files import InvalidFileError, as_dict, read_validated
 
 # Dimensions VBench evaluates on custom prompts (README), plus temporal_flickering (no weights).
 DEFAULT_DIMENSIONS = ("subject_consistency", "background_consistency", "motion_smoothness", "dynamic_degree",
@@ -94,9 +96,16 @@ def _latest_result(folder: Path, since: float) -> Path | None:
 
 
 def parse_result_file(path: Path, dimensions: Sequence[str]) -> dict[str, Any]:
-    """``{dimension: score}`` from VBench's result file, and the dimensions it lacks."""
-    data = json.loads(path.read_text())
-    scores = {name: float(value[0]) for name, value in data.items() if isinstance(value, list) and value}
+    """``{dimension: score}`` from VBench's result file, and the dimensions it lacks (an unreadable file
+    lacks them all, and says why under ``reason``)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        return {"dimensions": {}, "missing": list(dimensions), "reason": f"{path.name} is not readable JSON: {error}"}
+    entries = data.items() if isinstance(data, dict) else ()
+    scores = {name: float(value[0]) for name, value in entries
+              if isinstance(value, list) and value and isinstance(value[0], (int, float))
+              and not isinstance(value[0], bool)}
     return {"dimensions": scores, "missing": [name for name in dimensions if name not in scores]}
 
 
@@ -106,8 +115,11 @@ def run_vbench(videos: Path, prompts: dict[str, str], output: Path, dimensions: 
     names = sorted(prompts)
     digest = hashlib.sha256(json.dumps([names, list(dimensions)]).encode()).hexdigest()[:16]
     summary_path = output / "summary.json"
-    if summary_path.is_file():
-        summary = json.loads(summary_path.read_text())
+    if summary_path.exists():
+        try:
+            summary = as_dict(read_validated(summary_path, VBenchSummary))
+        except InvalidFileError:
+            summary = {}  # unusable: VBench runs again and the file is rewritten
         if summary.get("digest") == digest and summary.get("status") == "done":
             return summary
     output.mkdir(parents=True, exist_ok=True)
@@ -127,7 +139,7 @@ def run_vbench(videos: Path, prompts: dict[str, str], output: Path, dimensions: 
     else:
         parsed = parse_result_file(result, dimensions)
         summary.update(status="done" if not parsed["missing"] else "partial", result_file=result.name, **parsed)
-        if parsed["missing"]:
+        if parsed["missing"] and "reason" not in parsed:
             summary["reason"] = f"no score for {parsed['missing']} (see vbench.log)"
     atomic_write_json(summary_path, summary)
     return summary

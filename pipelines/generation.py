@@ -32,12 +32,25 @@ class GenerationRequest:
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def with_defaults(self, defaults: dict[str, Any]) -> "GenerationRequest":
-        """A copy whose unset fields take values from ``defaults`` (e.g. ``mmcache_defaults.json``)."""
-        filled = dataclasses.replace(self, extra=dict(self.extra))
-        for field in dataclasses.fields(self):
-            if getattr(filled, field.name) is None and field.name in defaults:
-                setattr(filled, field.name, defaults[field.name])
+        """A copy whose unset fields take values from ``defaults`` (e.g. ``mmcache_defaults.json``).
+
+        Stored settings that are not fields (``max_sequence_length``, a nested ``extra`` such as
+        diffusion forcing's ``ar_step``) go to ``extra``, under the request's own extras.
+        """
+        filled = dataclasses.replace(self, extra={**stored_extras(defaults), **self.extra})
+        for name in REQUEST_FIELDS:
+            if getattr(filled, name) is None and name in defaults:
+                setattr(filled, name, defaults[name])
         return filled
+
+
+REQUEST_FIELDS = tuple(field.name for field in dataclasses.fields(GenerationRequest) if field.name != "extra")
+
+
+def stored_extras(defaults: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline arguments among a model's stored settings that are not ``GenerationRequest`` fields."""
+    flat = {key: value for key, value in defaults.items() if key not in REQUEST_FIELDS and key != "extra"}
+    return {**flat, **defaults.get("extra", {})}
 
 
 @dataclasses.dataclass
@@ -68,7 +81,19 @@ def call_arguments(pipe: Any, request: GenerationRequest) -> dict[str, Any]:
     unknown = sorted(key for key in request.extra if key not in accepted)
     if unknown:
         raise ValueError(f"{type(pipe).__name__} does not accept {unknown}.")
-    return {key: value for key, value in candidates.items() if value is not None and key in accepted}
+    kwargs = {key: value for key, value in candidates.items() if value is not None and key in accepted}
+    missing = missing_inputs(pipe, kwargs)
+    if missing:
+        raise ValueError(f"{type(pipe).__name__} needs {', '.join(missing)}, which mmcache does not provide for "
+                         "this model; use a text-to-video or text-to-image model.")
+    return kwargs
+
+
+def missing_inputs(pipe: Any, kwargs: dict[str, Any]) -> list[str]:
+    """Required arguments of ``pipe(...)`` that ``kwargs`` lacks (e.g. the ``image`` of image-to-video)."""
+    parameters = list(inspect.signature(type(pipe).__call__).parameters.values())[1:]
+    return [p.name for p in parameters if p.default is inspect.Parameter.empty
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in kwargs]
 
 
 

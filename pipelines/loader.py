@@ -18,6 +18,8 @@ BUNDLED = ("toy-t2v", "toy-df")
 TINY_PREFIX = "tiny:"
 DEFAULTS_FILE = "mmcache_defaults.json"
 METHOD_PRESETS = "method_presets"  # key of the defaults file: method name -> settings tuned for the model
+# Arguments of ``tiny_call_kwargs`` that belong to one call, not to the model's stored settings.
+TINY_PER_CALL = ("prompt", "negative_prompt", "output_type")
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
@@ -93,6 +95,40 @@ def _from_hub(repo_id: str, dtype: torch.dtype | None) -> Any:
         ) from error
 
 
+def model_source(name_or_path: str) -> str:
+    """Where ``load`` would take ``name_or_path`` from: ``bundled``, ``tiny``, ``folder`` or ``hub``.
+
+    Raises ``ModelNotFoundError`` (one line saying what to pass) for anything ``load`` cannot find;
+    nothing is loaded, and a hub id is checked only for its form.
+    """
+    from .tiny import TINY_BUILDERS
+
+    if name_or_path in BUNDLED:
+        folder = bundled_path(name_or_path)
+        if not (folder / "model_index.json").is_file():
+            raise ModelNotFoundError(
+                f"The bundled model {name_or_path!r} has no weights in {folder}. Train it with "
+                "`python -m mmcache.pipelines.toy.train` (see docs/MODELS.md) or reinstall mmcache."
+            )
+        return "bundled"
+    if name_or_path.startswith(TINY_PREFIX):
+        family = name_or_path[len(TINY_PREFIX):]
+        if family not in TINY_BUILDERS:
+            raise ModelNotFoundError(f"No tiny pipeline {family!r}; choose one of {sorted(TINY_BUILDERS)}.")
+        return "tiny"
+    if os.path.isdir(name_or_path):
+        if not (Path(name_or_path) / "model_index.json").is_file():
+            raise ModelNotFoundError(f"{name_or_path} is a folder but holds no model_index.json (not a diffusers "
+                                     "pipeline saved with save_pretrained).")
+        return "folder"
+    if HUB_ID.fullmatch(name_or_path) and not os.path.exists(name_or_path):
+        return "hub"
+    raise ModelNotFoundError(
+        f"{name_or_path!r} is not a model name, an existing folder or a hub id (owner/name). "
+        f"Available names: {available_models()}."
+    )
+
+
 def load(name_or_path: str, device: str | torch.device | None = None,
          dtype: torch.dtype | str | None = None) -> Any:
     """A ready diffusers pipeline for ``"toy-t2v"``, ``"toy-df"``, ``"tiny:<family>"``, a folder or a hub id.
@@ -102,43 +138,41 @@ def load(name_or_path: str, device: str | torch.device | None = None,
     call arguments it is not given from that file, so ``load("toy-t2v")(prompt)`` generates at the
     model's trained size.
     """
-    from .tiny import TINY_BUILDERS, build_tiny_pipeline
+    from .tiny import build_tiny_pipeline
 
     torch_dtype = _resolve_dtype(dtype)
+    source = model_source(name_or_path)
     folder: Path | None = None  # where the pipeline was saved, whose defaults file a bare call uses
-    if name_or_path in BUNDLED:
+    if source == "bundled":
         folder = bundled_path(name_or_path)
-        if not (folder / "model_index.json").is_file():
-            raise ModelNotFoundError(
-                f"The bundled model {name_or_path!r} has no weights in {folder}. Train it with "
-                "`python -m mmcache.pipelines.toy.train` (see docs/MODELS.md) or reinstall mmcache."
-            )
         pipe = _from_folder(folder, torch_dtype)
-    elif name_or_path.startswith(TINY_PREFIX):
-        family = name_or_path[len(TINY_PREFIX):]
-        if family not in TINY_BUILDERS:
-            raise ModelNotFoundError(f"No tiny pipeline {family!r}; choose one of {sorted(TINY_BUILDERS)}.")
-        pipe = build_tiny_pipeline(family)
+    elif source == "tiny":
+        pipe = build_tiny_pipeline(name_or_path[len(TINY_PREFIX):])
         if torch_dtype is not None:
             pipe.to(dtype=torch_dtype)
-    elif os.path.isdir(name_or_path):
-        if not (Path(name_or_path) / "model_index.json").is_file():
-            raise ModelNotFoundError(f"{name_or_path} is a folder but holds no model_index.json (not a diffusers "
-                                     "pipeline saved with save_pretrained).")
+    elif source == "folder":
         folder = Path(name_or_path)
         pipe = _from_folder(folder, torch_dtype)
-    elif HUB_ID.fullmatch(name_or_path):
-        pipe = _from_hub(name_or_path, torch_dtype)
     else:
-        raise ModelNotFoundError(
-            f"{name_or_path!r} is not a model name, an existing folder or a hub id (owner/name). "
-            f"Available names: {available_models()}."
-        )
+        pipe = _from_hub(name_or_path, torch_dtype)
     pipe.to(torch.device(device) if device is not None else default_device())
     pipe.mmcache_model_name = name_or_path
     if folder is not None:
         with_call_defaults(pipe, read_defaults(folder))
     return pipe
+
+
+def size_rules(name_or_path: str) -> Any:
+    """The output sizes a bundled model or a local folder supports, from its configs (``None``: unknown
+    before loading, e.g. a hub id or a tiny pipeline)."""
+    from .supported_sizes import rules_for_folder
+
+    source = model_source(name_or_path)
+    if source == "bundled":
+        return rules_for_folder(name_or_path, bundled_path(name_or_path))
+    if source == "folder":
+        return rules_for_folder(name_or_path, Path(name_or_path))
+    return None
 
 
 def default_device() -> torch.device:
@@ -151,14 +185,22 @@ def generation_defaults(name_or_path: str) -> dict[str, Any]:
 
     if name_or_path.startswith(TINY_PREFIX) and name_or_path[len(TINY_PREFIX):] in TINY_BUILDERS:
         kwargs = tiny_call_kwargs(name_or_path[len(TINY_PREFIX):])
-        return {key: kwargs[key] for key in ("height", "width", "num_frames", "guidance_scale",
-                                               "num_inference_steps", "max_sequence_length") if key in kwargs}
+        return {key: value for key, value in kwargs.items() if key not in TINY_PER_CALL}
     return read_defaults(bundled_path(name_or_path) if name_or_path in BUNDLED else Path(name_or_path))
 
 
 def _defaults_file(folder: Path) -> dict[str, Any]:
     file = Path(folder) / DEFAULTS_FILE
-    return json.loads(file.read_text()) if file.is_file() else {}
+    if not file.is_file():
+        return {}
+    try:
+        defaults = json.loads(file.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{file} is not readable JSON ({error}); fix or delete it.") from None
+    if not isinstance(defaults, dict) or not isinstance(defaults.get("extra", {}), dict):
+        raise ValueError(f"{file} must hold a JSON object of generation settings (with \"extra\", if present, an "
+                         "object too); fix or delete it.")
+    return defaults
 
 
 def read_defaults(folder: Path) -> dict[str, Any]:

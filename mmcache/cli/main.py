@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from ..errors import MMCacheError
+
+# Errors that carry a message meant for the user (bad input, a missing file or model): one line, exit 1.
+USER_ERRORS = (MMCacheError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, ValueError)
 
 # command → (module holding `add_arguments(parser)` and `run(args) -> int`, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -19,8 +22,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line (and exit code 2), without the usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message.rstrip('.')} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mmcache", description="Training-free caching for multimodal generation.")
+    parser = OneLineErrorParser(prog="mmcache", description="Training-free caching for multimodal generation.")
     parser.add_argument("--version", action="version", version=f"mmcache {__import__('mmcache').__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
@@ -46,18 +56,27 @@ def _quiet_library_logs() -> None:
         pass
 
 
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``mmcache <command>``. Exit codes: 0 done, 1 bad input or a failure it names, 2 usage error,
+    130 interrupted. Bad input is reported in one line, never as a traceback."""
     _quiet_library_logs()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return int(stop.code or 0) if not isinstance(stop.code, str) else 2
     if args.command is None:
         parser.print_help()
         return 2
     try:
         return int(args._run(args) or 0)
-    except (MMCacheError, FileNotFoundError, ValueError) as error:
-        print(f"mmcache {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    except USER_ERRORS as error:
+        print(f"mmcache {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"mmcache {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -7,6 +7,7 @@ import argparse
 from ..methods.base import MethodConfig, registered_methods
 from ..methods.spec import parse_method_spec
 from ..errors import ConfigError
+from .arg_types import finite_float, non_negative_int
 
 NO_METHOD = "none"
 # flag destination → config field name (only applied when the chosen method has that field)
@@ -20,9 +21,9 @@ def add_method_arguments(parser: argparse.ArgumentParser, default: str = "easyca
                        help=f"cache method: {', '.join(sorted(registered_methods()))} or '{NO_METHOD}' "
                             f"(default: {default})")
     group.add_argument("--preset", help="start from a model family's preset of the method, e.g. wan, hunyuan-video")
-    group.add_argument("--threshold", type=float, help="reuse threshold (EasyCache: tau; larger = faster)")
-    group.add_argument("--warmup-steps", type=int, help="first steps always computed (EasyCache: R)")
-    group.add_argument("--final-steps", type=int, help="last steps always computed")
+    group.add_argument("--threshold", type=finite_float, help="reuse threshold (EasyCache: tau; larger = faster)")
+    group.add_argument("--warmup-steps", type=non_negative_int, help="first steps always computed (EasyCache: R)")
+    group.add_argument("--final-steps", type=non_negative_int, help="last steps always computed")
     group.add_argument("--calibration", help="calibration file of a calibrated method (ERTACache), from "
                                              "`mmcache calibrate`")
     group.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",

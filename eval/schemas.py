@@ -1,0 +1,158 @@
+"""The files `mmcache eval` writes and reads back, as pydantic models validated on every load.
+
+    items/<method>/<item key>.json   ``ItemRecord``: a ``DoneRecord`` or a ``FailedRecord``
+    run_config.json                  ``RunConfig``
+    results.json                     ``Results``
+    vbench/<method>/summary.json     ``VBenchSummary``
+    .mmcache-eval.lock               ``LockOwner``
+
+Unknown keys are kept (newer writers may add fields); a known key with the wrong type or a value
+out of range makes the whole file invalid (``mmcache.eval.validated_files`` says which field).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveInt = Annotated[int, Field(ge=1)]
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+
+
+class ItemIdentity(_Schema):
+    key: str
+    prompt: str
+    prompt_index: NonNegativeInt
+    seed: NonNegativeInt
+    seed_index: NonNegativeInt
+
+
+class ProcessInfoRecord(_Schema):
+    index: NonNegativeInt
+    count: PositiveInt
+    host: str
+    device: str | None = None
+
+
+class Metrics(_Schema):
+    """Per-video scores; ``None`` where a metric was unavailable (the reason is in results.json)."""
+
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=True, populate_by_name=True)
+    psnr_db: float | None = None
+    ssim: float | None = None
+    lpips: float | None = None
+    temporal_flickering: float | None = None
+    dynamic_degree: bool | None = Field(default=None, alias="proxy.dynamic_degree")
+    adherence: dict[str, Any] = Field(default_factory=dict)
+
+
+class _RecordBase(_Schema):
+    schema_: Literal[1] = Field(alias="schema")
+    method: str
+    fingerprint: str
+    item: ItemIdentity
+    process: ProcessInfoRecord
+    finished_at: str
+
+
+class DoneRecord(_RecordBase):
+    status: Literal["done"]
+    video: str
+    video_bytes: NonNegativeInt | None = None
+    wall_seconds: Seconds
+    denoiser_seconds: Annotated[float, Field(ge=0)] | None = None
+    denoiser_calls: NonNegativeInt
+    denoiser_computed: NonNegativeInt
+    denoiser_macs: NonNegativeInt | None = None
+    peak_memory_bytes: NonNegativeInt | None = None
+    timeline: str = ""
+    frames_shape: Annotated[list[PositiveInt], Field(min_length=4, max_length=4)]
+    frames_sha256: str
+    metrics: Metrics
+
+
+class FailedRecord(_RecordBase):
+    status: Literal["failed"]
+    error: str
+    error_detail: str | None = None
+
+
+ItemRecord = TypeAdapter(Annotated[Union[DoneRecord, FailedRecord], Field(discriminator="status")])
+
+
+class RunConfig(_Schema):
+    """The settings an output folder holds results for (``mmcache.eval.plan.run_config``)."""
+
+    model: str
+    steps: PositiveInt
+    height: PositiveInt | None = None
+    width: PositiveInt | None = None
+    num_frames: PositiveInt | None = None
+    guidance_scale: float | None = None
+    negative_prompt: str | None = None
+    dtype: str | None = None
+    measure_compute: bool = False
+    seeds: Annotated[list[NonNegativeInt], Field(min_length=1)]
+    num_prompts: PositiveInt
+    prompts_digest: str
+    model_weights: str | None = None
+
+
+class Availability(_Schema):
+    available: bool
+    reason: str | None = None
+
+
+class MethodSummary(_Schema):
+    label: str
+    name: str
+    kind: Literal["baseline", "mmcache", "peer"]
+    items: NonNegativeInt
+    done: NonNegativeInt
+    failed: NonNegativeInt
+    missing: NonNegativeInt
+    speedup_wall: float | None = None
+    speedup_denoiser: float | None = None
+    speedup_items: NonNegativeInt = 0
+    timing_outliers: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Results(_Schema):
+    """``results.json`` (the top level; per-item rows stay free-form dicts)."""
+
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=True)
+    schema_version: Literal[2]
+    generated_at: str
+    versions: dict[str, str]
+    run: dict[str, Any]
+    availability: dict[str, Availability]
+    summary: dict[str, MethodSummary]
+    vbench: dict[str, Any]
+    items: list[dict[str, Any]]
+
+
+class VBenchSummary(_Schema):
+    """What one VBench run on one method's videos gave (reused when its digest matches)."""
+
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=True)
+    digest: str
+    status: Literal["done", "partial", "failed"]
+    videos: NonNegativeInt
+    dimensions: dict[str, float] = Field(default_factory=dict)
+    missing: list[str] = Field(default_factory=list)
+    reason: str | None = None
+
+
+class LockOwner(_Schema):
+    """Who holds an output folder: written when a run starts, removed when it ends."""
+
+    pid: PositiveInt
+    host: str
+    started_at: str
+    command: str = ""
