@@ -10,6 +10,7 @@ from .families.registry import resolve_target
 from .handle import HANDLE_ATTRIBUTE, CacheHandle, existing_handle
 from .hooks import call as call_hook
 from .methods.base import MethodConfig, StepPolicy
+from .runtime.call_boundary import CallBoundary, needs_call_boundary
 from .runtime.controller import CacheController
 from .runtime.offload import beneath_accelerate_hook
 from .runtime.tracker import RunTracker
@@ -80,6 +81,8 @@ def enable_policy(target: Any, policy_factory: Callable[[RunTracker], StepPolicy
         for index, module in enumerate(resolved.denoisers):
             with beneath_accelerate_hook(module):
                 call_hook.attach(module, call_hook.DenoiserHook(controller, index))
+        if needs_call_boundary(resolved.pipeline, resolved.denoisers):
+            attachments.append(CallBoundary(resolved.pipeline, controller.end_run))
         planner = resolved.adapter.window_planner
         if planner is not None and resolved.pipeline is not None:
             controller.window_probe = WindowProbe(resolved.pipeline, planner, controller.begin_window)

@@ -59,6 +59,7 @@ class CacheHandle:
         """Remove every hook and restore the original behaviour (same as ``mmcache.disable(target)``)."""
         if not self.active:
             return
+        self.controller.end_run()  # freeze the last run's stats while everything is still attached
         denoisers = self.controller.target.denoisers
         for module in denoisers:
             with beneath_accelerate_hook(module):
@@ -67,7 +68,6 @@ class CacheHandle:
             attachment.detach()
         if self.controller.policy is not None:
             self.controller.policy.detach()
-        self.controller.end_run()
         self.active = False
         for module in (self.target, *denoisers, unwrap_compiled(self.target)):
             if getattr(module, HANDLE_ATTRIBUTE, None) is self:

@@ -63,7 +63,9 @@ class CacheStats:
     the plain pipeline's block-stack work not done, counted in latent positions run through the
     denoiser's blocks, the same way for every method (a reused call saves all of its positions, a
     reused or cached chunk its own). Chunk-level methods add ``chunk_timeline`` (one
-    ``ChunkRecord`` per chunk and forward) and ``peak_kv_bytes`` (the most their KV cache held).
+    ``ChunkRecord`` per chunk and forward) and ``peak_kv_bytes`` (the most their KV cache held);
+    a policy selecting which of a pipeline's own cached tokens attention reads reports the share it
+    read (``kv_read_fraction``).
     """
 
     method: str
@@ -82,6 +84,7 @@ class CacheStats:
     compute_saved: float | None = None
     chunk_timeline: tuple[ChunkRecord, ...] = ()
     peak_kv_bytes: int | None = None
+    kv_read_fraction: float | None = None
 
     @property
     def chunk_counts(self) -> dict[str, int]:

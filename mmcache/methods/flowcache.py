@@ -141,6 +141,7 @@ class FlowCachePolicy(StepPolicy):
         self.store = KVStore()
         self.attention_plan: ChunkAttentionPlan | None = None
         self.modules: list[tuple[int, torch.nn.Module]] = []
+        self.selectors: list[CacheSelectionRouter] = []
         self.stack: BlockStack | None = None
         self.rope_hook: Any = None
         super().__init__(tracker)
@@ -163,7 +164,8 @@ class FlowCachePolicy(StepPolicy):
             if not adapter.own_kv_cache:
                 redirect(module, ChunkAttentionRouter(self, self.store, layer))
             elif selection is not None:
-                redirect(module, CacheSelectionRouter(selection))
+                self.selectors.append(CacheSelectionRouter(selection))
+                redirect(module, self.selectors[-1])
         if adapter.own_kv_cache and selection is None:
             self.modules = []
         blocks = adapter.blocks(denoiser)
@@ -178,12 +180,14 @@ class FlowCachePolicy(StepPolicy):
             self.stack.detach()
         if self.rope_hook is not None:
             self.rope_hook.remove()
-        self.modules, self.stack, self.rope_hook = [], None, None
+        self.modules, self.selectors, self.stack, self.rope_hook = [], [], None, None
 
     # -- runs and windows -----------------------------------------------------------------------
     def start_run(self) -> None:
         self.records: list[ChunkRecord] = []
         self.store.peak_bytes = 0
+        for selector in self.selectors:
+            selector.tokens_cached = selector.tokens_read = 0
         self.start_window()
 
     def start_window(self) -> None:
@@ -397,5 +401,7 @@ class FlowCachePolicy(StepPolicy):
 
     def run_stats(self) -> dict[str, Any]:
         """What the run's chunk decisions and KV cache came to (merged into ``CacheStats``)."""
+        cached = sum(selector.tokens_cached for selector in self.selectors)
         return {"chunk_timeline": tuple(self.records),
-                "peak_kv_bytes": None if self.adapter.own_kv_cache else self.store.peak_bytes}
+                "peak_kv_bytes": None if self.adapter.own_kv_cache else self.store.peak_bytes,
+                "kv_read_fraction": sum(s.tokens_read for s in self.selectors) / cached if cached else None}

@@ -43,7 +43,7 @@ API_CASES = [
     case("none-as-pipeline", lambda pipe: mmcache.enable(None, EasyCacheConfig()), UnsupportedModelError,
          "objects of type NoneType"),
     case("threshold-negative", lambda pipe: EasyCacheConfig(threshold=-1), ConfigError, "threshold must be >= 0"),
-    case("threshold-text", lambda pipe: EasyCacheConfig(threshold="abc"), ConfigError, "threshold must be a number"),
+    case("threshold-text", lambda pipe: EasyCacheConfig(threshold="abc"), ConfigError, "threshold must be a finite number"),
     case("field-misspelt", lambda pipe: EasyCacheConfig(tau=1), TypeError, "unexpected keyword argument 'tau'"),
     case("request-extra-unknown", lambda pipe: call_arguments(pipe, GenerationRequest("p", extra={"colour": 1})),
          ValueError, "WanPipeline does not accept ['colour']"),

@@ -1,10 +1,55 @@
 """Config fields assigned after creation (``cfg.threshold = "abc"``): each must be refused in one line.
 
 Rows: ``pytest.param(make_config, field, value, error type, message, id=...)``, where ``make_config()``
-returns a fresh config.
+returns a fresh config. A refused assignment keeps the field's previous value (checked by the test).
 """
 
 from __future__ import annotations
 
-# Add config-assignment cases here.
-CONFIG_ASSIGNMENT_CASES: list = []
+import pytest
+
+from .table_calibration_files import valid
+
+from mmcache import (ConfigError, EasyCacheConfig, ERTACacheConfig, FlowCacheConfig, ReuseScheduleConfig,
+                     SparseAttentionConfig)
+
+
+def row(make, field, value, message, id):
+    return pytest.param(make, field, value, ConfigError, message, id=id)
+
+
+CONFIG_ASSIGNMENT_CASES = [
+    row(EasyCacheConfig, "threshold", "abc", "threshold must be a finite number", "easycache-threshold-text"),
+    row(EasyCacheConfig, "threshold", float("nan"), "threshold must be a finite number", "easycache-threshold-nan"),
+    row(EasyCacheConfig, "threshold", -0.1, "threshold must be >= 0", "easycache-threshold-negative"),
+    row(EasyCacheConfig, "threshold", True, "threshold must be a finite number", "easycache-threshold-bool"),
+    row(EasyCacheConfig, "warmup_steps", 2.5, "warmup_steps must be an integer >= 0", "easycache-warmup-fraction"),
+    row(EasyCacheConfig, "warmup_steps", -1, "warmup_steps must be an integer >= 0", "easycache-warmup-negative"),
+    row(EasyCacheConfig, "final_steps", None, "final_steps must be an integer >= 0", "easycache-final-none"),
+    row(ReuseScheduleConfig, "reuse_steps", [1, 1], "has repeated steps", "schedule-repeated"),
+    row(ReuseScheduleConfig, "reuse_steps", ["a"], "must hold integers >= 0", "schedule-text"),
+    row(ReuseScheduleConfig, "reuse_steps", "1,2", "must be a list of step indices", "schedule-string"),
+    row(SparseAttentionConfig, "density", 0, "density must be in (0, 1]", "sparse-density-zero"),
+    row(SparseAttentionConfig, "density", 2.0, "density must be in (0, 1]", "sparse-density-above-one"),
+    row(SparseAttentionConfig, "block_size", 100, "block_size must be a positive multiple", "sparse-block-size"),
+    row(SparseAttentionConfig, "backend", "cuda", "backend must be one of", "sparse-backend"),
+    row(SparseAttentionConfig, "dense_layers", [-1], "dense_layers must be block indices", "sparse-dense-layers"),
+    row(lambda: SparseAttentionConfig(density=None, top_p=0.9), "density", 0.5, "one of density and top_p",
+        "sparse-density-and-top-p"),
+    row(FlowCacheConfig, "threshold", "fast", "threshold must be a finite number", "flowcache-threshold-text"),
+    row(FlowCacheConfig, "kv_budget", 0, "kv_budget must be None or a number of tokens >= 1", "flowcache-budget-zero"),
+    row(FlowCacheConfig, "kv_budget", 12.5, "kv_budget must be None or a number", "flowcache-budget-fraction"),
+    row(FlowCacheConfig, "pool_kernel", 4, "pool_kernel must be an odd integer", "flowcache-pool-even"),
+    row(FlowCacheConfig, "importance_weight", 1.5, "importance_weight must be in [0, 1]", "flowcache-lambda"),
+    row(FlowCacheConfig, "metric", "output", "metric must be one of", "flowcache-metric"),
+    row(FlowCacheConfig, "rescale", [], "rescale must be None or a list", "flowcache-rescale-empty"),
+    row(FlowCacheConfig, "restructure", "yes", "restructure must be None, True or False", "flowcache-restructure"),
+    row(FlowCacheConfig, "warmup_steps", -2, "warmup_steps must be an integer >= 0", "flowcache-warmup"),
+    row(lambda: ERTACacheConfig(calibration=valid()), "rectification", "yes", "rectification must be True or False",
+        "erta-rectification-text"),
+    row(lambda: ERTACacheConfig(calibration=valid()), "calibration", "missing.json", "does not exist",
+        "erta-calibration-missing"),
+    row(lambda: ERTACacheConfig(calibration=valid()), "calibration", None, "needs calibration", "erta-calibration-none"),
+    row(lambda: ERTACacheConfig(calibration=valid()), "time_adjustment", True, "needs a calibration made with a "
+        "flow-matching Euler scheduler", "erta-time-adjustment-without-phi"),
+]

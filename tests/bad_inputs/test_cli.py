@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-import mmcache.eval.generator as eval_generator
-import mmcache.pipelines.loader as loader
 from mmcache.cli.main import main
 
 from .cases import CliCase, assert_one_line_error, bundled_present
@@ -26,23 +22,6 @@ PREFIXES = {
     "demo": ("demo",),
     "": (),
 }
-
-
-@pytest.fixture()
-def busy_port() -> Iterator[int]:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        yield listener.getsockname()[1]
-
-
-@pytest.fixture()
-def no_model_loading(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*_args, **_kwargs):
-        raise AssertionError("a model was loaded before the input was checked")
-
-    monkeypatch.setattr(loader, "load", refuse)
-    monkeypatch.setattr(eval_generator, "load", refuse)
 
 
 def run_case(case: CliCase, prefix: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture,
