@@ -1,4 +1,4 @@
-"""Maps the top-level folders onto one import root, ``mmcache`` (see docs/DESIGN in the README).
+"""Maps the top-level folders onto one import root, ``mmcache`` (see docs/ARCHITECTURE.md).
 
 ``pipelines/`` installs as ``mmcache.pipelines``, ``kernels/`` as ``mmcache.kernels``, ``eval/`` as
 ``mmcache.eval`` and ``demos/`` as ``mmcache.demos``; metadata lives in pyproject.toml.

@@ -121,8 +121,10 @@ def timeline_figure(stats: CacheStats) -> Figure:
 
 
 def save_timeline_png(stats: CacheStats, path: str | Path) -> Path:
-    """Render the timeline of ``stats`` to a PNG file."""
+    """Render the timeline of ``stats`` to a PNG file (the chunk picture for chunk-level methods)."""
+    from .chunk_plot import chunk_figure
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    timeline_figure(stats).savefig(path, format="png")
+    (chunk_figure(stats) if stats.chunk_timeline else timeline_figure(stats)).savefig(path, format="png")
     return path

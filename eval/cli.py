@@ -64,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .session import EvalOptions, run_evaluation
+    from .evaluation import EvalOptions, run_evaluation
     from .vbench_runner import check_dimensions
 
     check_output_folder("--out", args.out)

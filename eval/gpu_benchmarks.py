@@ -72,21 +72,36 @@ def sparse_dit_markdown(result: dict[str, Any]) -> list[str]:
                             ["attention", "step ms", "x dense", "measured block density"])]
 
 
+def flowcache_markdown(result: dict[str, Any]) -> list[str]:
+    rows = [{"scenario": name, "seconds": row["seconds"], "speedup": row["speedup"],
+             "saved": row["compute_saved"], "memory": (row["peak_memory_bytes"] or 0) / 2**30,
+             "kv": (row["peak_kv_bytes"] or 0) / 2**20, "error": row["relative_error_vs_plain"]}
+            for name, row in result["scenarios"].items()]
+    return [f"{result['tokens_per_frame']} tokens per latent frame, {result['config']['steps']} steps.", "",
+            *markdown_table(rows, ["scenario", "seconds", "speedup", "saved", "memory", "kv", "error"],
+                            ["scenario", "window s", "speedup", "compute saved", "peak GiB", "peak KV MiB",
+                             "rel. error vs plain"])]
+
+
 BENCHMARKS: tuple[GpuBenchmark, ...] = (
     GpuBenchmark(
         "core", "hook-engine overhead on a Wan2.1-1.3B-sized transformer, 480x832, 81 frames, bf16",
         "mmcache.eval.bench_core:main", ("--timing-steps", "6", "--repeats", "2", "--full-repeats", "1"),
-        ("--smoke",), gpu_timeout_s=170, markdown="mmcache.eval.gpu_benchmarks:core_markdown"),
+        ("--smoke",), gpu_timeout_s=150, markdown="mmcache.eval.gpu_benchmarks:core_markdown"),
     GpuBenchmark(
         "attention", "block-sparse and quantized decode attention kernels vs SDPA and FlexAttention",
         "mmcache.eval.bench_attention:main", ("--sizes", "8k,32k,75k", "--repeats", "10", "--warmup", "3"),
-        ("--smoke",), gpu_timeout_s=180, markdown="mmcache.eval.gpu_benchmarks:attention_markdown",
+        ("--smoke",), gpu_timeout_s=160, markdown="mmcache.eval.gpu_benchmarks:attention_markdown",
         triton_kernels=True),
     GpuBenchmark(
         "sparse-dit", "step time of the Wan2.1-1.3B-sized transformer with block-sparse attention vs dense",
         "mmcache.eval.bench_sparse_dit:main", ("--densities", "1.0,0.5,0.25", "--timing-steps", "5", "--repeats", "2"),
-        ("--smoke", "--densities", "1.0,0.5"), gpu_timeout_s=130,
+        ("--smoke", "--densities", "1.0,0.5"), gpu_timeout_s=110,
         markdown="mmcache.eval.gpu_benchmarks:sparse_dit_markdown"),
+    GpuBenchmark(
+        "flowcache", "one 97-frame window of a SkyReels-V2-DF-1.3B-sized model at 540P: FlowCache's sources of saving",
+        "mmcache.eval.bench_flowcache_gpu:main", ("--steps", "10", "--repeats", "1"), ("--smoke",),
+        gpu_timeout_s=120, markdown="mmcache.eval.gpu_benchmarks:flowcache_markdown"),
 )
 
 

@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import json
 
-    from mmcache.eval.session import EvalOptions, run_evaluation
+    from mmcache.eval.evaluation import EvalOptions, run_evaluation
     from mmcache.files import atomic_write_text
     from mmcache.pipelines.loader import generation_defaults
 

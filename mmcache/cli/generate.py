@@ -78,7 +78,7 @@ def _auto_upscale(frames, requested: int | None) -> int:
 def run(args: argparse.Namespace) -> int:
     from mmcache.cli.hints import no_reuse_hint
     from mmcache.pipelines.generation import GenerationRequest, run_generation
-    from mmcache.pipelines.loader import default_model, generation_defaults, load
+    from mmcache.pipelines.loader import default_model, generation_defaults, load, method_preset
     from mmcache.quality import psnr, ssim
     from mmcache.video import side_by_side, upscale, write_mp4
 
@@ -86,10 +86,10 @@ def run(args: argparse.Namespace) -> int:
     from .timing import outlier_notes, time_sides
 
     _check(args)
-    configs = configs_from_args(args)
+    model = args.model or default_model()
+    configs = configs_from_args(args, method_preset(model, args.method))
     if args.compare and not configs:
         raise InputError("--compare compares a cache method with the baseline; choose one with --method.")
-    model = args.model or default_model()
     request = GenerationRequest(
         prompt=args.prompt, negative_prompt=args.negative_prompt, num_inference_steps=args.steps, seed=args.seed,
         height=args.height, width=args.width, num_frames=args.frames, guidance_scale=args.guidance_scale,

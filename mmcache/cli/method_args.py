@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from ..methods.base import MethodConfig, registered_methods
 from ..methods.spec import parse_method_spec
 from ..errors import ConfigError
-from .arg_types import finite_float, non_negative_int
+from .arg_types import finite_float, int_in_range, non_negative_int
 
 NO_METHOD = "none"
 # flag destination → config field name (only applied when the chosen method has that field)
 KNOB_FLAGS = {"threshold": "threshold", "warmup_steps": "warmup_steps", "final_steps": "final_steps",
-              "calibration": "calibration"}
+              "calibration": "calibration", "kv_budget": "kv_budget"}
 
 
 def add_method_arguments(parser: argparse.ArgumentParser, default: str = "easycache") -> None:
@@ -26,12 +27,18 @@ def add_method_arguments(parser: argparse.ArgumentParser, default: str = "easyca
     group.add_argument("--final-steps", type=non_negative_int, help="last steps always computed")
     group.add_argument("--calibration", help="calibration file of a calibrated method (ERTACache), from "
                                              "`mmcache calibrate`")
+    group.add_argument("--kv-budget", type=int_in_range(1), help="tokens per head and layer a KV method keeps "
+                                                                 "(FlowCache: of the finished chunks)")
     group.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                        help="any other method parameter (repeatable)")
 
 
-def configs_from_args(args: argparse.Namespace) -> list[MethodConfig]:
-    """The method configs the flags describe (empty for ``--method none``)."""
+def configs_from_args(args: argparse.Namespace, model_preset: dict | None = None) -> list[MethodConfig]:
+    """The method configs the flags describe (empty for ``--method none``).
+
+    Without ``--preset``, the settings tuned for the model (``model_preset``, from its defaults
+    file) are the starting point; flags override them.
+    """
     if args.method == NO_METHOD:
         given = [flag for flag in KNOB_FLAGS if getattr(args, flag) is not None] + (["param"] if args.param else [])
         if given or args.preset:
@@ -40,7 +47,10 @@ def configs_from_args(args: argparse.Namespace) -> list[MethodConfig]:
     if args.method not in registered_methods():
         raise ConfigError(f"Unknown --method {args.method!r}; choose from {sorted(registered_methods())} or "
                           f"'{NO_METHOD}'.")
-    parts = [f"preset={args.preset}"] if args.preset else []
+    given = {param.partition("=")[0].strip() for param in args.param}
+    parts = [f"preset={args.preset}"] if args.preset else [
+        f"{key}={json.dumps(list(value) if isinstance(value, tuple) else value)}"
+        for key, value in (model_preset or {}).items() if getattr(args, key, None) is None and key not in given]
     for flag, field in KNOB_FLAGS.items():
         value = getattr(args, flag)
         if value is not None:

@@ -14,7 +14,7 @@ import pytest
 import mmcache.eval.generator as generator_module
 from mmcache.cli.main import main
 from mmcache.eval.peers import PEERS
-from mmcache.eval.session import EvalOptions, run_evaluation
+from mmcache.eval.evaluation import EvalOptions, run_evaluation
 from mmcache.video import video_codec
 
 from .helpers import model_args

@@ -11,7 +11,7 @@ import pytest
 import mmcache.eval.generator as generator_module
 from mmcache.cli.main import main
 from mmcache.eval.folder_lock import LOCK_NAME, FolderBusyError, FolderLock
-from mmcache.eval.session import EvalOptions, run_evaluation
+from mmcache.eval.evaluation import EvalOptions, run_evaluation
 
 
 def test_a_second_run_into_a_busy_folder_is_refused(tmp_path, monkeypatch, capsys):
