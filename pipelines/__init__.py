@@ -1,7 +1,7 @@
 """Pipelines mmcache ships or knows: the bundled reference models, tiny random families, loading.
 
 ``mmcache.pipelines.load(name_or_path, device=None, dtype=None)`` returns a ready diffusers pipeline
-for ``"toy-t2v"``, ``"toy-df"``, ``"tiny:<family>"``, a local folder or a hub id.
+for ``"toy-t2v"``, ``"toy-df"``, ``"toy-ar"``, ``"tiny:<family>"``, a local folder or a hub id.
 """
 
 from .loader import available_models, default_model, load

@@ -14,7 +14,7 @@ import torch
 from .call_defaults import with_call_defaults
 
 MODELS_DIR = Path(__file__).resolve().parent / "toy" / "models"
-BUNDLED = ("toy-t2v", "toy-df")
+BUNDLED = ("toy-t2v", "toy-df", "toy-ar")
 TINY_PREFIX = "tiny:"
 DEFAULTS_FILE = "mmcache_defaults.json"
 METHOD_PRESETS = "method_presets"  # key of the defaults file: method name -> settings tuned for the model
@@ -131,7 +131,8 @@ def model_source(name_or_path: str) -> str:
 
 def load(name_or_path: str, device: str | torch.device | None = None,
          dtype: torch.dtype | str | None = None) -> Any:
-    """A ready diffusers pipeline for ``"toy-t2v"``, ``"toy-df"``, ``"tiny:<family>"``, a folder or a hub id.
+    """A ready diffusers pipeline for a bundled name (``"toy-t2v"``, ``"toy-df"``, ``"toy-ar"``), ``"tiny:<family>"``,
+    a folder or a hub id.
 
     ``device`` defaults to CUDA when available, else CPU; ``dtype`` to the checkpoint's own. A
     pipeline loaded from a folder with ``mmcache_defaults.json`` (every bundled model) fills the

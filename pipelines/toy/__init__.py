@@ -2,7 +2,8 @@
 
 * ``captions`` / ``render`` / ``data``: the deterministic synthetic data and its caption grammar;
 * ``detector``: the prompt-adherence checker (colour, shape, direction) used by evaluation;
-* ``tokenizer`` / ``configs`` / ``train`` / ``recipes``: how ``toy-t2v`` and ``toy-df`` are built and trained;
+* ``tokenizer`` / ``configs`` / ``train`` / ``recipes``: how ``toy-t2v``, ``toy-df`` and ``toy-ar`` are built and
+  trained;
 * ``evaluate``: their prompt adherence, VAE PSNR, speed and long-video coherence;
 * ``models/``: the trained pipelines, loadable with ``DiffusionPipeline.from_pretrained``.
 """

@@ -23,6 +23,13 @@ DF_DEFAULTS: dict[str, Any] = {
     **T2V_DEFAULTS, "num_frames": 41,
     "extra": {"base_num_frames": NUM_FRAMES, "overlap_history": 9, "addnoise_condition": 0, "ar_step": DF_AR_STEP},
 }
+# Block-causal diffusion forcing (toy-ar): blocks of 2 latent frames, windows of 21 frames (6 latent frames, 3
+# blocks), each carrying a 1-block clean prefix (5 frames) over from the last. 45 frames = 12 latent frames = 6 blocks.
+AR_DEFAULTS: dict[str, Any] = {
+    **T2V_DEFAULTS, "num_frames": 45,
+    "extra": {"causal_block_size": 2, "base_num_frames": 21, "overlap_history": 5, "ar_step": DF_AR_STEP,
+              "addnoise_condition": 0},
+}
 
 
 def build_t2v_pipeline(vae: AutoencoderKLWan, text_encoder: Any, transformer: Any,

@@ -65,9 +65,10 @@ def build_t2v_transformer(patch: int = PATCH) -> WanTransformer3DModel:
     return WanTransformer3DModel(**transformer_config(patch))
 
 
-def build_df_transformer(patch: int = PATCH) -> SkyReelsV2Transformer3DModel:
-    """Same backbone as toy-t2v, as a SkyReels-V2 transformer (per-frame timesteps, bidirectional)."""
-    return SkyReelsV2Transformer3DModel(**transformer_config(patch), num_frame_per_block=1)
+def build_df_transformer(patch: int = PATCH, block: int = 1) -> SkyReelsV2Transformer3DModel:
+    """Same backbone as toy-t2v, as a SkyReels-V2 transformer (per-frame timesteps): bidirectional for ``block``
+    1 (toy-df), else block-causal over blocks of ``block`` latent frames anchored at the window start (toy-ar)."""
+    return SkyReelsV2Transformer3DModel(**transformer_config(patch), num_frame_per_block=block)
 
 
 def build_scheduler(flow_shift: float = FLOW_SHIFT) -> UniPCMultistepScheduler:

@@ -12,6 +12,9 @@ mixture drawn here covers those calls:
   ``i - 1`` on the shifted schedule of ``num_inference_steps`` steps; frames not started yet are pure
   noise, finished ones clean (no loss). Half the time after a clean prefix, as in a long video's later
   windows. This is how toy-df starts every video with ``ar_step`` > 0.
+
+A block-causal model (toy-ar, ``causal_block_size`` 2) is called with one level per block of latent
+frames: the same patterns, drawn per block and shared by the block's frames.
 """
 
 from __future__ import annotations
@@ -71,9 +74,13 @@ def staircase_sigmas(rng: np.random.Generator, frames: int, shift: float) -> tup
 
 
 def frame_sigmas(rng: np.random.Generator, draws: torch.Tensor, frames: int, weights: Sequence[float] = MODE_WEIGHTS,
-                 shift: float = FLOW_SHIFT) -> tuple[torch.Tensor, torch.Tensor]:
+                 shift: float = FLOW_SHIFT, block: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-frame σ ``[frames]`` and loss weights for one sample; ``draws`` are shifted uniform σ values,
-    ``weights`` the probability of each mode of ``MODES``, ``shift`` the sampler's (for ``staircase``)."""
+    ``weights`` the probability of each mode of ``MODES``, ``shift`` the sampler's (for ``staircase``), and
+    ``block`` the latent frames that share one level (``frames`` a multiple of it)."""
+    if block > 1:
+        sigmas, weight = frame_sigmas(rng, draws, frames // block, weights, shift)
+        return sigmas.repeat_interleave(block), weight.repeat_interleave(block)
     mode = rng.choice(MODES, p=weights)
     sigmas = draws[:frames].clone()
     weight = torch.ones(frames)
@@ -82,7 +89,7 @@ def frame_sigmas(rng: np.random.Generator, draws: torch.Tensor, frames: int, wei
     elif mode == "monotone":
         sigmas = torch.sort(sigmas).values
     elif mode == "prefix":
-        k = int(rng.integers(1, MAX_PREFIX + 1))
+        k = min(int(rng.integers(1, MAX_PREFIX + 1)), frames - 1)
         sigmas[:] = draws[0]
         condition = 0.0 if rng.random() < 0.7 else float(rng.uniform(0, MAX_CONDITION_SIGMA))
         sigmas[:k] = condition

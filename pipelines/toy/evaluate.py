@@ -3,6 +3,8 @@
     python -m mmcache.pipelines.toy.evaluate --model toy-t2v --out runs/toy/eval-t2v
     python -m mmcache.pipelines.toy.evaluate --model toy-df --prompts 45 --long-frames 41 \
         --skip adherence psnr timing curve --out runs/toy/eval-df
+    python -m mmcache.pipelines.toy.evaluate --model toy-ar --prompts 45 --long-frames 45 85 \
+        --skip adherence psnr timing curve --out runs/toy/eval-ar
 
 Writes ``report.json`` and ``output_change.png`` (relative change of the transformer output between
 consecutive steps of a 50-step trajectory, per CFG branch) into ``--out`` and prints the report.
@@ -24,7 +26,7 @@ from mmcache.files import atomic_write_json
 from ..loader import pipeline_folder_or_usage_error, read_defaults
 from ..call_defaults import flat_call_settings
 from .captions import held_out_specs
-from .configs import NUM_FRAMES, SIZE
+from .configs import NUM_FRAMES, SIZE, latent_frames
 from .data import EVAL_SEED, make_dataset
 from .sampling import adherence, generate_frames, long_video_coherence
 from .vae_utils import reconstruction_psnr
@@ -78,7 +80,7 @@ def time_default_video(pipe: Any, call: dict[str, Any], repeats: int = 3) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="toy-t2v", help="toy-t2v, toy-df or a pipeline folder")
+    parser.add_argument("--model", default="toy-t2v", help="toy-t2v, toy-df, toy-ar or a pipeline folder")
     parser.add_argument("--out", type=Path, default=Path("runs/toy/eval"))
     parser.add_argument("--prompts", type=int, default=45, help="held-out prompts (at most 45)")
     parser.add_argument("--seed", type=int, default=0)
@@ -92,13 +94,17 @@ def main() -> None:
     from diffusers import DiffusionPipeline
 
     folder = pipeline_folder_or_usage_error(parser, args.model)
-    pipe = DiffusionPipeline.from_pretrained(str(folder))
-    pipe.set_progress_bar_config(disable=True)
     defaults = read_defaults(folder)
     call = flat_call_settings(defaults)
     is_df = "extra" in defaults
-    # Training-length videos; a diffusion-forcing model keeps its sampler settings (``ar_step`` and the rest).
-    short_call = {**call, "num_frames": NUM_FRAMES}
+    # Training-length videos (a diffusion-forcing model's window), with its sampler settings (``ar_step``, ...).
+    short_call = {**call, "num_frames": call.get("base_num_frames", NUM_FRAMES)}
+    block = call.get("causal_block_size", 1)
+    if any(latent_frames(frames) % block for frames in args.long_frames or []):
+        parser.error(f"--long-frames: {args.model} draws blocks of {block} latent frames; give lengths of "
+                     f"4·{block}·k − 3 frames (e.g. 45, 85).")
+    pipe = DiffusionPipeline.from_pretrained(str(folder))
+    pipe.set_progress_bar_config(disable=True)
     args.out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"model": str(folder), "defaults": defaults, "seed": args.seed, "call": call}
     specs = held_out_specs()[: args.prompts]

@@ -4,14 +4,17 @@ The VAE was trained on crops; then its decoder, and last its encoder too, were f
 the last three runs anchored to what the denoisers generate and were trained on. The text encoder was
 trained with a first, coarser (patch 4) transformer and is frozen in every later run. toy-t2v's patch-2
 transformer was trained in continued runs (from ``t2v-4`` on, half of the samples with a clean first
-frame), and toy-df by diffusion forcing from one more toy-t2v run. ``train recipe`` runs the steps (each
-one only if its export is missing, so an interrupted recipe continues when rerun).
+frame), and toy-df by diffusion forcing from one more toy-t2v run. toy-ar, block-causal, is fine-tuned from
+the bundled toy-df on the clips encoded anew with its VAE, so it needs no earlier run. ``train recipe`` runs
+the steps (each one only if its export is missing, so an interrupted recipe continues when rerun).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+
+from ..loader import bundled_path
 
 FROZEN_TEXT = "--text-encoder {root}/text-encoder/pipeline"
 ANCHORED = "--ema-decay 0.998 --l1-weight 0 --anchor-latents {root}/anchors.pt"
@@ -81,10 +84,18 @@ STEPS = (
     Step("df", "df", "--latents {root}/latents-2 --init {root}/t2v-12/pipeline --steps 1600 --batch-size 32 --lr 3e-4 "
                      "--seed 24 --ema-decay 0.997 --mode-weights 0.2 0.1 0.2 0.05 0.45 --start-windows-at-clip-start"),
 )
-# The last step of each bundled model (``vae``: the VAE both pipelines share).
-TARGETS = {"vae": "encoder", "toy-t2v": "t2v-11", "toy-df": "df"}
+# toy-ar's own runs: the bundled toy-df's VAE encodes the clips, its transformer and text encoder start the fine-tune.
+AR_STEPS = (
+    Step("ar-latents", "latents", f"--vae {bundled_path('toy-df') / 'vae'} --count 2000"),
+    Step("ar", "df", "--latents {root}/ar-latents --init toy-df --causal-block-size 2 --steps 700 "
+                     "--batch-size 32 --lr 2e-4 --seed 31 --ema-decay 0.997 --mode-weights 0.2 0.1 0.2 0.05 0.45 "
+                     "--start-windows-at-clip-start"),
+)
+# The last step of each bundled model (``vae``: the VAE the pipelines share).
+TARGETS = {"vae": "encoder", "toy-t2v": "t2v-11", "toy-df": "df", "toy-ar": "ar"}
 
 
 def steps_for(target: str) -> list[Step]:
     """The steps up to and including ``target``'s last one."""
-    return list(STEPS[: [step.name for step in STEPS].index(TARGETS[target]) + 1])
+    steps = AR_STEPS if target == "toy-ar" else STEPS
+    return list(steps[: [step.name for step in steps].index(TARGETS[target]) + 1])

@@ -5,10 +5,12 @@ Stages (each reproducible from ``--seed`` and resumable: rerun the same command 
 * ``vae``      train the AutoencoderKLWan on synthetic clips, or fine-tune an exported one;
 * ``latents``  encode the training clips once with it (sets the VAE's latents_mean / latents_std);
 * ``t2v``      train toy-t2v's transformer (and text encoder) by flow matching;
-* ``df``       train toy-df's transformer by diffusion forcing, from a toy-t2v;
+* ``df``       train toy-df's transformer by diffusion forcing, from a toy-t2v (``--causal-block-size 2``: toy-ar's,
+               block-causal, from toy-df);
 * ``anchors``  sample latents from a trained pipeline, to anchor a VAE fine-tune (``vae --anchor-latents``);
 * ``install``  copy exported pipelines (and a VAE) into the package's models folder;
-* ``recipe``   every run that made a bundled model (``vae``, ``toy-t2v`` or ``toy-df``), in order, under ``--root``.
+* ``recipe``   every run that made a bundled model (``vae``, ``toy-t2v``, ``toy-df`` or ``toy-ar``), in order,
+               under ``--root``.
 
 Stage options: ``python -m mmcache.pipelines.toy.train <stage> --help``.
 """
@@ -30,15 +32,15 @@ STAGES = {"vae": train_vae, "latents": latents, "t2v": train_t2v, "df": train_df
 COMMAND = "python -m mmcache.pipelines.toy.train"
 
 
-def install(t2v: Path, df: Path, models_dir: Path = MODELS_DIR, vae: Path | None = None) -> None:
-    """Replace the bundled ``toy-t2v`` / ``toy-df`` folders with exported pipelines, and both pipelines' VAE
-    with ``vae`` where given. A source that already is the bundled folder is kept as it is (so ``--t2v`` and
-    ``--df`` naming the bundled folders swap only the VAE). Installed configs lose ``_name_or_path``."""
+def install(pipelines: dict[str, Path], models_dir: Path = MODELS_DIR, vae: Path | None = None) -> None:
+    """Replace bundled folders (``{"toy-df": exported pipeline, ...}``) with exported pipelines, and their VAE
+    with ``vae`` where given. A source that already is the bundled folder is kept as it is (so naming the
+    bundled folders swaps only the VAE). Installed configs lose ``_name_or_path``."""
     if vae is not None and not (vae / "config.json").is_file():
         raise FileNotFoundError(f"{vae} holds no exported VAE (config.json).")
-    if vae is not None and any(vae.resolve().is_relative_to((models_dir / name).resolve()) for name in BUNDLED):
+    if vae is not None and any(vae.resolve().is_relative_to((models_dir / name).resolve()) for name in pipelines):
         raise ValueError(f"{vae} is inside the folders being replaced; copy it elsewhere first.")
-    for name, source in (("toy-t2v", t2v), ("toy-df", df)):
+    for name, source in pipelines.items():
         if not (source / "model_index.json").is_file():
             raise FileNotFoundError(f"{source} holds no exported pipeline (model_index.json).")
         target = models_dir / name
@@ -74,8 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, module in STAGES.items():
         module.add_arguments(stages.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0]))
     sub = stages.add_parser("install", help="copy exported pipelines into the package's models folder")
-    sub.add_argument("--t2v", type=Path, required=True)
-    sub.add_argument("--df", type=Path, required=True)
+    for name in BUNDLED:  # --t2v, --df, --ar
+        sub.add_argument(f"--{name.removeprefix('toy-')}", type=Path, help=f"exported pipeline to install as {name}")
     sub.add_argument("--vae", type=Path, default=None, help="exported VAE to use instead of the pipelines' own")
     sub = stages.add_parser("recipe", help="every run that made a bundled model, in order; rerun to continue")
     sub.add_argument("model", choices=sorted(TARGETS))
@@ -85,7 +87,10 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_argument("--print", action="store_true", help="list the commands instead of running them")
     args = parser.parse_args(argv)
     if args.stage == "install":
-        install(args.t2v, args.df, vae=args.vae)
+        pipelines = {name: getattr(args, name.removeprefix("toy-")) for name in BUNDLED}
+        if not any(pipelines.values()):
+            parser.error("install: name at least one exported pipeline (--t2v, --df, --ar).")
+        install({name: path for name, path in pipelines.items() if path}, vae=args.vae)
     elif args.stage == "recipe":
         run_recipe(args)
     else:

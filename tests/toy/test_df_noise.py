@@ -20,19 +20,19 @@ from mmcache.pipelines.toy.df_noise import (
 FRAMES = 5
 
 
-def sampler_rows(steps: int, ar_step: int, prefix: int = 0) -> torch.Tensor:
-    """The σ of every call SkyReelsV2DiffusionForcingPipeline makes for one 5-latent-frame window."""
+def sampler_rows(steps: int, ar_step: int, prefix: int = 0, frames: int = FRAMES, block: int = 1) -> torch.Tensor:
+    """The σ of every call SkyReelsV2DiffusionForcingPipeline makes for one window of ``frames`` latent frames."""
     scheduler = build_scheduler(FLOW_SHIFT)
     scheduler.set_timesteps(steps)
     _, step_index, _, _ = SkyReelsV2DiffusionForcingPipeline.generate_timestep_matrix(
-        None, FRAMES, scheduler.timesteps, FRAMES, ar_step, prefix, 1)
+        None, frames, scheduler.timesteps, frames, ar_step, prefix, block)
     return sampler_sigmas(steps, FLOW_SHIFT)[step_index]
 
 
-def staircase_patterns(steps: int, lag: int, prefix: int) -> set[tuple[float, ...]]:
+def staircase_patterns(steps: int, lag: int, prefix: int, frames: int = FRAMES) -> set[tuple[float, ...]]:
     """Every σ pattern ``staircase_sigmas`` can draw for one schedule, lag and clean prefix."""
     levels = sampler_sigmas(steps, FLOW_SHIFT)
-    moving = FRAMES - prefix
+    moving = frames - prefix
     patterns = set()
     for first in range(1, steps + lag * (moving - 1) + 1):
         rows = [min(max(first - lag * i, 0), steps + 1) for i in range(moving)]
@@ -68,6 +68,29 @@ def test_staircase_covers_every_call_of_the_asynchronous_sampler(ar_step, prefix
     for row in sampler_rows(30, ar_step, prefix):
         if row.max() > 0:
             assert tuple(row.tolist()) in possible
+
+
+@pytest.mark.parametrize("ar_step", [1, 3, 5])
+@pytest.mark.parametrize("prefix_blocks", [0, 1, 2])
+def test_block_staircase_covers_every_call_of_the_block_causal_sampler(ar_step, prefix_blocks):
+    """toy-ar's window: 6 latent frames in blocks of 2, each block one level, as the pipeline calls it."""
+    possible = staircase_patterns(30, ar_step, prefix_blocks, frames=3)
+    rows = sampler_rows(30, ar_step, 2 * prefix_blocks, frames=6, block=2)
+    assert torch.equal(rows[:, ::2], rows[:, 1::2])
+    for row in rows[:, ::2]:
+        if row.max() > 0:
+            assert tuple(row.tolist()) in possible
+
+
+def test_block_levels_are_shared_within_each_block_in_every_mode():
+    rng = np.random.default_rng(5)
+    for mode in range(len(MODES)):
+        weights = np.eye(len(MODES))[mode]
+        for _ in range(50):
+            sigmas, weight = frame_sigmas(rng, torch.rand(6), 6, weights, FLOW_SHIFT, block=2)
+            assert sigmas.shape == weight.shape == (6,)
+            assert torch.equal(sigmas[::2], sigmas[1::2]) and torch.equal(weight[::2], weight[1::2])
+            assert weight[-1] > 0  # the last block always has something to learn
 
 
 def test_staircase_draws_lagged_levels_with_no_loss_on_clean_frames():

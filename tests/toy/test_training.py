@@ -243,21 +243,24 @@ def test_schedule_steps_stops_a_run_part_way_through_its_schedule(latent_folder,
     assert (tmp_path / "short" / "pipeline" / "model_index.json").is_file()
 
 
-def test_install_copies_the_exports_and_swaps_the_vae_in_place(latent_folder, tmp_path):
+def test_install_copies_the_exports_and_swaps_the_vae_in_place(latent_folder, tmp_path, capsys):
     _t2v(latent_folder, tmp_path / "t2v", "--steps", "1")
     _df(latent_folder, tmp_path / "t2v" / "pipeline", tmp_path / "df")
     models, vae = tmp_path / "models", latent_folder / "vae"
     models.mkdir()
-    train.install(tmp_path / "t2v" / "pipeline", tmp_path / "df" / "pipeline", models)
+    train.install({"toy-t2v": tmp_path / "t2v" / "pipeline", "toy-df": tmp_path / "df" / "pipeline"}, models)
     transformer = _weights(models / "toy-t2v", "transformer")
     assert transformer == _weights(tmp_path / "t2v" / "pipeline", "transformer")
-    train.install(models / "toy-t2v", models / "toy-df", models, vae=vae)  # in place: swap the VAE only
+    train.install({"toy-t2v": models / "toy-t2v", "toy-df": models / "toy-df"}, models, vae=vae)  # swap the VAE only
     assert _weights(models / "toy-t2v", "transformer") == transformer
     for name in ("toy-t2v", "toy-df"):
         assert _weights(models / name, "vae") == (vae / "diffusion_pytorch_model.safetensors").read_bytes()
     assert not any("_name_or_path" in config.read_text() for config in models.rglob("config.json"))
     with pytest.raises(ValueError, match="copy it elsewhere"):
-        train.install(models / "toy-t2v", models / "toy-df", models, vae=models / "toy-t2v" / "vae")
+        train.install({"toy-t2v": models / "toy-t2v"}, models, vae=models / "toy-t2v" / "vae")
+    with pytest.raises(SystemExit):
+        train.main(["install"])
+    assert "name at least one exported pipeline" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("model", sorted(recipes.TARGETS))
@@ -281,3 +284,43 @@ def test_recipe_runs_each_step_once_on_the_exports_of_earlier_steps(tmp_path, mo
     assert ran == [step.name for step in steps] and ran[-1] == recipes.TARGETS[model]
     train.main(["recipe", model, "--root", str(tmp_path), "--threads", "1"])  # nothing left to do
     assert len(ran) == len(steps)
+
+
+def test_causal_block_size_2_fine_tunes_toy_df_into_a_block_causal_toy_ar(latent_folder, tmp_path, monkeypatch):
+    """toy-ar: toy-df's weights in a block-causal transformer, trained on 6-frame windows, served by the DF
+    pipeline with its defaults; a block never sees the blocks after it."""
+    from diffusers import SkyReelsV2DiffusionForcingPipeline
+
+    import mmcache.pipelines
+    from mmcache.pipelines import loader
+    from mmcache.pipelines.loader import bundled_path, read_defaults
+    from mmcache.pipelines.toy.assemble import AR_DEFAULTS
+    from mmcache.pipelines.toy.sampling import generate_frames
+
+    _df(latent_folder, "toy-df", tmp_path / "ar", "--causal-block-size", "2", "--mode-weights", "0.2", "0.1", "0.2",
+        "0.05", "0.45", "--start-windows-at-clip-start")
+    export = tmp_path / "ar" / "pipeline"
+    assert read_defaults(export) == AR_DEFAULTS and AR_DEFAULTS["extra"]["causal_block_size"] == 2
+    model = SkyReelsV2Transformer3DModel.from_pretrained(str(export / "transformer")).eval()
+    assert model.config.num_frame_per_block == 2
+    bundled = SkyReelsV2Transformer3DModel.from_pretrained(str(bundled_path("toy-df") / "transformer")).state_dict()
+    trained = model.state_dict()
+    assert all(torch.isfinite(v).all() for v in trained.values())
+    assert any(not torch.equal(bundled[k], v) for k, v in trained.items())  # trained on from toy-df
+    x, text = torch.randn(1, 8, 6, 16, 16), torch.randn(1, 4, 64)
+    t = torch.tensor([[0.0, 0.0, 500.0, 500.0, 999.0, 999.0]])
+    changed = x.clone()
+    changed[:, :, 4:] = torch.randn(1, 8, 2, 16, 16)  # only the last block
+    with torch.no_grad():
+        a, b = (model(v, t, text, enable_diffusion_forcing=True, return_dict=False)[0] for v in (x, changed))
+    assert torch.allclose(a[:, :, :4], b[:, :, :4], atol=1e-6) and not torch.allclose(a[:, :, 4:], b[:, :, 4:])
+    models = tmp_path / "models"
+    train.install({"toy-ar": export}, models, vae=bundled_path("toy-df") / "vae")  # the VAE toy-df shares
+    layout = [sorted(p.name for p in folder.iterdir()) for folder in (models / "toy-ar", bundled_path("toy-df"))]
+    assert layout[0] == layout[1]
+    assert _weights(models / "toy-ar", "vae") == _weights(bundled_path("toy-df"), "vae")
+    monkeypatch.setattr(loader, "MODELS_DIR", models)
+    pipe = mmcache.pipelines.load("toy-ar", device="cpu")  # a bundled name, its defaults filled in
+    assert isinstance(pipe, SkyReelsV2DiffusionForcingPipeline)
+    frames = generate_frames(pipe, "a red circle moving left", 0, num_inference_steps=2, guidance_scale=1.0)
+    assert frames.shape == (45, 64, 64, 3)
