@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import socket
 
-from mmcache.cli.arg_types import DTYPES, port_int
-from mmcache.cli.checks import InputError, check_device
+from mmcache.validation.arg_types import DTYPES, port_int
+from mmcache.validation.checks import InputError, check_device
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import argparse
 
-from mmcache.cli.arg_types import DTYPES, non_negative_float, positive_int, seed_list
-from mmcache.cli.checks import check_output_folder
+from mmcache.validation.arg_types import DTYPES, non_negative_float, positive_int, seed_list
+from mmcache.validation.checks import check_output_folder
 
 from .errors import EvalError
 from .prompts import BUILTIN

@@ -74,8 +74,8 @@ def given_flags(options: EvalOptions) -> dict[str, Any]:
 
 
 def _check_before_loading(options: EvalOptions, settings: EvalSettings, items: list[EvalItem]) -> None:
-    from mmcache.cli.checks import check_device
-    from mmcache.cli.request_checks import check_model_and_size
+    from mmcache.validation.checks import check_device
+    from mmcache.pipelines.request_checks import check_model_and_size
     from mmcache.pipelines.loader import generation_defaults
 
     check_device("--device", options.device)

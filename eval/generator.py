@@ -42,7 +42,7 @@ class Generator:
     def check(self, item: EvalItem) -> None:
         """Load the model and check the request against it (sizes, flags it takes, inputs it needs):
         one error for the run instead of a failure per item."""
-        from mmcache.cli.request_checks import check_loaded
+        from mmcache.pipelines.request_checks import check_loaded
 
         check_loaded(self.settings.model, self.pipe, self._request(item), self.given)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from .arg_types import DTYPES, finite_float, non_negative_float, non_negative_int, positive_int, seed_list
-from .checks import check_device, check_output_file
+from ..validation.arg_types import DTYPES, finite_float, non_negative_float, non_negative_int, positive_int, seed_list
+from ..validation.checks import check_device, check_output_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from mmcache.pipelines.loader import default_model, generation_defaults, load
     from mmcache.eval.prompts import load_prompts
 
-    from .request_checks import check_loaded, check_model_and_size
+    from mmcache.pipelines.request_checks import check_loaded, check_model_and_size
 
     check_output_file("--out", args.out, ".json")
     check_device("--device", args.device)

@@ -15,8 +15,8 @@ import dataclasses
 from pathlib import Path
 
 from ..files import atomic_write_json
-from .arg_types import DTYPES, non_negative_float, positive_int, seed_int
-from .checks import InputError, check_device, check_output_file
+from ..validation.arg_types import DTYPES, non_negative_float, positive_int, seed_int
+from ..validation.checks import InputError, check_device, check_output_file
 from .method_args import add_method_arguments, configs_from_args
 
 DEFAULT_TIMING_RUNS = 2
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from mmcache.quality import psnr, ssim
     from mmcache.video import side_by_side, upscale, write_mp4
 
-    from .request_checks import check_loaded, check_model_and_size
+    from mmcache.pipelines.request_checks import check_loaded, check_model_and_size
     from .timing import outlier_notes, time_sides
 
     _check(args)

@@ -8,7 +8,7 @@ import json
 from ..methods.base import MethodConfig, registered_methods
 from ..methods.spec import parse_method_spec
 from ..errors import ConfigError
-from .arg_types import finite_float, int_in_range, non_negative_int
+from ..validation.arg_types import finite_float, int_in_range, non_negative_int
 
 NO_METHOD = "none"
 # flag destination → config field name (only applied when the chosen method has that field)

@@ -31,19 +31,26 @@ def output_sample(output: Any) -> torch.Tensor:
 
 
 def output_kind(output: Any) -> Any:
-    """What ``with_sample`` needs to rebuild an output like ``output``: tensor, tuple or output class."""
+    """What ``with_sample`` needs to rebuild an output like ``output``: its type and its other parts.
+
+    A tuple keeps its elements after the first (AnyFlow FAR returns ``(sample, kv_cache)``), an
+    output class its other fields.
+    """
     if isinstance(output, torch.Tensor):
-        return torch.Tensor
-    return tuple if isinstance(output, tuple) else type(output)
+        return (torch.Tensor, None)
+    if isinstance(output, tuple):
+        return (tuple, output[1:])
+    return (type(output), {key: value for key, value in output.items() if key != "sample"})
 
 
 def with_sample(kind: Any, sample: torch.Tensor) -> Any:
     """A denoiser output of the given kind (see ``output_kind``) holding ``sample``."""
-    if kind is torch.Tensor:
+    cls, rest = kind
+    if cls is torch.Tensor:
         return sample
-    if kind is tuple:
-        return (sample,)
-    return kind(sample=sample)
+    if cls is tuple:
+        return (sample, *rest)
+    return cls(**rest, sample=sample)
 
 
 def _argument(args: tuple, kwargs: dict, name: str, position: int) -> Any:

@@ -141,6 +141,11 @@ class ERTACachePolicy(StepPolicy):
         super().__init__(tracker)
 
     def attach(self, target: Any) -> None:
+        if target.adapter.window_planner is not None:
+            raise ConfigError(
+                f"ERTACache's calibrated schedule is one denoising loop per call; the {target.adapter.name} family runs "
+                "one per window or chunk of frames. Use FlowCacheConfig (or EasyCacheConfig) on it."
+            )
         self.calibration.check_target(target.pipeline, target.denoisers)
         self.channel_dim = target.adapter.channel_dim
         if self.time_adjustment and (target.pipeline is None or not supports_time_adjustment(target.pipeline)):

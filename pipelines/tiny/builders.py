@@ -249,6 +249,11 @@ TINY_BUILDERS: dict[str, Callable[..., DiffusionPipeline]] = {
 }
 
 
+# pipelines that run several denoising loops per call (one per window or chunk of frames)
+WINDOWED = ("skyreels-v2-df", "skyreels-v2-df-causal", "anyflow-far")
+ONE_LOOP = tuple(name for name in TINY_BUILDERS if name not in WINDOWED)
+
+
 def build_tiny_pipeline(name: str, seed: int = 0, head_dim: int = 16) -> DiffusionPipeline:
     """Build the tiny random-weight pipeline ``name`` (see ``TINY_BUILDERS``) with a fixed seed.
 

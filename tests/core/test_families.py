@@ -6,10 +6,10 @@ import pytest
 import torch
 
 import mmcache
-from mmcache.pipelines.tiny import generate_tiny as generate, TINY_BUILDERS, build_tiny_pipeline
+from mmcache.pipelines.tiny import ONE_LOOP, generate_tiny as generate, build_tiny_pipeline
 
 
-FAMILIES = sorted(TINY_BUILDERS)
+FAMILIES = sorted(ONE_LOOP)  # windowed pipelines: tests/methods/test_flowcache*.py
 NEVER_REUSE = mmcache.EasyCacheConfig(threshold=0.0, warmup_steps=2)
 EAGER_REUSE = mmcache.EasyCacheConfig(threshold=1.0, warmup_steps=2)
 

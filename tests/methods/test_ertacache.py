@@ -9,7 +9,7 @@ import torch
 
 import mmcache
 from mmcache import CalibrationMismatchError, ConfigError
-from mmcache.pipelines.tiny import generate_tiny as generate, TINY_BUILDERS, build_tiny_pipeline, tiny_call_kwargs
+from mmcache.pipelines.tiny import ONE_LOOP, WINDOWED, generate_tiny as generate, build_tiny_pipeline, tiny_call_kwargs
 
 
 PROMPTS = ["a red circle moving left", "a blue square moving up"]
@@ -27,7 +27,14 @@ def calibrate(pipe, family: str, steps: int = 10, threshold: float = 0.3, **extr
                              **{**calibration_kwargs(family, steps), **extra})
 
 
-@pytest.mark.parametrize("family", sorted(TINY_BUILDERS))
+@pytest.mark.parametrize("family", sorted(WINDOWED))
+def test_windowed_pipelines_are_refused_with_the_reason(family, wan_calibration):
+    _, calibration = wan_calibration
+    with pytest.raises(ConfigError, match="one denoising loop per call"):
+        mmcache.enable(build_tiny_pipeline(family), mmcache.ERTACacheConfig(calibration))
+
+
+@pytest.mark.parametrize("family", sorted(ONE_LOOP))
 def test_empty_schedule_is_bit_identical_on_every_family(family):
     pipe = build_tiny_pipeline(family)
     calibration = calibrate(pipe, family, threshold=1e-9)

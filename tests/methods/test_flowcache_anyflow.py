@@ -65,3 +65,12 @@ def test_each_pipeline_call_is_its_own_run(pipe):
         generate_tiny(pipe, NAME, steps=2)
     assert [stats.calls for stats in handle.history] == [CHUNKS * 2, CHUNKS * 2]
     assert type(pipe).__mro__[1].__name__ != type(pipe).__name__  # the call boundary is gone again
+
+
+def test_step_methods_decide_per_chunk_loop(pipe, plain):
+    frames, stats = run(pipe, mmcache.EasyCacheConfig(threshold=0, warmup_steps=1))
+    assert torch.equal(frames, plain)
+    assert {record.window for record in stats.timeline} == set(range(CHUNKS))
+    with mmcache.enabled(pipe, mmcache.EasyCacheConfig(threshold=1.0, warmup_steps=1)) as handle:
+        frames = generate_tiny(pipe, NAME, steps=5)  # the rate k is known from the third step on
+    assert handle.history[-1].skipped > 0 and torch.isfinite(frames).all()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Mapping
 
-from .checks import InputError
+from mmcache.validation.checks import InputError
 
 SIZE_FLAGS = {"height": "--height", "width": "--width", "frames": "--frames"}
 # flag → the pipeline argument it sets
@@ -18,7 +18,7 @@ FLAG_ARGUMENTS = {"--height": "height", "--width": "width", "--frames": "num_fra
 
 def check_model_and_size(model: str, request: Any) -> None:
     """``model`` can be found and, where its configs are on disk, supports the request's size."""
-    from mmcache.pipelines.loader import size_rules
+    from .loader import size_rules
 
     rules = size_rules(model)
     if rules is not None:
@@ -31,8 +31,8 @@ def check_loaded(model: str, pipe: Any, request: Any, given: Mapping[str, Any]) 
     ``given`` maps flags to the values the user gave (``None``: not given); a given flag whose
     argument the pipeline does not take is refused instead of silently dropped.
     """
-    from mmcache.pipelines.generation import call_arguments
-    from mmcache.pipelines.supported_sizes import rules_for_pipe
+    from .generation import call_arguments
+    from .supported_sizes import rules_for_pipe
 
     accepted = inspect.signature(type(pipe).__call__).parameters
     for flag, value in given.items():
