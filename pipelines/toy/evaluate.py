@@ -24,9 +24,9 @@ import torch
 from mmcache.files import atomic_write_json
 
 from ..loader import pipeline_folder_or_usage_error, read_defaults
-from ..call_defaults import flat_call_settings
+from ..call_defaults import flat_call_settings, with_call_defaults
 from .captions import held_out_specs
-from .configs import NUM_FRAMES, SIZE, latent_frames
+from .configs import NUM_FRAMES, SIZE
 from .data import EVAL_SEED, make_dataset
 from .sampling import adherence, generate_frames, long_video_coherence
 from .vae_utils import reconstruction_psnr
@@ -99,11 +99,8 @@ def main() -> None:
     is_df = "extra" in defaults
     # Training-length videos (a diffusion-forcing model's window), with its sampler settings (``ar_step``, ...).
     short_call = {**call, "num_frames": call.get("base_num_frames", NUM_FRAMES)}
-    block = call.get("causal_block_size", 1)
-    if any(latent_frames(frames) % block for frames in args.long_frames or []):
-        parser.error(f"--long-frames: {args.model} draws blocks of {block} latent frames; give lengths of "
-                     f"4·{block}·k − 3 frames (e.g. 45, 85).")
-    pipe = DiffusionPipeline.from_pretrained(str(folder))
+    # a block-causal model makes a length that is not whole blocks (41 frames) by rounding up and cropping
+    pipe = with_call_defaults(DiffusionPipeline.from_pretrained(str(folder)), defaults)
     pipe.set_progress_bar_config(disable=True)
     args.out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"model": str(folder), "defaults": defaults, "seed": args.seed, "call": call}
