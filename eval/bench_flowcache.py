@@ -57,10 +57,10 @@ def window_adherence(frames: np.ndarray, prompt: str) -> dict[str, bool]:
     return {"colour": all(s.colour_ok for s in segments), "direction": all(s.direction_ok for s in segments)}
 
 
-def run_one(pipe: Any, prompt: str, seed: int, frames: int, config: Any) -> dict[str, Any]:
+def run_one(pipe: Any, prompt: str, seed: int, frames: int, config: Any, **extra: Any) -> dict[str, Any]:
     from mmcache.pipelines.generation import GenerationRequest, run_generation
 
-    result = run_generation(pipe, GenerationRequest(prompt=prompt, seed=seed, num_frames=frames),
+    result = run_generation(pipe, GenerationRequest(prompt=prompt, seed=seed, num_frames=frames, extra=extra),
                             [config] if config is not None else [], measure_compute=True)
     stats = result.stats
     return {"frames": result.frames, "wall": result.wall_seconds, "macs": result.denoiser_macs,
@@ -95,7 +95,21 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def markdown(summary: dict[str, dict[str, dict[str, Any]]], lengths: dict[str, Any], command: str) -> str:
+def addnoise_check(pipe: Any, prompts: list[str], frames: int, noise: int) -> dict[str, Any]:
+    """PSNR of the restructured run against the plain one when the plain pipeline re-noises the prefix."""
+    import mmcache
+    from mmcache.quality import psnr
+
+    values = []
+    for index, prompt in enumerate(prompts):
+        plain = run_one(pipe, prompt, index, frames, None, addnoise_condition=noise)
+        cached = run_one(pipe, prompt, index, frames, mmcache.FlowCacheConfig(threshold=0), addnoise_condition=noise)
+        values.append(float(psnr(cached["frames"], plain["frames"])))
+    return {"addnoise_condition": noise, "frames": frames, "psnr": values, "mean_psnr": statistics.mean(values)}
+
+
+def markdown(summary: dict[str, dict[str, dict[str, Any]]], lengths: dict[str, Any], command: str,
+             addnoise: dict[str, Any] | None = None) -> str:
     lines = [f"Command: `{command}`", ""]
     for frames, methods in summary.items():
         lines += [f"**{frames} frames**", "",
@@ -113,6 +127,11 @@ def markdown(summary: dict[str, dict[str, dict[str, Any]]], lengths: dict[str, A
                   + " |", "|---|" + "---|" * len(lengths["methods"])]
         for frames, values in lengths["peaks"].items():
             lines.append(f"| {frames} | " + " | ".join(f"{v / 2**10:.0f} KiB" for v in values) + " |")
+    if addnoise:
+        lines += ["", f"**Prefix re-noised by the plain pipeline** (`addnoise_condition` {addnoise['addnoise_condition']}, "
+                  f"{addnoise['frames']} frames): restructuring alone keeps the prefix's first encoding, "
+                  f"{addnoise['mean_psnr']:.2f} dB against the plain output (per prompt "
+                  + ", ".join(f"{v:.2f}" for v in addnoise["psnr"]) + ")."]
     return "\n".join(lines) + "\n"
 
 
@@ -128,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup-steps", type=int, default=5, help="warm-up of every method (per chunk for FlowCache)")
     parser.add_argument("--kv-lengths", type=int, nargs="*", default=[41, 81, 161],
                         help="lengths of the peak-KV table (one prompt; empty: skip)")
+    parser.add_argument("--addnoise", type=int, default=20,
+                        help="addnoise_condition of the prefix-noise check (2 prompts, first length; 0: skip)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--quiet", action="store_true", help="no per-run progress lines")
     args = parser.parse_args(argv)
@@ -170,9 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         lengths = {"methods": list(methods), "peaks": {
             str(frames): [run_one(pipe, prompts[0], 0, frames, config)["peak_kv_bytes"] for config in methods.values()]
             for frames in args.kv_lengths}}
+    addnoise = addnoise_check(pipe, prompts[:2], args.frames[0], args.addnoise) if args.addnoise and causal else None
     command = "python -m mmcache.eval.bench_flowcache " + " ".join(argv if argv is not None else sys.argv[1:])
-    atomic_write_json(args.out / "results.json", {"summary": summary, "kv_by_length": lengths, "command": command})
-    table = markdown(summary, lengths, command)
+    atomic_write_json(args.out / "results.json", {"summary": summary, "kv_by_length": lengths, "addnoise": addnoise,
+                                                  "command": command})
+    table = markdown(summary, lengths, command, addnoise)
     atomic_write_text(args.out / "flowcache.md", table)
     print(table)
     return 0
