@@ -59,9 +59,11 @@ def window_adherence(frames: np.ndarray, prompt: str) -> dict[str, bool]:
 
 def run_one(pipe: Any, prompt: str, seed: int, frames: int, config: Any, **extra: Any) -> dict[str, Any]:
     from mmcache.pipelines.generation import GenerationRequest, run_generation
+    from mmcache.pipelines.loader import generation_defaults
 
-    result = run_generation(pipe, GenerationRequest(prompt=prompt, seed=seed, num_frames=frames, extra=extra),
-                            [config] if config is not None else [], measure_compute=True)
+    request = GenerationRequest(prompt=prompt, seed=seed, num_frames=frames, extra=extra)
+    request = request.with_defaults(generation_defaults(pipe.mmcache_model_name))
+    result = run_generation(pipe, request, [config] if config is not None else [], measure_compute=True)
     stats = result.stats
     return {"frames": result.frames, "wall": result.wall_seconds, "macs": result.denoiser_macs,
             "compute_saved_positions": stats.compute_saved, "peak_kv_bytes": stats.peak_kv_bytes or 0,
