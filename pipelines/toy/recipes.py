@@ -86,8 +86,8 @@ STEPS = (
 )
 # toy-ar's own runs: the bundled toy-df's VAE encodes the clips, its transformer and text encoder start the fine-tune.
 AR_STEPS = (
-    Step("ar-latents", "latents", f"--vae {bundled_path('toy-df') / 'vae'} --count 2000"),
-    Step("ar", "df", "--latents {root}/ar-latents --init toy-df --causal-block-size 2 --steps 700 "
+    Step("ar-latents", "latents", f"--vae {bundled_path('toy-df') / 'vae'} --count 1500"),
+    Step("ar", "df", "--latents {root}/ar-latents --init toy-df --causal-block-size 2 --steps 1500 "
                      "--batch-size 32 --lr 2e-4 --seed 31 --ema-decay 0.997 --mode-weights 0.2 0.1 0.2 0.05 0.45 "
                      "--start-windows-at-clip-start"),
 )
