@@ -16,7 +16,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -60,6 +60,17 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, steps: int, batch_size
                         help="stop (with a checkpoint) after this many minutes; rerun to resume")
     parser.add_argument("--chunk-steps", type=int, default=None,
                         help="stop (with a checkpoint) after this many steps; rerun to resume")
+
+
+def stage_parsers(command: str, description: str | None, stages: dict) -> tuple[argparse.ArgumentParser, Any]:
+    """A command line with one subcommand per training stage (a module with ``add_arguments`` and ``run``, helped by
+    its docstring's first line); returns the parser and its subparsers, to add more subcommands to."""
+    parser = argparse.ArgumentParser(prog=command, description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = parser.add_subparsers(dest="stage", required=True)
+    for name, module in stages.items():
+        module.add_arguments(subparsers.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0]))
+    return parser, subparsers
 
 
 def add_ema_argument(parser: argparse.ArgumentParser, default: float) -> None:

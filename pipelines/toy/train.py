@@ -24,8 +24,9 @@ import sys
 from pathlib import Path
 
 from ..loader import MODELS_DIR, VIDEO_BUNDLED, ModelNotFoundError
-from . import anchors, latents, train_df, train_t2v, train_vae
 from ..saving import forget_source_paths
+from . import anchors, latents, train_df, train_t2v, train_vae
+from .common import stage_parsers
 from .recipes import TARGETS, steps_for
 
 STAGES = {"vae": train_vae, "latents": latents, "t2v": train_t2v, "df": train_df, "anchors": anchors}
@@ -70,11 +71,7 @@ def run_recipe(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    stages = parser.add_subparsers(dest="stage", required=True)
-    for name, module in STAGES.items():
-        module.add_arguments(stages.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0]))
+    parser, stages = stage_parsers(COMMAND, __doc__, STAGES)
     sub = stages.add_parser("install", help="copy exported pipelines into the package's models folder")
     for name in VIDEO_BUNDLED:  # --t2v, --df, --ar
         sub.add_argument(f"--{name.removeprefix('toy-')}", type=Path, help=f"exported pipeline to install as {name}")

@@ -1,6 +1,7 @@
 """Measure a VAR pipeline: held-out prompt adherence, tokenizer reconstruction, speed.
 
     python -m mmcache.pipelines.var.evaluate --model toy-var --prompts 45 --out runs/var/eval
+    python -m mmcache.pipelines.var.evaluate --model toy-var --guidance-scale 5 --skip reconstruction timing
 
 ``--prompts N`` images cycle through the 15 held-out captions (image ``i`` shows caption ``i mod 15``;
 each caption's images come from one call seeded ``--seed`` + its index). Writes ``report.json`` into ``--out``
@@ -26,18 +27,19 @@ from .captions import held_out_image_specs
 from .data import EVAL_SEED, image_batch
 
 
-def generate(pipe: Any, caption: str, count: int, seed: int) -> np.ndarray:
+def generate(pipe: Any, caption: str, count: int, seed: int, **call: Any) -> np.ndarray:
     """``count`` images of ``caption`` as ``[count, H, W, 3]`` floats in [0, 1], from one seeded call."""
-    return pipe(caption, num_images=count, generator=torch.Generator().manual_seed(seed), output_type="np").images
+    generator = torch.Generator().manual_seed(seed)
+    return pipe(caption, num_images=count, generator=generator, output_type="np", **call).images
 
 
-def adherence(pipe: Any, prompts: int, seed: int) -> dict[str, Any]:
+def adherence(pipe: Any, prompts: int, seed: int, **call: Any) -> dict[str, Any]:
     """Colour and shape adherence over ``prompts`` images of held-out captions, overall and per caption."""
     specs = held_out_image_specs()
     rows = []
     for index, spec in enumerate(specs[:prompts]):
         count = len(range(index, prompts, len(specs)))
-        scores = [score_image(image, spec) for image in generate(pipe, spec.text, count, seed + index)]
+        scores = [score_image(image, spec) for image in generate(pipe, spec.text, count, seed + index, **call)]
         judged = [s.shape_ok for s in scores if s.shape_ok is not None]
         rows.append({"caption": spec.text, "images": count, "colour_right": sum(s.colour_ok for s in scores),
                      "shape_right": sum(judged), "shape_judged": len(judged),
@@ -84,6 +86,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--reconstruction-images", type=int, default=64)
+    parser.add_argument("--guidance-scale", type=float, default=None, help="instead of the model's default")
+    parser.add_argument("--top-k", type=int, default=None, help="instead of the model's default")
+    parser.add_argument("--top-p", type=float, default=None, help="instead of the model's default")
     parser.add_argument("--skip", nargs="*", default=[], choices=["adherence", "reconstruction", "timing"])
     args = parser.parse_args(argv)
     if args.prompts < 1:
@@ -96,10 +101,11 @@ def main(argv: list[str] | None = None) -> None:
     if not hasattr(pipe, "sample_indices"):
         parser.error(f"{args.model} is not a VAR pipeline; pass toy-var, tiny:var or a folder saved by VARPipeline.")
     pipe.set_progress_bar_config(disable=True)
+    given = {key: getattr(args, key) for key in ("guidance_scale", "top_k", "top_p") if getattr(args, key) is not None}
     report: dict[str, Any] = {"model": args.model, "seed": args.seed,
-                              "call": dict(getattr(pipe, "mmcache_call_defaults", {}))}
+                              "call": {**getattr(pipe, "mmcache_call_defaults", {}), **given}}
     if "adherence" not in args.skip:
-        report["held_out_adherence"] = adherence(pipe, args.prompts, args.seed)
+        report["held_out_adherence"] = adherence(pipe, args.prompts, args.seed, **given)
         print(table(report["held_out_adherence"]), flush=True)
     if "reconstruction" not in args.skip:
         report["tokenizer_reconstruction"] = reconstruction(pipe, args.reconstruction_images)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..loader import MODELS_DIR
 from ..saving import forget_source_paths
+from ..toy.common import stage_parsers
 from . import train_tokenizer, train_transformer
 from .pipeline import is_var_folder
 
@@ -30,7 +31,7 @@ BUNDLED_NAME = "toy-var"
 # toy-var's recipe: (run folder, stage, options); ``{root}`` is the recipe's folder
 RECIPE = (
     ("tokenizer", "tokenizer", "--steps 1500 --batch-size 16 --lr 4e-4 --seed 0"),
-    ("transformer", "transformer", "--tokenizer {root}/tokenizer/tokenizer --steps 2500 --batch-size 32 --lr 4e-4 "
+    ("transformer", "transformer", "--tokenizer {root}/tokenizer/tokenizer --steps 3000 --batch-size 32 --lr 4e-4 "
                                    "--seed 1"),
 )
 
@@ -80,11 +81,7 @@ def install(pipeline: Path, models_dir: Path = MODELS_DIR) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    stages = parser.add_subparsers(dest="stage", required=True)
-    for name, module in STAGES.items():
-        module.add_arguments(stages.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0]))
+    parser, stages = stage_parsers(COMMAND, __doc__, STAGES)
     sub = stages.add_parser("recipe", help="both stages with toy-var's settings; rerun to continue")
     sub.add_argument("--root", type=Path, default=Path("runs/var"), help="folder of the runs")
     sub.add_argument("--max-minutes", type=float, default=None, help="time box of the two stages together")

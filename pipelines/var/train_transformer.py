@@ -24,7 +24,7 @@ EXPORT = "pipeline"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_run_arguments(parser, steps=2500, batch_size=32, lr=4e-4, out="runs/var/transformer")
+    add_run_arguments(parser, steps=3000, batch_size=32, lr=4e-4, out="runs/var/transformer")
     add_ema_argument(parser, 0.998)
     parser.add_argument("--tokenizer", type=Path, required=True,
                         help="the trained tokenizer: a `train tokenizer` export or a saved VAR pipeline folder")
