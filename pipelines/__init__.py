@@ -1,7 +1,8 @@
 """Pipelines mmcache ships or knows: the bundled reference models, tiny random families, loading.
 
-``mmcache.pipelines.load(name_or_path, device=None, dtype=None)`` returns a ready diffusers pipeline
-for ``"toy-t2v"``, ``"toy-df"``, ``"toy-ar"``, ``"tiny:<family>"``, a local folder or a hub id.
+``mmcache.pipelines.load(name_or_path, device=None, dtype=None)`` returns a ready pipeline for ``"toy-t2v"``,
+``"toy-df"``, ``"toy-ar"``, ``"toy-var"``, ``"tiny:<family>"``, a local folder or a hub id: a diffusers one, or
+for next-scale prediction (``toy-var``, ``tiny:var``) a ``mmcache.pipelines.var.VARPipeline``.
 """
 
 from .loader import available_models, default_model, load

@@ -1,4 +1,8 @@
-"""``load(name_or_path)``: a ready diffusers pipeline from a bundled name, a local folder or a hub id."""
+"""``load(name_or_path)``: a ready pipeline from a bundled name, a local folder or a hub id.
+
+Every pipeline is a diffusers one except next-scale prediction (``toy-var``, ``tiny:var`` or a folder saved
+by ``VARPipeline``), which diffusers lacks: ``mmcache.pipelines.var.VARPipeline``.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,13 @@ from typing import Any
 import torch
 
 from .call_defaults import with_call_defaults
+from .saving import DEFAULTS_FILE
 
 MODELS_DIR = Path(__file__).resolve().parent / "toy" / "models"
-BUNDLED = ("toy-t2v", "toy-df", "toy-ar")
+VIDEO_BUNDLED = ("toy-t2v", "toy-df", "toy-ar")  # diffusers pipelines, trained by mmcache.pipelines.toy.train
+BUNDLED = (*VIDEO_BUNDLED, "toy-var")  # toy-var: a VARPipeline, trained by mmcache.pipelines.var.train
 TINY_PREFIX = "tiny:"
-DEFAULTS_FILE = "mmcache_defaults.json"
+TINY_VAR = "var"  # tiny:var, the random VARPipeline (not a diffusers family)
 METHOD_PRESETS = "method_presets"  # key of the defaults file: method name -> settings tuned for the model
 # Arguments of ``tiny_call_kwargs`` that belong to one call, not to the model's stored settings.
 TINY_PER_CALL = ("prompt", "negative_prompt", "output_type")
@@ -76,6 +82,10 @@ def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
 def _from_folder(path: Path, dtype: torch.dtype | None) -> Any:
     from diffusers import DiffusionPipeline
 
+    from .var.pipeline import VARPipeline, is_var_folder
+
+    if is_var_folder(path):
+        return VARPipeline.from_pretrained(path, torch_dtype=dtype)
     kwargs = {"torch_dtype": dtype} if dtype is not None else {}
     return DiffusionPipeline.from_pretrained(str(path), local_files_only=True, **kwargs)
 
@@ -106,15 +116,16 @@ def model_source(name_or_path: str) -> str:
     if name_or_path in BUNDLED:
         folder = bundled_path(name_or_path)
         if not (folder / "model_index.json").is_file():
+            trainer = "toy.train" if name_or_path in VIDEO_BUNDLED else "var.train recipe"
             raise ModelNotFoundError(
                 f"The bundled model {name_or_path!r} has no weights in {folder}. Train it with "
-                "`python -m mmcache.pipelines.toy.train` (see docs/MODELS.md) or reinstall mmcache."
+                f"`python -m mmcache.pipelines.{trainer}` (see docs/MODELS.md) or reinstall mmcache."
             )
         return "bundled"
     if name_or_path.startswith(TINY_PREFIX):
         family = name_or_path[len(TINY_PREFIX):]
-        if family not in TINY_BUILDERS:
-            raise ModelNotFoundError(f"No tiny pipeline {family!r}; choose one of {sorted(TINY_BUILDERS)}.")
+        if family not in TINY_BUILDERS and family != TINY_VAR:
+            raise ModelNotFoundError(f"No tiny pipeline {family!r}; choose one of {sorted([*TINY_BUILDERS, TINY_VAR])}.")
         return "tiny"
     if os.path.isdir(name_or_path):
         if not (Path(name_or_path) / "model_index.json").is_file():
@@ -131,8 +142,8 @@ def model_source(name_or_path: str) -> str:
 
 def load(name_or_path: str, device: str | torch.device | None = None,
          dtype: torch.dtype | str | None = None) -> Any:
-    """A ready diffusers pipeline for a bundled name (``"toy-t2v"``, ``"toy-df"``, ``"toy-ar"``), ``"tiny:<family>"``,
-    a folder or a hub id.
+    """A ready pipeline for a bundled name (``"toy-t2v"``, ``"toy-df"``, ``"toy-ar"``, ``"toy-var"``),
+    ``"tiny:<family>"`` (``"tiny:var"`` too), a folder or a hub id.
 
     ``device`` defaults to CUDA when available, else CPU; ``dtype`` to the checkpoint's own. A
     pipeline loaded from a folder with ``mmcache_defaults.json`` (every bundled model) fills the
@@ -147,6 +158,12 @@ def load(name_or_path: str, device: str | torch.device | None = None,
     if source == "bundled":
         folder = bundled_path(name_or_path)
         pipe = _from_folder(folder, torch_dtype)
+    elif source == "tiny" and name_or_path == TINY_PREFIX + TINY_VAR:
+        from .var import build_tiny_var
+
+        pipe = build_tiny_var()
+        if torch_dtype is not None:
+            pipe.to(dtype=torch_dtype)
     elif source == "tiny":
         pipe = build_tiny_pipeline(name_or_path[len(TINY_PREFIX):])
         if torch_dtype is not None:

@@ -9,6 +9,7 @@ from typing import Any
 from diffusers import AutoencoderKLWan, SkyReelsV2DiffusionForcingPipeline, WanPipeline
 
 from ..loader import DEFAULTS_FILE
+from ..saving import forget_source_paths
 from .configs import FLOW_SHIFT, NUM_FRAMES, SIZE, build_scheduler
 from .tokenizer import build_tokenizer
 
@@ -51,19 +52,3 @@ def save_pipeline(pipe: Any, folder: Path, defaults: dict[str, Any]) -> None:
     pipe.save_pretrained(str(folder), safe_serialization=True)
     forget_source_paths(folder)
     (folder / DEFAULTS_FILE).write_text(json.dumps(defaults, indent=2) + "\n")
-
-
-def forget_source_paths(folder: Path) -> None:
-    """Drop ``_name_or_path`` (where a component was loaded from, often an absolute path on the training
-    machine) from every ``config.json`` under ``folder``, so shipped weights say nothing about that machine."""
-    for config in Path(folder).rglob("config.json"):
-        values = json.loads(config.read_text())
-        if values.pop("_name_or_path", None) is not None:
-            config.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
-
-
-def save_component(model: Any, folder: Path) -> None:
-    """``save_pretrained`` of one model (safetensors), without the path it was loaded from."""
-    model.save_pretrained(str(folder), safe_serialization=True)
-    forget_source_paths(folder)
-

@@ -13,12 +13,14 @@ import dataclasses
 import io
 import json
 import math
+import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from mmcache.files import atomic_write_bytes
 
@@ -58,6 +60,17 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, steps: int, batch_size
                         help="stop (with a checkpoint) after this many minutes; rerun to resume")
     parser.add_argument("--chunk-steps", type=int, default=None,
                         help="stop (with a checkpoint) after this many steps; rerun to resume")
+
+
+def stage_parsers(command: str, description: str | None, stages: dict) -> tuple[argparse.ArgumentParser, Any]:
+    """A command line with one subcommand per training stage (a module with ``add_arguments`` and ``run``, helped by
+    its docstring's first line); returns the parser and its subparsers, to add more subcommands to."""
+    parser = argparse.ArgumentParser(prog=command, description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = parser.add_subparsers(dest="stage", required=True)
+    for name, module in stages.items():
+        module.add_arguments(subparsers.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0]))
+    return parser, subparsers
 
 
 def add_ema_argument(parser: argparse.ArgumentParser, default: float) -> None:
@@ -165,7 +178,8 @@ class Run:
         line = json.dumps(record, default=float)
         with (Path(self.options.out) / "log.jsonl").open("a") as handle:
             handle.write(line + "\n")
-        print(line, flush=True)
+        tqdm.write(line)  # above a progress bar, if one is shown
+        sys.stdout.flush()
 
     def save(self) -> None:
         extra = {} if self.ema is None else {"ema": self.ema.state_dict()}
@@ -179,10 +193,16 @@ class Run:
                 or (minutes is not None and time.monotonic() - self.started >= 60 * minutes))
 
     def train(self, train_step: Callable[[int], dict[str, float]], warmup: int = 200,
-              after_step: Callable[[int], None] | None = None) -> bool:
+              after_step: Callable[[int], None] | None = None, progress: bool = False) -> bool:
         """Runs ``train_step(step)`` (it returns the numbers to log) for every step left, with the learning rate
         set before and the weight average updated after; checkpoints every few minutes. False when the time
-        box stopped it first (rerun to continue)."""
+        box stopped it first (rerun to continue). ``progress`` shows a progress bar over the steps."""
+        with tqdm(total=self.options.steps, initial=self.step, desc=Path(self.options.out).name,
+                  disable=not progress, dynamic_ncols=True) as bar:
+            return self._train(train_step, warmup, after_step, bar.update)
+
+    def _train(self, train_step: Callable[[int], dict[str, float]], warmup: int,
+               after_step: Callable[[int], None] | None, advance: Callable[[int], object]) -> bool:
         first_step, last_save, tick, records = self.step, time.monotonic(), time.monotonic(), []
         self.write(event="start", step=self.step, params=sum(p.numel() for p in self.model.parameters()))
         schedule = self.options.schedule_steps or self.options.steps
@@ -197,6 +217,7 @@ class Run:
             if self.ema is not None:
                 self.ema.update(self.model, self.step)
             self.step += 1
+            advance(1)
             if self.step % LOG_EVERY == 0:
                 means = {key: float(np.mean([r[key] for r in records])) for key in records[0]}
                 self.write(event="train", step=self.step, **means, lr=self.optimizer.param_groups[0]["lr"],

@@ -20,7 +20,7 @@ import torch
 from diffusers import AutoencoderKLWan
 from tqdm.auto import tqdm
 
-from .assemble import save_component
+from ..saving import save_component
 from .configs import SIZE
 from .data import make_dataset, to_model_range
 from .vae_utils import encode_mean

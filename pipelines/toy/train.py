@@ -23,9 +23,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..loader import BUNDLED, MODELS_DIR, ModelNotFoundError
+from ..loader import MODELS_DIR, VIDEO_BUNDLED, ModelNotFoundError
+from ..saving import forget_source_paths
 from . import anchors, latents, train_df, train_t2v, train_vae
-from .assemble import forget_source_paths
+from .common import stage_parsers
 from .recipes import TARGETS, steps_for
 
 STAGES = {"vae": train_vae, "latents": latents, "t2v": train_t2v, "df": train_df, "anchors": anchors}
@@ -70,13 +71,9 @@ def run_recipe(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    stages = parser.add_subparsers(dest="stage", required=True)
-    for name, module in STAGES.items():
-        module.add_arguments(stages.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0]))
+    parser, stages = stage_parsers(COMMAND, __doc__, STAGES)
     sub = stages.add_parser("install", help="copy exported pipelines into the package's models folder")
-    for name in BUNDLED:  # --t2v, --df, --ar
+    for name in VIDEO_BUNDLED:  # --t2v, --df, --ar
         sub.add_argument(f"--{name.removeprefix('toy-')}", type=Path, help=f"exported pipeline to install as {name}")
     sub.add_argument("--vae", type=Path, default=None, help="exported VAE to use instead of the pipelines' own")
     sub = stages.add_parser("recipe", help="every run that made a bundled model, in order; rerun to continue")
@@ -87,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_argument("--print", action="store_true", help="list the commands instead of running them")
     args = parser.parse_args(argv)
     if args.stage == "install":
-        pipelines = {name: getattr(args, name.removeprefix("toy-")) for name in BUNDLED}
+        pipelines = {name: getattr(args, name.removeprefix("toy-")) for name in VIDEO_BUNDLED}
         if not any(pipelines.values()):
             parser.error("install: name at least one exported pipeline (--t2v, --df, --ar).")
         install({name: path for name, path in pipelines.items() if path}, vae=args.vae)

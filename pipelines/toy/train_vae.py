@@ -26,7 +26,7 @@ from diffusers import AutoencoderKLWan
 
 from . import common
 from .anchors import DecoderAnchor, EncoderAnchor
-from .assemble import save_component
+from ..saving import save_component
 from .configs import NUM_FRAMES, SIZE, build_vae
 from .data import EVAL_SEED, make_clip, make_dataset, to_model_range
 from .vae_utils import decode_unclamped, reconstruction_psnr
