@@ -24,11 +24,20 @@ def vocabulary() -> dict[str, int]:
     return {token: index for index, token in enumerate(list(SPECIAL_TOKENS) + vocabulary_words())}
 
 
+def word_level_backend(vocab: dict[str, int], spellings: dict[str, str] | None = None) -> Tokenizer:
+    """A word-level ``tokenizers`` model over ``vocab``: lower-cased, each ``spellings`` word replaced by its
+    entry, punctuation dropped, split on whitespace; other words map to ``<unk>``."""
+    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    steps = [normalizers.Lowercase()]
+    steps += [normalizers.Replace(Regex(rf"\b{word}\b"), spelled) for word, spelled in (spellings or {}).items()]
+    backend.normalizer = normalizers.Sequence([*steps, normalizers.Replace(Regex(r"[^a-z\s]"), " ")])
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return backend
+
+
 def build_tokenizer(model_max_length: int = 512) -> PreTrainedTokenizerFast:
     """The caption tokenizer as a ``PreTrainedTokenizerFast``."""
-    backend = Tokenizer(models.WordLevel(vocab=vocabulary(), unk_token="<unk>"))
-    backend.normalizer = normalizers.Sequence([normalizers.Lowercase(), normalizers.Replace(Regex(r"[^a-z\s]"), " ")])
-    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    backend = word_level_backend(vocabulary())
     backend.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", EOS_ID)])
     return PreTrainedTokenizerFast(
         tokenizer_object=backend, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",

@@ -59,6 +59,7 @@ GENERATE_CASES = [
     cli("model-unknown", "--model bogus", BAD_INPUT, "'bogus' is not a model name"),
     cli("model-missing-folder", "--model ./missing/folder", BAD_INPUT, "not a model name, an existing folder"),
     cli("model-tiny-unknown", "--model tiny:nope", BAD_INPUT, "No tiny pipeline 'nope'"),
+    cli("model-video-qa", "--model tiny:vlm", BAD_INPUT, "tiny:vlm is a video-QA model: it answers questions"),
     cli("model-folder-not-pipeline", "--model {tmp}/empty", BAD_INPUT, "holds no model_index.json",
         setup=make_folder("empty")),
     cli("method-unknown", "--method magic", BAD_INPUT, "Unknown --method 'magic'"),
