@@ -32,18 +32,25 @@ def _floats(text: str) -> list[float]:
     return [float(part) for part in text.split(",") if part.strip()]
 
 
-def method_grid(reuse: list[float], budget: int | None, easycache: list[float], warmup: int) -> dict[str, Any]:
-    """Label → method config (``None``: the plain pipeline); no KV rows without a budget (bidirectional models)."""
+def method_grid(reuse: list[float], rate: list[float], budget: int | None, kv_threshold: float,
+                easycache: list[float], warmup: int) -> dict[str, Any]:
+    """Label → method config (``None``: the plain pipeline); no KV rows without a budget (bidirectional models).
+
+    FlowCache runs with the paper's metric (``reuse``: the chunk's timestep modulation) and with
+    EasyCache's rate estimate per chunk (``rate``); the rows at ``kv_threshold`` get a KV-budget twin.
+    """
     import mmcache
 
     grid: dict[str, Any] = {"plain": None}
     if budget is not None:
         grid["flowcache restructure"] = mmcache.FlowCacheConfig(threshold=0)
-    for tau in reuse:
-        grid[f"flowcache reuse {tau:g}"] = mmcache.FlowCacheConfig(threshold=tau, warmup_steps=warmup)
-        if budget is not None:
-            grid[f"flowcache reuse {tau:g} + kv {budget}"] = mmcache.FlowCacheConfig(
-                threshold=tau, warmup_steps=warmup, kv_budget=budget)
+    for metric, thresholds in (("modulation", reuse), ("rate", rate)):
+        for tau in thresholds:
+            label = f"flowcache {metric} {tau:g}"
+            grid[label] = mmcache.FlowCacheConfig(threshold=tau, warmup_steps=warmup, metric=metric)
+            if budget is not None and tau == kv_threshold:
+                grid[f"{label} + kv {budget}"] = mmcache.FlowCacheConfig(threshold=tau, warmup_steps=warmup,
+                                                                         metric=metric, kv_budget=budget)
     for tau in easycache:
         grid[f"easycache {tau:g} (whole window)"] = mmcache.EasyCacheConfig(threshold=tau, warmup_steps=warmup)
     return grid
@@ -142,9 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="toy-ar", help="a diffusion-forcing pipeline (bundled name or folder)")
     parser.add_argument("--prompts", type=int, default=10, help="held-out captions of the toy grammar")
     parser.add_argument("--frames", type=int, nargs="+", default=[41, 81], help="video lengths")
-    parser.add_argument("--reuse", type=_floats, default=[0.05, 0.1, 0.2], help="FlowCache thresholds")
+    parser.add_argument("--reuse", type=_floats, default=[0.05, 0.1],
+                        help="FlowCache thresholds with the paper's metric (timestep modulation)")
+    parser.add_argument("--rate", type=_floats, default=[0.03, 0.05],
+                        help="FlowCache thresholds with EasyCache's rate estimate per chunk")
+    parser.add_argument("--kv-threshold", type=float, default=0.05, help="the FlowCache rows that get a KV-budget twin")
     parser.add_argument("--kv-budget", type=int, default=128, help="tokens per head and layer (one chunk of toy-ar)")
-    parser.add_argument("--easycache", type=_floats, default=[0.05, 0.1, 0.2, 0.4],
+    parser.add_argument("--easycache", type=_floats, default=[0.02, 0.05, 0.1],
                         help="EasyCache thresholds (whole-window decisions)")
     parser.add_argument("--warmup-steps", type=int, default=5, help="warm-up of every method (per chunk for FlowCache)")
     parser.add_argument("--kv-lengths", type=int, nargs="*", default=[41, 81, 161],
@@ -164,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     pipe = load(args.model, device="cpu")
     pipe.set_progress_bar_config(disable=True)
     causal = int(pipe.transformer.config.num_frame_per_block) > 1
-    grid = method_grid(args.reuse, args.kv_budget if causal else None, args.easycache, args.warmup_steps)
+    grid = method_grid(args.reuse, args.rate, args.kv_budget if causal else None, args.kv_threshold, args.easycache,
+                       args.warmup_steps)
     prompts = held_out_prompts(args.prompts)
     store = args.out / "runs"
     summary: dict[str, dict[str, dict[str, Any]]] = {}
