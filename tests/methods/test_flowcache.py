@@ -157,3 +157,13 @@ def test_synchronous_schedule_and_short_videos(pipes):
         frames, stats = run(pipes[CAUSAL], CAUSAL, mmcache.FlowCacheConfig(threshold=0), **overrides)
         torch.testing.assert_close(frames, plain, atol=1e-5, rtol=0)
         assert stats.compute_saved >= 0
+
+
+@pytest.mark.parametrize("options", [{"reuse": "output"}, {"metric": "rate"}, {"metric": "rate", "reuse": "output"}])
+def test_reuse_targets_and_metrics_reuse_and_stay_close(pipes, options):
+    plain, _ = run(pipes[CAUSAL], CAUSAL, **LONG)
+    never, _ = run(pipes[CAUSAL], CAUSAL, mmcache.FlowCacheConfig(threshold=0, **options), **LONG)
+    torch.testing.assert_close(never, plain, atol=1e-5, rtol=0)
+    frames, stats = run(pipes[CAUSAL], CAUSAL, mmcache.FlowCacheConfig(threshold=0.3, warmup_steps=2, **options), **LONG)
+    assert stats.chunk_counts["reused"] > 0
+    assert 0 < (frames - plain).abs().max() < 0.1  # frames in [0, 1]
