@@ -149,7 +149,7 @@ class WindowScoredPolicy(KVPolicy):
         self.method = config.method
 
     def budget_of(self, layer: int, length: int) -> int:
-        if self.num_layers is None:
+        if self.num_layers is None or self.config.budget >= 1:
             return kept_count(self.config.budget, length)
         window = min(self.config.window, length)
         budgets = pyramid_budgets(self.config.budget * length, self.num_layers, window, float(self.config.beta))

@@ -162,3 +162,20 @@ def tiny_vlm_inputs(model: torch.nn.Module, family: str, kind: str = "image", se
 def _repeat_vision_for_batch(extra: dict[str, Any]) -> dict[str, Any]:
     """The vision inputs of two prompts that each hold the same image (or video)."""
     return {key: torch.cat([value, value]) if isinstance(value, torch.Tensor) else value for key, value in extra.items()}
+
+
+def text_tokens(text: str) -> list[int]:
+    """A prompt's characters as text token ids (a stand-in tokenizer for the tiny models)."""
+    low, high = TEXT_IDS
+    return [low + ord(character) % (high - low) for character in text] or [low]
+
+
+def tiny_text_inputs(model: torch.nn.Module, family: str, prompt: str, seed: int = 0) -> dict[str, Any]:
+    """Inputs for ``prompt`` with one random image (seeded): the image first, then the prompt's characters."""
+    generator = torch.Generator().manual_seed(seed)
+    vision, extra = _vision_part(model, family, "image", generator, next(model.parameters()).dtype)
+    input_ids = torch.tensor([[BOS] + vision + text_tokens(prompt)])
+    inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), **extra}
+    if family in ("qwen2-vl", "qwen2.5-vl"):
+        inputs["mm_token_type_ids"] = (input_ids == IMAGE_TOKEN).int()
+    return inputs
