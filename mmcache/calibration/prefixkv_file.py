@@ -67,7 +67,8 @@ class PrefixKVCalibration:
     def check(self, target: Any, budget: float) -> None:
         """Raise ``CalibrationMismatchError`` unless this calibration was made for ``target`` at ``budget``."""
         actual = describe_vlm(target)
-        for key, expected in self.target.items():
+        for key in ("model_class", "language_model_class", "num_layers", "language_model_config_hash"):
+            expected = self.target.get(key)
             if actual.get(key) != expected:
                 raise CalibrationMismatchError(
                     f"This PrefixKV calibration was made for {key.replace('_', ' ')} {expected}, but the model has "

@@ -15,7 +15,7 @@ DIFFUSION_FLAGS = {"--steps": "steps", "--height": "height", "--width": "width",
 def run_prefixkv(args: argparse.Namespace) -> int:
     from mmcache.calibration.api import calibrate
     from mmcache.eval.prompts import load_prompts
-    from mmcache.pipelines.loader import _resolve_dtype
+    from mmcache.pipelines.loader import TINY_PREFIX, _resolve_dtype
     from mmcache.pipelines.vlm_loader import load_vlm, prompt_inputs, vlm_names
 
     given = [flag for flag, name in DIFFUSION_FLAGS.items() if getattr(args, name) is not None]
@@ -25,12 +25,12 @@ def run_prefixkv(args: argparse.Namespace) -> int:
     if args.model is None:
         raise ConfigError(f"--method prefixkv needs --model: a saved transformers vision-language model folder, or a "
                           f"tiny random one ({', '.join(vlm_names())}).")
+    if not args.model.startswith(TINY_PREFIX) and not args.images:
+        raise ConfigError("--method prefixkv on a saved model needs --images: one image per prompt, or one for all.")
     check_output_file("--out", args.out, ".json")
     check_device("--device", args.device)
     prompts = list(load_prompts(args.prompts).prompts)
     loaded = load_vlm(args.model, device=args.device, dtype=_resolve_dtype(args.dtype))
-    if loaded.family is None and not args.images:
-        raise ConfigError("--method prefixkv on a saved model needs --images: one image per prompt, or one for all.")
     inputs = prompt_inputs(loaded, prompts, list(args.images), list(args.seeds))
     budget = args.budget if args.budget is not None else DEFAULT_BUDGET
     print(f"calibrating prefixkv on {args.model}: {len(inputs)} prompts, budget {budget} of the KV cache kept")

@@ -171,18 +171,22 @@ class LanguageModelAttachment:
             call = PrefillCall(index, query, key, value, mask, scale, run_original)
             output = self.policy.prefill(call, layer)
             self.recorder.prefill(call, layer)
+            if index == len(self.modules) - 1:
+                self.recorder.prefill_done()
             return output
         self.recorder.decode(index)
         if layer.contiguous:
             output = run_original(mask.dense)
         else:
-            output = compressed_attention(query, layer, mask, scale)
+            output = compressed_attention(query, layer, mask, scale, getattr(self.policy, "backend", "auto"))
         self.policy.after_decode(layer)
         return output
 
 
-def compressed_attention(query: torch.Tensor, layer: PrunableLayer, mask: KVMask, scale: float) -> torch.Tensor:
-    """Queries ``[B, H, Q, D]`` over the tokens a compressed layer holds → ``[B, Q, H, D]``."""
+def compressed_attention(query: torch.Tensor, layer: PrunableLayer, mask: KVMask, scale: float,
+                         backend: str = "auto") -> torch.Tensor:
+    """Queries ``[B, H, Q, D]`` over the tokens a compressed layer holds → ``[B, Q, H, D]`` (``backend``: of the
+    quantized decode kernel)."""
     positions = layer.token_positions()
     allowed = None
     if mask.padding is not None or query.shape[2] > 1:
@@ -194,7 +198,7 @@ def compressed_attention(query: torch.Tensor, layer: PrunableLayer, mask: KVMask
 
     segments = [part.segment for part in layer.quantized]
     if query.dtype in (torch.float16, torch.bfloat16) and query.shape[-1] in (32, 64, 128):
-        parts = [quantized_decode_attention(query, segments, scale=scale, return_lse=True)]
+        parts = [quantized_decode_attention(query, segments, scale=scale, backend=backend, return_lse=True)]
     else:
         parts = [quantized_decode_attention_reference(query, segments, scale=scale, return_lse=True)]
     if layer.keys is not None and layer.keys.shape[-2] > 0:

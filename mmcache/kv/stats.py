@@ -142,6 +142,12 @@ class KVRecorder:
         self._layers[call.layer] = _LayerRun(layer, call.length, kept, call.dense_flops, call.attention_flops,
                                              call.scoring_flops, call.important_tokens, call.key[:, :, :1])
 
+    def prefill_done(self) -> None:
+        """The prompt went through every layer: what each layer kept of it is final now."""
+        for record in self._layers.values():
+            if record.layer is not None:
+                record.prefill_kept = record.layer.kept_tokens
+
     def decode(self, layer_index: int) -> None:
         if layer_index == 0:
             self._decode_forwards += 1

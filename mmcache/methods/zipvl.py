@@ -137,6 +137,7 @@ class ZipVLPolicy(KVPolicy):
 
     def __init__(self, config: ZipVLConfig) -> None:
         self.config = config
+        self.backend = config.backend  # also the quantized decode kernel's
 
     def prefill(self, call: PrefillCall, layer: "PrunableLayer | None") -> torch.Tensor:
         config = self.config
