@@ -7,7 +7,7 @@ before any generation starts (not a ``KeyError`` at the first reused step, nor N
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 
@@ -108,20 +108,13 @@ class PrefixKVCalibrationModel(_Strict):
     """The JSON layout of ``PrefixKVCalibration.to_dict()``: per-layer eviction fractions for one budget."""
 
     version: int
-    method: str
+    method: Literal["prefixkv"]
     target: VLMTargetModel
     budget: StrictFloat = pydantic.Field(gt=0, le=1)
     evict_fractions: list[StrictFloat] = pydantic.Field(min_length=1)
     samples: pydantic.PositiveInt
     prompt_lengths: list[pydantic.PositiveInt] = []
     diagnostics: dict[str, Any] = {}
-
-    @pydantic.field_validator("method")
-    @classmethod
-    def _prefixkv(cls, method: str) -> str:
-        if method != "prefixkv":
-            raise ValueError("must be 'prefixkv'")
-        return method
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> "PrefixKVCalibrationModel":

@@ -38,8 +38,7 @@ def attend_kept(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, all
     heads = query.shape[1]
     if key.shape[1] != heads:
         key, value = (t.repeat_interleave(heads // t.shape[1], dim=1) for t in (key, value))
-    mask = heads_of(allowed, heads) if allowed is not None else None
-    return F.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=scale)
+    return attend(query, [key], [value], heads_of(allowed, heads) if allowed is not None else None, scale)
 
 
 def attend_with_lse(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, allowed: torch.Tensor | None,

@@ -20,6 +20,7 @@ import torch
 from transformers.cache_utils import Cache, DynamicLayer
 
 from ..errors import ConfigError
+from .scoring import gather_tokens
 
 
 class LiveLayers:
@@ -46,12 +47,6 @@ class QuantizedPart:
     @property
     def nbytes(self) -> int:
         return int(self.segment.nbytes)
-
-
-def gather_tokens(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``tensor [B, H, L, D]`` at token ``index [B, H or 1, K]`` → ``[B, H, K, D]``."""
-    index = index.expand(tensor.shape[0], tensor.shape[1], index.shape[-1])
-    return tensor.gather(2, index.unsqueeze(-1).expand(*index.shape, tensor.shape[-1]))
 
 
 class PrunableLayer(DynamicLayer):

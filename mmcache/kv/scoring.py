@@ -21,8 +21,8 @@ def pooled_attention(queries: torch.Tensor, keys: torch.Tensor, kernel: int) -> 
 
     ``queries [B, H, Q, D]``, ``keys [B, H, L, D]``; computed in float32.
     """
-    scale = queries.shape[-1] ** -0.5
-    weights = torch.softmax(torch.matmul(queries.float(), keys.float().transpose(-1, -2)) * scale, dim=-1)
+    everything = torch.ones(1, 1, 1, 1, dtype=torch.bool, device=queries.device)
+    weights = attention_weights(queries, keys, everything, queries.shape[-1] ** -0.5)
     return pool_tokens(weights.mean(dim=2), kernel, "max")
 
 
@@ -96,7 +96,9 @@ def top_per_head(scores: torch.Tensor, budget: int) -> torch.Tensor:
 
 
 def gather_tokens(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``tensor [B, H, L, D]`` at per-head token ``index [B, H, K]`` → ``[B, H, K, D]``."""
+    """``tensor [B, H, L, D]`` at per-head token ``index [B, H, K]`` (or ``[B, 1, K]``, the same tokens for every
+    head) → ``[B, H, K, D]``."""
+    index = index.expand(tensor.shape[0], tensor.shape[1], index.shape[-1])
     return tensor.gather(2, index.unsqueeze(-1).expand(*index.shape, tensor.shape[-1]))
 
 

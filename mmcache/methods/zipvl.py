@@ -31,7 +31,7 @@ from ..errors import ConfigError
 from ..kv.attention import important_token_attention
 from ..kv.budgets import share_count
 from ..kv.policy import KVPolicy, PrefillCall
-from ..kv.scoring import attention_weights, select_tokens
+from ..kv.scoring import attention_weights, gather_tokens, select_tokens
 from .base import MethodConfig, is_number, require
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ class ZipVLPolicy(KVPolicy):
                               "batch.")
         from mmcache.kernels import quantize_kv
 
-        from ..kv.layer_cache import QuantizedPart, gather_tokens
+        from ..kv.layer_cache import QuantizedPart
 
         groups = [(important, config.important_bits)]
         if not config.drop_unimportant and important.shape[-1] < call.length:

@@ -4,10 +4,11 @@ language model's config hash replaces ``{hash}`` in the text."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
+
+from .cases import json_editors
 
 HASH = "{hash}"
 
@@ -24,20 +25,7 @@ def valid() -> dict[str, Any]:
     }
 
 
-def changed(path: str, value: Any) -> str:
-    data = valid()
-    *parents, last = path.split(".")
-    node = data
-    for key in parents:
-        node = node[key]
-    node[last] = value
-    return json.dumps(data)
-
-
-def without(field: str) -> str:
-    data = valid()
-    del data[field]
-    return json.dumps(data)
+changed, without = json_editors(valid)
 
 
 def case(id: str, text: str, message: str) -> Any:
@@ -49,7 +37,7 @@ PREFIXKV_FILE_CASES = [
     case("json-list", "[]", "expected a JSON object, got list"),
     case("old-version", changed("version", 1), "format version 1 is not supported"),
     case("ertacache-file", changed("method", "ertacache"), "is a ertacache calibration file, but prefixkv needs its own"),
-    case("other-method", changed("method", "zipvl"), "field method: Value error, must be 'prefixkv'"),
+    case("other-method", changed("method", "zipvl"), "field method: Input should be 'prefixkv'"),
     case("budget-zero", changed("budget", 0), "field budget: Input should be greater than 0"),
     case("budget-above-one", changed("budget", 1.5), "field budget: Input should be less than or equal to 1"),
     case("fractions-empty", changed("evict_fractions", []), "field evict_fractions: List should have at least 1 item"),
