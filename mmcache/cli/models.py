@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name}{'  (default)' if index == 0 else ''}")
     print("families:")
     for adapter in families().values():
-        print(f"  {adapter.name}: {', '.join(adapter.pipeline_classes)}")
+        classes = getattr(adapter, "pipeline_classes", None) or getattr(adapter, "model_classes", ())
+        print(f"  {adapter.name}: {', '.join(classes)}")
     print("methods: " + ", ".join(sorted(registered_methods())))
     return 0
