@@ -89,6 +89,11 @@ def score(run: dict[str, Any], plain: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def run_file(store: Path, frames: int, prompt: str, label: str) -> Path:
+    """Where one (length, prompt, method) run is kept, so that a rerun with other --prompts reuses it."""
+    return store / f"{frames}-{prompt.replace(' ', '_')}-{label.replace(' ', '_')}.json"
+
+
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     finite = [r["psnr"] for r in rows if r["psnr"] is not None]
     return {
@@ -188,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         rows: dict[str, list[dict[str, Any]]] = {label: [] for label in grid}
         count = args.prompts if position == 0 else args.long_prompts
         for index, prompt in enumerate(prompts[:count]):
-            files = {label: store / f"{frames}-{index}-{label.replace(' ', '_')}.json" for label in grid}
+            files = {label: run_file(store, frames, prompt, label) for label in grid}
             plain = None if all(file.is_file() for file in files.values()) else run_one(pipe, prompt, index, frames, None)
             for label, config in grid.items():
                 file = files[label]
@@ -196,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows[label].append(json.loads(file.read_text()))
                     continue
                 run = plain if config is None else run_one(pipe, prompt, index, frames, config)
-                row = score(run, plain)
+                row = score(run, plain) | {"prompt": prompt}
                 atomic_write_json(file, row)
                 rows[label].append(row)
                 if not args.quiet:
