@@ -1,15 +1,13 @@
 """Shared training plumbing: run options, learning-rate schedule, weight average, resumable runs.
 
 The data and noise of step ``s`` are functions of ``(seed, s)`` only, so a run stopped (``--max-minutes``,
-``--chunk-steps``, or killed) and rerun with the same command continues from its checkpoint exactly as an
-uninterrupted run would have gone on.
+``--chunk-steps``, or killed) and rerun with the same command continues exactly as it would have gone on.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import io
 import json
 import math
@@ -27,23 +25,14 @@ CHECKPOINT_SECONDS = 300.0
 LOG_EVERY = 25
 
 
-@dataclasses.dataclass
-class RunOptions:
-    """Options every trainer shares."""
-
-    out: Path
-    steps: int
-    batch_size: int
-    lr: float
-    seed: int
-    device: str
-    threads: int
-    max_minutes: float | None
-    chunk_steps: int | None
-    schedule_steps: int | None
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, *, steps: int, batch_size: int, lr: float, out: str) -> None:
+def add_run_arguments(parser: argparse.ArgumentParser, *, steps: int, batch_size: int, lr: float, out: str,
+                      ema_decay: float) -> None:
+    """The options every trainer shares."""
     parser.add_argument("--out", type=Path, default=Path(out), help="run folder (checkpoint, log, export)")
     parser.add_argument("--steps", type=int, default=steps, help="optimizer steps of the run")
     parser.add_argument("--schedule-steps", type=int, default=None,
@@ -52,31 +41,26 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, steps: int, batch_size
     parser.add_argument("--batch-size", type=int, default=batch_size)
     parser.add_argument("--lr", type=float, default=lr, help="peak learning rate")
     parser.add_argument("--seed", type=int, default=0, help="data, noise and init seed")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+    add_device_arguments(parser)
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="stop (with a checkpoint) after this many minutes; rerun to resume")
     parser.add_argument("--chunk-steps", type=int, default=None,
                         help="stop (with a checkpoint) after this many steps; rerun to resume")
-
-
-def add_ema_argument(parser: argparse.ArgumentParser, default: float) -> None:
-    parser.add_argument("--ema-decay", type=float, default=default,
+    parser.add_argument("--ema-decay", type=float, default=ema_decay,
                         help="decay of the weight average that is evaluated and exported (0: the trained weights; "
-                             f"default {default})")
+                             f"default {ema_decay})")
 
 
-def run_options(args: argparse.Namespace) -> RunOptions:
-    """The shared options of ``args``, with torch set up for them (threads, init seed, device)."""
-    if not 0 <= getattr(args, "ema_decay", 0.0) < 1:
+def start_run(args: argparse.Namespace) -> argparse.Namespace:
+    """Checks the shared options and sets torch up for them (threads, init seed, device)."""
+    if not 0 <= args.ema_decay < 1:
         raise SystemExit(f"--ema-decay must lie in [0, 1) (got {args.ema_decay}).")
-    options = RunOptions(**{field.name: getattr(args, field.name) for field in dataclasses.fields(RunOptions)})
-    torch.set_num_threads(max(1, options.threads))
-    torch.set_flush_denormal(True)
-    torch.manual_seed(options.seed)
-    if options.device.startswith("cuda") and not torch.cuda.is_available():
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("--device cuda was requested but torch sees no CUDA device.")
-    return options
+    torch.set_num_threads(max(1, args.threads))
+    torch.set_flush_denormal(True)
+    torch.manual_seed(args.seed)
+    return args
 
 
 def step_generator(seed: int, step: int, salt: int = 0) -> torch.Generator:
@@ -100,11 +84,8 @@ def save_atomically(state: dict, path: Path) -> None:
 
 
 class EMA:
-    """Exponential moving average of a module's trainable parameters (the exported weights).
-
-    Parameters frozen when the average is made (e.g. the encoder of a decoder-only fine-tune) are not
-    averaged: an averaged copy keeps them as they are.
-    """
+    """Exponential moving average of a module's trainable parameters (those frozen when it is made are not
+    averaged: an averaged copy keeps them as they are)."""
 
     def __init__(self, module: torch.nn.Module, decay: float) -> None:
         self.decay = decay
@@ -126,32 +107,26 @@ class EMA:
             parameters[name].copy_(value)
         return average.eval()
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return self.shadow
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.shadow = {name: tensor.clone() for name, tensor in state.items()}
-
 
 class Run:
-    """One resumable training run in ``options.out``: its checkpoint, its ``log.jsonl`` and its step counter."""
+    """One resumable training run in ``args.out``: its checkpoint, its ``log.jsonl`` and its step counter; the
+    weight average of decay ``args.ema_decay`` (none at 0) is what it exports."""
 
-    def __init__(self, options: RunOptions, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                 ema: EMA | None) -> None:
-        self.options, self.model, self.optimizer, self.ema = options, model, optimizer, ema
-        Path(options.out).mkdir(parents=True, exist_ok=True)
-        self.step, self.elapsed_before = 0, 0.0
-        path = Path(options.out) / CHECKPOINT
-        if path.is_file():
-            state = torch.load(path, map_location="cpu", weights_only=False)
-            if ("ema" in state) != (ema is not None):
+    def __init__(self, args: argparse.Namespace, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        self.args, self.model, self.optimizer = args, model, optimizer
+        self.ema = EMA(model, args.ema_decay) if args.ema_decay > 0 else None
+        self.out, self.step, self.elapsed_before = Path(args.out), 0, 0.0
+        self.out.mkdir(parents=True, exist_ok=True)
+        if (self.out / CHECKPOINT).is_file():
+            state = torch.load(self.out / CHECKPOINT, map_location="cpu", weights_only=False)
+            if ("ema" in state) != (self.ema is not None):
                 held = "with" if "ema" in state else "without"
-                raise SystemExit(f"{options.out} holds a run {held} --ema-decay: resume it {held} the flag, "
+                raise SystemExit(f"{self.out} holds a run {held} --ema-decay: resume it {held} the flag, "
                                  "or start the other kind of run in a new --out folder.")
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
-            if ema is not None:
-                ema.load_state_dict(state["ema"])
+            if self.ema is not None:
+                self.ema.shadow = {name: tensor.clone() for name, tensor in state["ema"].items()}
             self.step, self.elapsed_before = state["step"], state["elapsed"]
             print(f"resumed at step {self.step} ({self.elapsed_before / 60:.1f} min trained)")
         self.started = time.monotonic()
@@ -163,20 +138,14 @@ class Run:
     def write(self, **record: object) -> None:
         """Appends one JSON line to ``log.jsonl`` and echoes it."""
         line = json.dumps(record, default=float)
-        with (Path(self.options.out) / "log.jsonl").open("a") as handle:
+        with (self.out / "log.jsonl").open("a") as handle:
             handle.write(line + "\n")
         print(line, flush=True)
 
     def save(self) -> None:
-        extra = {} if self.ema is None else {"ema": self.ema.state_dict()}
+        extra = {} if self.ema is None else {"ema": self.ema.shadow}
         save_atomically({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                         "step": self.step, "elapsed": self.minutes * 60, **extra},
-                        Path(self.options.out) / CHECKPOINT)
-
-    def out_of_time(self, first_step: int) -> bool:
-        chunk, minutes = self.options.chunk_steps, self.options.max_minutes
-        return ((chunk is not None and self.step - first_step >= chunk)
-                or (minutes is not None and time.monotonic() - self.started >= 60 * minutes))
+                         "step": self.step, "elapsed": self.minutes * 60, **extra}, self.out / CHECKPOINT)
 
     def train(self, train_step: Callable[[int], dict[str, float]], warmup: int = 200,
               after_step: Callable[[int], None] | None = None) -> bool:
@@ -185,14 +154,15 @@ class Run:
         box stopped it first (rerun to continue)."""
         first_step, last_save, tick, records = self.step, time.monotonic(), time.monotonic(), []
         self.write(event="start", step=self.step, params=sum(p.numel() for p in self.model.parameters()))
-        schedule = self.options.schedule_steps or self.options.steps
-        while self.step < self.options.steps:
-            if self.out_of_time(first_step):
+        args = self.args
+        while self.step < args.steps:
+            if ((args.chunk_steps is not None and self.step - first_step >= args.chunk_steps)
+                    or (args.max_minutes is not None and time.monotonic() - self.started >= 60 * args.max_minutes)):
                 self.save()
                 self.write(event="paused", step=self.step, minutes=self.minutes)
                 return False
             for group in self.optimizer.param_groups:
-                group["lr"] = cosine_lr(self.step, schedule, self.options.lr, warmup)
+                group["lr"] = cosine_lr(self.step, args.schedule_steps or args.steps, args.lr, warmup)
             records.append(train_step(self.step))
             if self.ema is not None:
                 self.ema.update(self.model, self.step)
@@ -213,3 +183,6 @@ class Run:
     def exported(self) -> torch.nn.Module:
         """The weights to evaluate and export, as a copy in eval mode: the average where there is one."""
         return copy.deepcopy(self.model).eval() if self.ema is None else self.ema.averaged_copy(self.model)
+
+    def finish(self, **record: object) -> None:
+        self.write(event="done", step=self.step, minutes=self.minutes, **record)

@@ -1,17 +1,6 @@
 """Train the bundled reference models: ``python -m mmcache.pipelines.toy.train <stage> [options]``.
 
-Stages (each reproducible from ``--seed`` and resumable: rerun the same command to continue):
-
-* ``vae``      train the AutoencoderKLWan on synthetic clips, or fine-tune an exported one;
-* ``latents``  encode the training clips once with it (sets the VAE's latents_mean / latents_std);
-* ``t2v``      train toy-t2v's transformer (and text encoder) by flow matching;
-* ``df``       train toy-df's transformer by diffusion forcing, from a toy-t2v (``--causal-block-size 2``: toy-ar's,
-               block-causal, from toy-df);
-* ``anchors``  sample latents from a trained pipeline, to anchor a VAE fine-tune (``vae --anchor-latents``);
-* ``install``  copy exported pipelines (and a VAE) into the package's models folder;
-* ``recipe``   every run that made a bundled model (``vae``, ``toy-t2v``, ``toy-df`` or ``toy-ar``), in order,
-               under ``--root``.
-
+Each training stage is reproducible from ``--seed`` and resumable: rerun the same command to continue.
 Stage options: ``python -m mmcache.pipelines.toy.train <stage> --help``.
 """
 
@@ -24,18 +13,24 @@ import sys
 from pathlib import Path
 
 from ..loader import BUNDLED, MODELS_DIR, ModelNotFoundError
-from . import anchors, latents, train_df, train_t2v, train_vae
-from .assemble import forget_source_paths
+from . import common, denoiser, train_vae
+from .configs import forget_source_paths
 from .recipes import TARGETS, steps_for
 
-STAGES = {"vae": train_vae, "latents": latents, "t2v": train_t2v, "df": train_df, "anchors": anchors}
 COMMAND = "python -m mmcache.pipelines.toy.train"
+STAGES = {  # name: (add_arguments, run); the first line of run's docstring is the stage's help
+    "vae": (train_vae.add_arguments, train_vae.train_vae),
+    "latents": (train_vae.add_latents_arguments, train_vae.encode_latents),
+    "t2v": (denoiser.add_t2v_arguments, denoiser.train_t2v),
+    "df": (denoiser.add_df_arguments, denoiser.train_df),
+    "anchors": (train_vae.add_anchors_arguments, train_vae.sample_anchors),
+}
 
 
 def install(pipelines: dict[str, Path], models_dir: Path = MODELS_DIR, vae: Path | None = None) -> None:
     """Replace bundled folders (``{"toy-df": exported pipeline, ...}``) with exported pipelines, and their VAE
-    with ``vae`` where given. A source that already is the bundled folder is kept as it is (so naming the
-    bundled folders swaps only the VAE). Installed configs lose ``_name_or_path``."""
+    with ``vae`` where given; a source that already is the bundled folder is kept (so naming the bundled folders
+    swaps only the VAE). Installed configs lose ``_name_or_path``."""
     if vae is not None and not (vae / "config.json").is_file():
         raise FileNotFoundError(f"{vae} holds no exported VAE (config.json).")
     if vae is not None and any(vae.resolve().is_relative_to((models_dir / name).resolve()) for name in pipelines):
@@ -73,18 +68,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     stages = parser.add_subparsers(dest="stage", required=True)
-    for name, module in STAGES.items():
-        module.add_arguments(stages.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0]))
-    sub = stages.add_parser("install", help="copy exported pipelines into the package's models folder")
+    for name, (add_arguments, run) in STAGES.items():
+        add_arguments(stages.add_parser(name, help=run.__doc__.splitlines()[0]))
+    sub = stages.add_parser("install", help="copy exported pipelines (and a VAE) into the package's models folder")
     for name in BUNDLED:  # --t2v, --df, --ar
         sub.add_argument(f"--{name.removeprefix('toy-')}", type=Path, help=f"exported pipeline to install as {name}")
     sub.add_argument("--vae", type=Path, default=None, help="exported VAE to use instead of the pipelines' own")
-    sub = stages.add_parser("recipe", help="every run that made a bundled model, in order; rerun to continue")
+    sub = stages.add_parser("recipe", help="every run that made a bundled model, in order, under --root; rerun to "
+                                           "continue")
     sub.add_argument("model", choices=sorted(TARGETS))
     sub.add_argument("--root", type=Path, default=Path("runs/toy"), help="folder of the runs")
-    sub.add_argument("--device", default="cpu")
-    sub.add_argument("--threads", type=int, default=2)
     sub.add_argument("--print", action="store_true", help="list the commands instead of running them")
+    common.add_device_arguments(sub)
     args = parser.parse_args(argv)
     if args.stage == "install":
         pipelines = {name: getattr(args, name.removeprefix("toy-")) for name in BUNDLED}
@@ -95,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         run_recipe(args)
     else:
         try:
-            STAGES[args.stage].run(args)
+            STAGES[args.stage][1](args)
         except ModelNotFoundError as error:  # a wrong --init / --text-encoder / --model: say so, no traceback
             parser.error(f"{args.stage}: {error}")
 

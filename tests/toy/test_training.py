@@ -11,8 +11,13 @@ from diffusers import SkyReelsV2Transformer3DModel, WanTransformer3DModel
 
 from mmcache.pipelines.toy import common, recipes, train
 from mmcache.pipelines.toy.configs import FLOW_SHIFT, build_t2v_transformer, build_text_encoder, build_vae
-from mmcache.pipelines.toy.padded_attention import restore_processors, short_text_states, use_padded_cross_attention
-from mmcache.pipelines.toy.text import encode, tokenize
+from mmcache.pipelines.toy.denoiser import (
+    encode,
+    restore_processors,
+    short_text_states,
+    tokenize,
+    use_padded_cross_attention,
+)
 
 
 def test_padded_cross_attention_equals_512_positions():
@@ -162,7 +167,7 @@ def test_train_shift_moves_only_the_training_noise_levels(latent_folder, tmp_pat
 
 def test_df_init_accepts_a_bundled_name_or_says_what_to_pass(tmp_path):
     from mmcache.pipelines.loader import ModelNotFoundError, bundled_path
-    from mmcache.pipelines.toy.train_df import load_init
+    from mmcache.pipelines.toy.denoiser import load_init
 
     transformer, text_encoder = load_init("toy-t2v")
     assert isinstance(transformer, SkyReelsV2Transformer3DModel) and text_encoder is not None
@@ -180,8 +185,7 @@ def test_t2v_init_of_a_folder_without_a_pipeline_is_one_usage_error(latent_folde
 
 
 def test_clean_first_frame_gives_frame_zero_clean_with_no_loss_and_per_token_timesteps(latent_folder, tmp_path):
-    from mmcache.pipelines.toy.denoiser import model_timesteps
-    from mmcache.pipelines.toy.flow import sigmas_with_clean_first_frame
+    from mmcache.pipelines.toy.denoiser import model_timesteps, sigmas_with_clean_first_frame
 
     sigmas, weight = sigmas_with_clean_first_frame(torch.tensor([0.9, 0.4]), 3, np.array([True, False]))
     assert torch.allclose(sigmas, torch.tensor([[0.0, 0.9, 0.9], [0.4, 0.4, 0.4]]))
@@ -278,8 +282,8 @@ def test_recipe_runs_each_step_once_on_the_exports_of_earlier_steps(tmp_path, mo
         step.export(tmp_path).mkdir(parents=True)
         ran.append(step.name)
 
-    for module in train.STAGES.values():
-        monkeypatch.setattr(module, "run", record)
+    for name, (add_arguments, _) in train.STAGES.items():
+        monkeypatch.setitem(train.STAGES, name, (add_arguments, record))
     train.main(["recipe", model, "--root", str(tmp_path), "--threads", "1"])
     assert ran == [step.name for step in steps] and ran[-1] == recipes.TARGETS[model]
     train.main(["recipe", model, "--root", str(tmp_path), "--threads", "1"])  # nothing left to do
@@ -294,8 +298,8 @@ def test_causal_block_size_2_fine_tunes_toy_df_into_a_block_causal_toy_ar(latent
     import mmcache.pipelines
     from mmcache.pipelines import loader
     from mmcache.pipelines.loader import bundled_path, read_defaults
-    from mmcache.pipelines.toy.assemble import AR_DEFAULTS
-    from mmcache.pipelines.toy.sampling import generate_frames
+    from mmcache.pipelines.toy.configs import AR_DEFAULTS
+    from mmcache.pipelines.toy.evaluate import generate_frames
 
     _df(latent_folder, "toy-df", tmp_path / "ar", "--causal-block-size", "2", "--mode-weights", "0.2", "0.1", "0.2",
         "0.05", "0.45", "--start-windows-at-clip-start")
