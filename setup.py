@@ -26,8 +26,10 @@ setup(
     package_dir=package_dir,
     package_data={
         "": ["*.json", "*.safetensors", "*.txt", "*.md", "*.css", "*.png"],
-        # The bundled reference pipelines live in plain folders (no __init__.py) under toy/models.
-        "mmcache.pipelines.toy": ["models/*/*.json", "models/*/*/*.json", "models/*/*/*.safetensors"],
+        # The bundled reference pipelines live in plain folders (no __init__.py) under toy/models (toy-vlm's
+        # files at the top of its folder, the diffusers pipelines' in one folder per component).
+        "mmcache.pipelines.toy": ["models/*/*.json", "models/*/*.safetensors", "models/*/*/*.json",
+                                  "models/*/*/*.safetensors"],
     },
     include_package_data=True,
 )

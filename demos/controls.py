@@ -26,6 +26,8 @@ def knob_controls(knob: Knob, value: Any) -> dict[str, gr.components.Component]:
         return {knob.name: gr.Radio(list(TRI_STATE), value=shown, **common)}
     if knob.kind == "int_list":
         return {knob.name: gr.Textbox(value=shown, placeholder="step indices, e.g. 2, 4, 6", **common)}
+    if knob.kind == "float_list":
+        return {knob.name: gr.Textbox(value=shown, placeholder="numbers, e.g. 1.0, -0.5", **common)}
     if knob.kind == "file":
         return {
             knob.name + UPLOAD_SUFFIX: gr.File(label=f"{knob.label} file (upload)", file_count="single",

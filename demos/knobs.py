@@ -19,7 +19,7 @@ from typing import Any, Literal, Union
 from mmcache.methods.base import MethodConfig, registered_methods
 from mmcache.pipelines.loader import method_preset
 
-KnobKind = Literal["threshold", "float", "int", "bool", "optional_bool", "int_list", "file", "text"]
+KnobKind = Literal["threshold", "float", "int", "bool", "optional_bool", "int_list", "float_list", "file", "text"]
 
 TRI_STATE = {"auto": None, "on": True, "off": False}
 FILE_FIELD = re.compile(r"^calibration$|_path$|_file$")
@@ -73,6 +73,8 @@ def _kind_of(field_name: str, annotation: Any) -> KnobKind:
         return "float" if inner is float else "int"
     if typing.get_origin(inner) in (tuple, list) and all(arg in (int, Ellipsis) for arg in typing.get_args(inner)):
         return "int_list"
+    if typing.get_origin(inner) in (tuple, list) and all(arg in (float, Ellipsis) for arg in typing.get_args(inner)):
+        return "float_list"
     return "text"
 
 
@@ -135,8 +137,8 @@ def display_value(knob: Knob, value: Any) -> Any:
     """A parameter value as its control shows it."""
     if knob.kind == "optional_bool":
         return next(label for label, flag in TRI_STATE.items() if flag is value)
-    if knob.kind == "int_list":
-        return ", ".join(str(step) for step in (value or ()))
+    if knob.kind in ("int_list", "float_list"):
+        return ", ".join(str(item) for item in (value or ()))
     if knob.kind in ("file", "text"):
         return "" if value is None else str(value)
     return value
@@ -191,6 +193,9 @@ def parameter_value(knob: Knob, value: Any) -> Any:
         except ValueError:
             raise KnobError(f"{knob.method} {knob.label} needs whole numbers separated by commas, "
                             f"got {value!r}.") from None
+    if knob.kind == "float_list":
+        parts = [part for part in re.split(r"[,\s]+", "" if value is None else str(value).strip().strip("[]()")) if part]
+        return tuple(_finite(knob, part, "numbers separated by commas") for part in parts)
     if knob.kind == "file":
         path = "" if value is None else str(value).strip()
         return _readable_file(knob, path) if path else None

@@ -32,18 +32,25 @@ def _floats(text: str) -> list[float]:
     return [float(part) for part in text.split(",") if part.strip()]
 
 
-def method_grid(reuse: list[float], budget: int | None, easycache: list[float], warmup: int) -> dict[str, Any]:
-    """Label → method config (``None``: the plain pipeline); no KV rows without a budget (bidirectional models)."""
+def method_grid(reuse: list[float], rate: list[float], budget: int | None, kv_threshold: float,
+                easycache: list[float], warmup: int) -> dict[str, Any]:
+    """Label → method config (``None``: the plain pipeline); no KV rows without a budget (bidirectional models).
+
+    FlowCache runs with the paper's metric (``reuse``: the chunk's timestep modulation) and with
+    EasyCache's rate estimate per chunk (``rate``); the rows at ``kv_threshold`` get a KV-budget twin.
+    """
     import mmcache
 
     grid: dict[str, Any] = {"plain": None}
     if budget is not None:
         grid["flowcache restructure"] = mmcache.FlowCacheConfig(threshold=0)
-    for tau in reuse:
-        grid[f"flowcache reuse {tau:g}"] = mmcache.FlowCacheConfig(threshold=tau, warmup_steps=warmup)
-        if budget is not None:
-            grid[f"flowcache reuse {tau:g} + kv {budget}"] = mmcache.FlowCacheConfig(
-                threshold=tau, warmup_steps=warmup, kv_budget=budget)
+    for metric, thresholds in (("modulation", reuse), ("rate", rate)):
+        for tau in thresholds:
+            label = f"flowcache {metric} {tau:g}"
+            grid[label] = mmcache.FlowCacheConfig(threshold=tau, warmup_steps=warmup, metric=metric)
+            if budget is not None and tau == kv_threshold:
+                grid[f"{label} + kv {budget}"] = mmcache.FlowCacheConfig(threshold=tau, warmup_steps=warmup,
+                                                                         metric=metric, kv_budget=budget)
     for tau in easycache:
         grid[f"easycache {tau:g} (whole window)"] = mmcache.EasyCacheConfig(threshold=tau, warmup_steps=warmup)
     return grid
@@ -57,11 +64,13 @@ def window_adherence(frames: np.ndarray, prompt: str) -> dict[str, bool]:
     return {"colour": all(s.colour_ok for s in segments), "direction": all(s.direction_ok for s in segments)}
 
 
-def run_one(pipe: Any, prompt: str, seed: int, frames: int, config: Any) -> dict[str, Any]:
+def run_one(pipe: Any, prompt: str, seed: int, frames: int, config: Any, **extra: Any) -> dict[str, Any]:
     from mmcache.pipelines.generation import GenerationRequest, run_generation
+    from mmcache.pipelines.loader import generation_defaults
 
-    result = run_generation(pipe, GenerationRequest(prompt=prompt, seed=seed, num_frames=frames),
-                            [config] if config is not None else [], measure_compute=True)
+    request = GenerationRequest(prompt=prompt, seed=seed, num_frames=frames, extra=extra)
+    request = request.with_defaults(generation_defaults(pipe.mmcache_model_name))
+    result = run_generation(pipe, request, [config] if config is not None else [], measure_compute=True)
     stats = result.stats
     return {"frames": result.frames, "wall": result.wall_seconds, "macs": result.denoiser_macs,
             "compute_saved_positions": stats.compute_saved, "peak_kv_bytes": stats.peak_kv_bytes or 0,
@@ -95,7 +104,21 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def markdown(summary: dict[str, dict[str, dict[str, Any]]], lengths: dict[str, Any], command: str) -> str:
+def addnoise_check(pipe: Any, prompts: list[str], frames: int, noise: int) -> dict[str, Any]:
+    """PSNR of the restructured run against the plain one when the plain pipeline re-noises the prefix."""
+    import mmcache
+    from mmcache.quality import psnr
+
+    values = []
+    for index, prompt in enumerate(prompts):
+        plain = run_one(pipe, prompt, index, frames, None, addnoise_condition=noise)
+        cached = run_one(pipe, prompt, index, frames, mmcache.FlowCacheConfig(threshold=0), addnoise_condition=noise)
+        values.append(float(psnr(cached["frames"], plain["frames"])))
+    return {"addnoise_condition": noise, "frames": frames, "psnr": values, "mean_psnr": statistics.mean(values)}
+
+
+def markdown(summary: dict[str, dict[str, dict[str, Any]]], lengths: dict[str, Any], command: str,
+             addnoise: dict[str, Any] | None = None) -> str:
     lines = [f"Command: `{command}`", ""]
     for frames, methods in summary.items():
         lines += [f"**{frames} frames**", "",
@@ -113,6 +136,11 @@ def markdown(summary: dict[str, dict[str, dict[str, Any]]], lengths: dict[str, A
                   + " |", "|---|" + "---|" * len(lengths["methods"])]
         for frames, values in lengths["peaks"].items():
             lines.append(f"| {frames} | " + " | ".join(f"{v / 2**10:.0f} KiB" for v in values) + " |")
+    if addnoise:
+        lines += ["", f"**Prefix re-noised by the plain pipeline** (`addnoise_condition` {addnoise['addnoise_condition']}, "
+                  f"{addnoise['frames']} frames): restructuring alone keeps the prefix's first encoding, "
+                  f"{addnoise['mean_psnr']:.2f} dB against the plain output (per prompt "
+                  + ", ".join(f"{v:.2f}" for v in addnoise["psnr"]) + ")."]
     return "\n".join(lines) + "\n"
 
 
@@ -121,13 +149,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="toy-ar", help="a diffusion-forcing pipeline (bundled name or folder)")
     parser.add_argument("--prompts", type=int, default=10, help="held-out captions of the toy grammar")
     parser.add_argument("--frames", type=int, nargs="+", default=[41, 81], help="video lengths")
-    parser.add_argument("--reuse", type=_floats, default=[0.05, 0.1, 0.2], help="FlowCache thresholds")
+    parser.add_argument("--reuse", type=_floats, default=[0.05, 0.1],
+                        help="FlowCache thresholds with the paper's metric (timestep modulation)")
+    parser.add_argument("--rate", type=_floats, default=[0.03, 0.05],
+                        help="FlowCache thresholds with EasyCache's rate estimate per chunk")
+    parser.add_argument("--kv-threshold", type=float, default=0.05, help="the FlowCache rows that get a KV-budget twin")
     parser.add_argument("--kv-budget", type=int, default=128, help="tokens per head and layer (one chunk of toy-ar)")
-    parser.add_argument("--easycache", type=_floats, default=[0.05, 0.1, 0.2, 0.4],
+    parser.add_argument("--easycache", type=_floats, default=[0.02, 0.05, 0.1],
                         help="EasyCache thresholds (whole-window decisions)")
     parser.add_argument("--warmup-steps", type=int, default=5, help="warm-up of every method (per chunk for FlowCache)")
     parser.add_argument("--kv-lengths", type=int, nargs="*", default=[41, 81, 161],
                         help="lengths of the peak-KV table (one prompt; empty: skip)")
+    parser.add_argument("--addnoise", type=int, default=20,
+                        help="addnoise_condition of the prefix-noise check (2 prompts, first length; 0: skip)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--quiet", action="store_true", help="no per-run progress lines")
     args = parser.parse_args(argv)
@@ -141,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     pipe = load(args.model, device="cpu")
     pipe.set_progress_bar_config(disable=True)
     causal = int(pipe.transformer.config.num_frame_per_block) > 1
-    grid = method_grid(args.reuse, args.kv_budget if causal else None, args.easycache, args.warmup_steps)
+    grid = method_grid(args.reuse, args.rate, args.kv_budget if causal else None, args.kv_threshold, args.easycache,
+                       args.warmup_steps)
     prompts = held_out_prompts(args.prompts)
     store = args.out / "runs"
     summary: dict[str, dict[str, dict[str, Any]]] = {}
@@ -170,9 +205,11 @@ def main(argv: list[str] | None = None) -> int:
         lengths = {"methods": list(methods), "peaks": {
             str(frames): [run_one(pipe, prompts[0], 0, frames, config)["peak_kv_bytes"] for config in methods.values()]
             for frames in args.kv_lengths}}
+    addnoise = addnoise_check(pipe, prompts[:2], args.frames[0], args.addnoise) if args.addnoise and causal else None
     command = "python -m mmcache.eval.bench_flowcache " + " ".join(argv if argv is not None else sys.argv[1:])
-    atomic_write_json(args.out / "results.json", {"summary": summary, "kv_by_length": lengths, "command": command})
-    table = markdown(summary, lengths, command)
+    atomic_write_json(args.out / "results.json", {"summary": summary, "kv_by_length": lengths, "addnoise": addnoise,
+                                                  "command": command})
+    table = markdown(summary, lengths, command, addnoise)
     atomic_write_text(args.out / "flowcache.md", table)
     print(table)
     return 0

@@ -133,9 +133,9 @@ def _quantized_decode_split_kernel(
 
 @triton.jit
 def _merge_splits_kernel(
-    partial_out_ptr, partial_lse_ptr, out_ptr, num_heads, queries_per_head, total_splits,
+    partial_out_ptr, partial_lse_ptr, out_ptr, lse_ptr, num_heads, queries_per_head, total_splits,
     stride_ob, stride_oh, stride_om, stride_od,
-    HEAD_DIM: tl.constexpr, BLOCK_S: tl.constexpr,
+    HEAD_DIM: tl.constexpr, BLOCK_S: tl.constexpr, STORE_LSE: tl.constexpr,
 ):
     row = tl.program_id(0).to(tl.int64)  # (batch * H + head) * M + query
     batch = row // (num_heads * queries_per_head)
@@ -166,6 +166,10 @@ def _merge_splits_kernel(
     out = acc / tl.where(total > 0.0, total, 1.0)
     tl.store(out_ptr + batch * stride_ob + head * stride_oh + query * stride_om + dims * stride_od,
              out.to(out_ptr.dtype.element_ty))
+    if STORE_LSE:  # natural-log log-sum-exp of the scaled scores, -inf for a row with no key
+        lse = tl.where(total > 0.0, (shift + tl.math.log2(tl.where(total > 0.0, total, 1.0))) * 0.6931471805599453,
+                       float("-inf"))
+        tl.store(lse_ptr + row, lse)
 
 
 def split_plan(seq_len: int, programs_per_split: int, device: torch.device, num_splits: int | None) -> tuple[int, int]:
@@ -181,9 +185,10 @@ def split_plan(seq_len: int, programs_per_split: int, device: torch.device, num_
 
 def launch_quantized_decode_attention(
     q: torch.Tensor, segments: Sequence[QuantizedKV], *, scale: float, num_splits: int | None = None,
-    num_warps: int = 4, num_stages: int = 3,
-) -> torch.Tensor:
-    """Split-K kernel per segment into fp32 partials, then one merge kernel."""
+    num_warps: int = 4, num_stages: int = 3, return_lse: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Split-K kernel per segment into fp32 partials, then one merge kernel (which also stores the
+    log-sum-exp when ``return_lse``)."""
     batch, heads, queries, head_dim = q.shape
     kv_heads = segments[0].shape[1]
     plans = [split_plan(seg.shape[2], batch * kv_heads, q.device, num_splits) for seg in segments]
@@ -205,22 +210,23 @@ def launch_quantized_decode_attention(
         )
         split_offset += splits
     out = torch.empty_like(q)
+    lse = torch.empty((batch, heads, queries), device=q.device, dtype=torch.float32) if return_lse else partial_lse
     _merge_splits_kernel[(batch * heads * queries,)](
-        partial_out, partial_lse, out, heads, queries, total_splits, *out.stride(),
-        HEAD_DIM=head_dim, BLOCK_S=min(64, triton.next_power_of_2(total_splits)), num_warps=4,
+        partial_out, partial_lse, out, lse, heads, queries, total_splits, *out.stride(),
+        HEAD_DIM=head_dim, BLOCK_S=min(64, triton.next_power_of_2(total_splits)), STORE_LSE=return_lse, num_warps=4,
     )
-    return out
+    return (out, lse) if return_lse else out
 
 
 def quantized_decode_attention_reference(
-    q: torch.Tensor, segments: Sequence[QuantizedKV], *, scale: float | None = None
-) -> torch.Tensor:
+    q: torch.Tensor, segments: Sequence[QuantizedKV], *, scale: float | None = None, return_lse: bool = False
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """float32 reference: dequantize every segment, concatenate the tokens, dense attention."""
     keys, values = zip(*(dequantize_kv(seg, torch.float32) for seg in segments))
     k, v = torch.cat(keys, dim=2), torch.cat(values, dim=2)
     everything = torch.ones(1, 1, 1, 1, dtype=torch.bool, device=q.device)
-    out, _ = masked_attention(q, k, v, everything, default_scale(scale, q.shape[-1]))
-    return out.to(q.dtype)
+    out, lse = masked_attention(q, k, v, everything, default_scale(scale, q.shape[-1]))
+    return (out.to(q.dtype), lse.float()) if return_lse else out.to(q.dtype)
 
 
 def check_decode_inputs(q: torch.Tensor, segments: Sequence[QuantizedKV]) -> None:
@@ -254,8 +260,8 @@ def check_decode_inputs(q: torch.Tensor, segments: Sequence[QuantizedKV]) -> Non
 
 def quantized_decode_attention(
     q: torch.Tensor, kv: QuantizedKV | Sequence[QuantizedKV], *, scale: float | None = None,
-    num_splits: int | None = None, backend: str = "auto",
-) -> torch.Tensor:
+    num_splits: int | None = None, backend: str = "auto", return_lse: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Attention of ``q [B, H, M, D]`` (M new tokens) over a quantized KV cache, non-causal.
 
     ``kv`` is one ``QuantizedKV`` or a list of segments (e.g. 4-bit important tokens and 2-bit
@@ -263,11 +269,14 @@ def quantized_decode_attention(
     segment. Segments share B, Hkv (dividing H) and D; they may differ in bits, group size and
     length. ``num_splits`` overrides the number of key splits per segment (default: enough
     programs to fill the GPU). ``scale`` defaults to 1/sqrt(D). Output dtype = q's dtype.
+    With ``return_lse`` it returns ``(out, lse)``: ``lse [B, H, M]`` float32 is the natural-log
+    log-sum-exp of the scaled scores, so the result merges with attention over other keys (e.g.
+    an unquantized tail of recent tokens).
     """
     segments = [kv] if isinstance(kv, QuantizedKV) else list(kv)
     check_decode_inputs(q, segments)
     scale = default_scale(scale, q.shape[-1])
     kernels = [_quantized_decode_split_kernel, _merge_splits_kernel]
     if choose_backend(backend, [q, *(seg.key_codes for seg in segments)], kernels) == "reference":
-        return quantized_decode_attention_reference(q, segments, scale=scale)
-    return launch_quantized_decode_attention(q, segments, scale=scale, num_splits=num_splits)
+        return quantized_decode_attention_reference(q, segments, scale=scale, return_lse=return_lse)
+    return launch_quantized_decode_attention(q, segments, scale=scale, num_splits=num_splits, return_lse=return_lse)

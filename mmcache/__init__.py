@@ -14,15 +14,20 @@ load_installed_kernels()  # before anything imports transformers or diffusers
 from .api import disable, enable, enabled
 from .calibration.api import calibrate
 from .calibration.file import Calibration, CalibrationMismatchError
+from .calibration.prefixkv_file import PrefixKVCalibration
 from .errors import AlreadyEnabledError, ConfigError, MMCacheError, NotEnabledError, UnsupportedModelError
-from .families import FamilyAdapter, families, register_family
+from .families import FamilyAdapter, VLMAdapter, families, register_family
 from .handle import CacheHandle
 from .methods.base import MethodConfig
 from .methods.easycache import EasyCacheConfig
 from .methods.ertacache import ERTACacheConfig
 from .methods.flowcache import FlowCacheConfig
+from .methods.kv_baselines import PyramidKVConfig, SnapKVConfig, StreamingLLMConfig
+from .methods.prefixkv import PrefixKVConfig
 from .methods.reuse_schedule import ReuseScheduleConfig
 from .methods.sparse_attention import SparseAttentionConfig
+from .methods.zipvl import ZipVLConfig
+from .kv.stats import KVLayerStats, KVStats
 from .stats import BranchCounts, CacheStats, ChunkRecord, StepRecord
 
 __version__ = "0.1.0"
@@ -42,6 +47,15 @@ __all__ = [
     "FlowCacheConfig",
     "ChunkRecord",
     "SparseAttentionConfig",
+    "ZipVLConfig",
+    "PrefixKVConfig",
+    "StreamingLLMConfig",
+    "SnapKVConfig",
+    "PyramidKVConfig",
+    "KVStats",
+    "KVLayerStats",
+    "PrefixKVCalibration",
+    "VLMAdapter",
     "calibrate",
     "Calibration",
     "CalibrationMismatchError",

@@ -6,7 +6,7 @@ import contextlib
 from typing import Any, Callable, Iterator
 
 from .errors import AlreadyEnabledError, ConfigError, NotEnabledError
-from .families.registry import resolve_target
+from .families.registry import is_vlm_target, resolve_target
 from .handle import HANDLE_ATTRIBUTE, CacheHandle, existing_handle
 from .hooks import call as call_hook
 from .methods.base import MethodConfig, StepPolicy
@@ -23,6 +23,10 @@ def _check_configs(configs: tuple[Any, ...]) -> None:
             raise ConfigError(
                 f"mmcache.enable takes method configs such as EasyCacheConfig(...), got {type(config).__name__}."
             )
+    kv = [config.method for config in configs if config.role == "kv"]
+    if kv:
+        raise ConfigError(f"{kv} compress the KV cache of a vision-language model (LLaVA, LLaVA-OneVision, Qwen2-VL, "
+                          "Qwen2.5-VL); enable them on such a model, not on a diffusers pipeline.")
     names = [config.method for config in configs]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
@@ -35,17 +39,29 @@ def _check_configs(configs: tuple[Any, ...]) -> None:
         )
 
 
-def enable(target: Any, *configs: MethodConfig, num_inference_steps: int | None = None) -> CacheHandle:
-    """Attach the given methods to a diffusers pipeline or its denoiser and return a ``CacheHandle``.
+def enable(target: Any, *configs: MethodConfig, num_inference_steps: int | None = None) -> Any:
+    """Attach the given methods to a diffusers pipeline or its denoiser and return a ``CacheHandle``; or one KV
+    method to a vision-language model and return a ``KVCacheHandle``.
 
     Args:
         target: a diffusers pipeline (preferred: mmcache then reads the step count from its
-            scheduler) or its denoiser module (``pipe.transformer``).
+            scheduler) or its denoiser module (``pipe.transformer``); or a transformers
+            vision-language model (``LlavaForConditionalGeneration``, ``Qwen2VLForConditionalGeneration``,
+            ...) or any object holding one as ``.model``.
         configs: method configs, e.g. ``EasyCacheConfig(threshold=0.1)``; at most one step method,
             plus attention methods. With no config mmcache only observes (counts and times calls).
+            A vision-language model takes exactly one KV method (``ZipVLConfig``, ``PrefixKVConfig``,
+            ``StreamingLLMConfig``, ``SnapKVConfig``, ``PyramidKVConfig``).
         num_inference_steps: the number of denoising steps, needed only when ``target`` is a bare
             denoiser driven outside a diffusers pipeline that does not say it.
     """
+    for config in configs:
+        if not isinstance(config, MethodConfig):
+            _check_configs(configs)
+    if is_vlm_target(target):
+        from .kv_api import enable_kv
+
+        return enable_kv(target, configs)
     _check_configs(configs)
     step_config = next((config for config in configs if config.role == "step"), None)
     factory = step_config.policy if step_config is not None else None
@@ -111,7 +127,7 @@ def disable(target: Any) -> None:
 
 
 @contextlib.contextmanager
-def enabled(target: Any, *configs: MethodConfig, num_inference_steps: int | None = None) -> Iterator[CacheHandle]:
+def enabled(target: Any, *configs: MethodConfig, num_inference_steps: int | None = None) -> Iterator[Any]:
     """Context-manager form of ``enable``: the methods are removed when the block exits."""
     handle = enable(target, *configs, num_inference_steps=num_inference_steps)
     try:

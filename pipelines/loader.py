@@ -1,4 +1,9 @@
-"""``load(name_or_path)``: a ready diffusers pipeline from a bundled name, a local folder or a hub id."""
+"""``load(name_or_path)``: a ready pipeline from a bundled name, a local folder or a hub id.
+
+Every pipeline is a diffusers one except next-scale prediction (``toy-var``, ``tiny:var`` or a folder saved
+by ``VARPipeline``), which diffusers lacks: ``mmcache.pipelines.var.VARPipeline``, and video question
+answering (``toy-vlm``, ``tiny:vlm`` or a folder the VLM trainer saved): a ``VideoQAPipeline``.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,16 @@ from typing import Any
 import torch
 
 from .call_defaults import with_call_defaults
+from .saving import DEFAULTS_FILE
 
 MODELS_DIR = Path(__file__).resolve().parent / "toy" / "models"
-BUNDLED = ("toy-t2v", "toy-df", "toy-ar")
+VIDEO_BUNDLED = ("toy-t2v", "toy-df", "toy-ar")  # diffusers pipelines, trained by mmcache.pipelines.toy.train
+BUNDLED = (*VIDEO_BUNDLED, "toy-var")  # toy-var: a VARPipeline, trained by mmcache.pipelines.var.train
+BUNDLED_VLMS = ("toy-vlm",)  # video-QA models: ``load`` gives a ``VideoQAPipeline``, ``mmcache ask`` uses them
 TINY_PREFIX = "tiny:"
-DEFAULTS_FILE = "mmcache_defaults.json"
+TINY_VAR = "var"  # tiny:var, the random VARPipeline (not a diffusers family)
+TINY_VLM = TINY_PREFIX + "vlm"
+VLM_FILE = "processor_config.json"  # beside config.json in a saved video-QA model
 METHOD_PRESETS = "method_presets"  # key of the defaults file: method name -> settings tuned for the model
 # Arguments of ``tiny_call_kwargs`` that belong to one call, not to the model's stored settings.
 TINY_PER_CALL = ("prompt", "negative_prompt", "output_type")
@@ -50,8 +60,24 @@ def pipeline_folder_or_usage_error(parser: argparse.ArgumentParser, name_or_path
         parser.error(str(error))
 
 
+def is_vlm_folder(folder: str | Path) -> bool:
+    """``folder`` holds a saved video-QA model (``config.json`` and ``processor_config.json``)."""
+    return (Path(folder) / "config.json").is_file() and (Path(folder) / VLM_FILE).is_file()
+
+
+def is_vision_language(name_or_path: str) -> bool:
+    """``name_or_path`` names a video-QA model (bundled, ``tiny:vlm`` or a saved folder); nothing is loaded."""
+    return name_or_path in BUNDLED_VLMS or name_or_path == TINY_VLM or is_vlm_folder(name_or_path)
+
+
+def available_vlms() -> list[str]:
+    """Video-QA model names ``load`` accepts without a path: bundled ones present, and ``tiny:vlm``."""
+    return [name for name in BUNDLED_VLMS if is_vlm_folder(bundled_path(name))] + [TINY_VLM]
+
+
 def available_models() -> list[str]:
-    """Names ``load`` accepts without a path: bundled reference models present, and tiny random ones."""
+    """Generator names ``load`` accepts without a path: bundled reference models present, and tiny random ones
+    (video-QA models: ``available_vlms``)."""
     from .tiny import TINY_BUILDERS
 
     present = [name for name in BUNDLED if (bundled_path(name) / "model_index.json").is_file()]
@@ -76,6 +102,10 @@ def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
 def _from_folder(path: Path, dtype: torch.dtype | None) -> Any:
     from diffusers import DiffusionPipeline
 
+    from .var.pipeline import VARPipeline, is_var_folder
+
+    if is_var_folder(path):
+        return VARPipeline.from_pretrained(path, torch_dtype=dtype)
     kwargs = {"torch_dtype": dtype} if dtype is not None else {}
     return DiffusionPipeline.from_pretrained(str(path), local_files_only=True, **kwargs)
 
@@ -96,30 +126,40 @@ def _from_hub(repo_id: str, dtype: torch.dtype | None) -> Any:
 
 
 def model_source(name_or_path: str) -> str:
-    """Where ``load`` would take ``name_or_path`` from: ``bundled``, ``tiny``, ``folder`` or ``hub``.
+    """Where ``load`` would take ``name_or_path`` from: ``bundled``, ``tiny``, ``folder``, ``hub``, or ``vlm`` for a
+    video-QA model.
 
     Raises ``ModelNotFoundError`` (one line saying what to pass) for anything ``load`` cannot find;
     nothing is loaded, and a hub id is checked only for its form.
     """
     from .tiny import TINY_BUILDERS
 
+    if name_or_path in BUNDLED_VLMS and not is_vlm_folder(bundled_path(name_or_path)):
+        raise ModelNotFoundError(
+            f"The bundled model {name_or_path!r} has no weights in {bundled_path(name_or_path)}. Train it with "
+            "`python -m mmcache.pipelines.vlm.train` and install it (see docs/MODELS.md), or use tiny:vlm."
+        )
+    if is_vision_language(name_or_path):
+        return "vlm"
     if name_or_path in BUNDLED:
         folder = bundled_path(name_or_path)
         if not (folder / "model_index.json").is_file():
+            trainer = "toy.train" if name_or_path in VIDEO_BUNDLED else "var.train recipe"
             raise ModelNotFoundError(
                 f"The bundled model {name_or_path!r} has no weights in {folder}. Train it with "
-                "`python -m mmcache.pipelines.toy.train` (see docs/MODELS.md) or reinstall mmcache."
+                f"`python -m mmcache.pipelines.{trainer}` (see docs/MODELS.md) or reinstall mmcache."
             )
         return "bundled"
     if name_or_path.startswith(TINY_PREFIX):
         family = name_or_path[len(TINY_PREFIX):]
-        if family not in TINY_BUILDERS:
-            raise ModelNotFoundError(f"No tiny pipeline {family!r}; choose one of {sorted(TINY_BUILDERS)}.")
+        if family not in TINY_BUILDERS and family != TINY_VAR:
+            raise ModelNotFoundError(f"No tiny pipeline {family!r}; choose one of {sorted([*TINY_BUILDERS, TINY_VAR])}.")
         return "tiny"
     if os.path.isdir(name_or_path):
         if not (Path(name_or_path) / "model_index.json").is_file():
             raise ModelNotFoundError(f"{name_or_path} is a folder but holds no model_index.json (not a diffusers "
-                                     "pipeline saved with save_pretrained).")
+                                     f"pipeline saved with save_pretrained) nor config.json and {VLM_FILE} (not a "
+                                     "saved video-QA model).")
         return "folder"
     if HUB_ID.fullmatch(name_or_path) and not os.path.exists(name_or_path):
         return "hub"
@@ -131,8 +171,9 @@ def model_source(name_or_path: str) -> str:
 
 def load(name_or_path: str, device: str | torch.device | None = None,
          dtype: torch.dtype | str | None = None) -> Any:
-    """A ready diffusers pipeline for a bundled name (``"toy-t2v"``, ``"toy-df"``, ``"toy-ar"``), ``"tiny:<family>"``,
-    a folder or a hub id.
+    """A ready pipeline for a bundled name (``"toy-t2v"``, ``"toy-df"``, ``"toy-ar"``, ``"toy-var"``),
+    ``"tiny:<family>"`` (``"tiny:var"`` too), a folder or a hub id; for ``"toy-vlm"``, ``"tiny:vlm"`` or a saved
+    video-QA folder, a ``VideoQAPipeline`` (``pipe(frames, question) -> str``).
 
     ``device`` defaults to CUDA when available, else CPU; ``dtype`` to the checkpoint's own. A
     pipeline loaded from a folder with ``mmcache_defaults.json`` (every bundled model) fills the
@@ -143,10 +184,18 @@ def load(name_or_path: str, device: str | torch.device | None = None,
 
     torch_dtype = _resolve_dtype(dtype)
     source = model_source(name_or_path)
+    if source == "vlm":
+        return _load_vlm(name_or_path, device, torch_dtype)
     folder: Path | None = None  # where the pipeline was saved, whose defaults file a bare call uses
     if source == "bundled":
         folder = bundled_path(name_or_path)
         pipe = _from_folder(folder, torch_dtype)
+    elif source == "tiny" and name_or_path == TINY_PREFIX + TINY_VAR:
+        from .var import build_tiny_var
+
+        pipe = build_tiny_var()
+        if torch_dtype is not None:
+            pipe.to(dtype=torch_dtype)
     elif source == "tiny":
         pipe = build_tiny_pipeline(name_or_path[len(TINY_PREFIX):])
         if torch_dtype is not None:
@@ -160,6 +209,21 @@ def load(name_or_path: str, device: str | torch.device | None = None,
     pipe.mmcache_model_name = name_or_path
     if folder is not None:
         with_call_defaults(pipe, read_defaults(folder))
+    return pipe
+
+
+def _load_vlm(name_or_path: str, device: str | torch.device | None, dtype: torch.dtype | None) -> Any:
+    """A ``VideoQAPipeline``: random weights for ``tiny:vlm``, else the saved folder's."""
+    from .vlm.configs import TINY_VLM_SPEC, build_pipeline
+    from .vlm.pipeline import VideoQAPipeline
+
+    if name_or_path == TINY_VLM:
+        pipe = build_pipeline(TINY_VLM_SPEC)
+    else:
+        folder = bundled_path(name_or_path) if name_or_path in BUNDLED_VLMS else Path(name_or_path)
+        pipe = VideoQAPipeline.from_pretrained(folder, dtype=dtype)
+    pipe.to(torch.device(device) if device is not None else default_device(), dtype)
+    pipe.mmcache_model_name = name_or_path
     return pipe
 
 
@@ -211,5 +275,5 @@ def read_defaults(folder: Path) -> dict[str, Any]:
 
 def method_preset(name_or_path: str, method: str) -> dict[str, Any]:
     """The settings of ``method`` tuned for this model (``method_presets`` in its defaults file), or ``{}``."""
-    folder = bundled_path(name_or_path) if name_or_path in BUNDLED else Path(name_or_path)
+    folder = bundled_path(name_or_path) if name_or_path in BUNDLED + BUNDLED_VLMS else Path(name_or_path)
     return dict(_defaults_file(folder).get(METHOD_PRESETS, {}).get(method, {})) if folder.is_dir() else {}

@@ -16,10 +16,20 @@ FLAG_ARGUMENTS = {"--height": "height", "--width": "width", "--frames": "num_fra
                   "--steps": "num_inference_steps"}
 
 
+def refuse_vision_language(model: str) -> None:
+    """A video-QA model answers questions, it generates no video: one line that points to ``mmcache ask``."""
+    from .loader import is_vision_language
+
+    if is_vision_language(model):
+        raise InputError(f"{model} is a video-QA model: it answers questions about clips and generates no video; "
+                         f"ask it with `mmcache ask --model {model} --video CLIP --question ...`.")
+
+
 def check_model_and_size(model: str, request: Any) -> None:
-    """``model`` can be found and, where its configs are on disk, supports the request's size."""
+    """``model`` can be found, generates video and, where its configs are on disk, supports the request's size."""
     from .loader import size_rules
 
+    refuse_vision_language(model)
     rules = size_rules(model)
     if rules is not None:
         rules.check(request.height, request.width, request.num_frames, SIZE_FLAGS)

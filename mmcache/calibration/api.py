@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 
@@ -12,6 +12,8 @@ from ..families.registry import resolve_target
 from ..methods.ertacache import supports_time_adjustment
 from . import ertacache_fit
 from .file import Calibration, describe_target
+from .prefixkv_file import PrefixKVCalibration
+from .prefixkv_fit import calibrate_prefixkv
 from .recording import Trajectory, record_trajectories
 from .schema import METHODS
 
@@ -69,12 +71,16 @@ def fit_ertacache(trajectories: list[Trajectory], pipe: Any, threshold: float, c
 def calibrate(pipe: Any, method: str = "ertacache", prompts: Sequence[str] = (), seeds: Iterable[int] = (0,),
               threshold: float = 0.1, granularity: str = "channel", final_steps: int = 1,
               storage_dtype: torch.dtype = torch.float32, progress: bool = True,
-              **generation_kwargs: Any) -> Calibration:
+              inputs: Sequence[Mapping[str, Any]] = (), budget: float = 0.5,
+              **generation_kwargs: Any) -> Calibration | PrefixKVCalibration:
     """Profile full-compute runs of ``pipe`` and fit a calibration for ``method``.
 
     Args:
-        pipe: the diffusers pipeline the calibration is for.
-        method: ``"ertacache"``.
+        pipe: the diffusers pipeline the calibration is for; for ``"prefixkv"``, the
+            vision-language model (or an object holding one as ``.model``).
+        method: ``"ertacache"`` or ``"prefixkv"``.
+        inputs, budget: PrefixKV only: the calibration prompts as model input dicts (a processor's
+            output for a prompt with its image or video) and the fraction of the KV cache kept.
         prompts, seeds: the calibration runs (every prompt with every seed).
         threshold: ERTACache's lambda; a step reuses the last computed residual while its mean
             relative L1 error stays below it (larger: more reuse).
@@ -86,6 +92,11 @@ def calibrate(pipe: Any, method: str = "ertacache", prompts: Sequence[str] = (),
     """
     if method not in METHODS:
         raise ConfigError(f"Unknown calibration method {method!r}; calibration exists for {list(METHODS)}.")
+    if method == "prefixkv":
+        if generation_kwargs or list(prompts):
+            raise ConfigError("calibrate(method='prefixkv') takes inputs=[...] (model input dicts) and budget=...; "
+                              f"got {sorted(generation_kwargs) or ['prompts']} as well.")
+        return calibrate_prefixkv(pipe, inputs, budget, progress)
     prompts = list(prompts)
     if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
         raise ConfigError("calibrate needs at least one non-empty prompt.")

@@ -26,12 +26,30 @@ class CalibrationMismatchError(ConfigError):
     """A calibration file is used on a model or setting it was not made for."""
 
 
+TRANSFORMERS_RUNTIME_KEYS = ("dtype", "torch_dtype", "transformers_version", "architectures", "use_cache")
+
+
 def config_hash(module: torch.nn.Module) -> str:
-    """A short, stable hash of a diffusers model's config (architecture and sizes)."""
-    config = dict(getattr(module, "config", {}) or {})
-    config = {key: value for key, value in config.items() if not key.startswith("_")}
+    """A short, stable hash of a model's config (architecture and sizes): a diffusers config, or a
+    transformers one without its runtime settings (dtype, version, cache use)."""
+    config = getattr(module, "config", {}) or {}
+    if hasattr(config, "to_dict"):
+        config = {key: value for key, value in config.to_dict().items() if key not in TRANSFORMERS_RUNTIME_KEYS}
+    config = {key: value for key, value in dict(config).items() if not key.startswith("_")}
     text = json.dumps(config, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def read_calibration_json(path: str | os.PathLike) -> Any:
+    """The parsed JSON of a calibration file, with one clear error if it is missing or not JSON."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"Calibration file {file} does not exist; create one with `mmcache calibrate`.")
+    try:
+        return json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{file} is not a valid mmcache calibration file (not JSON: {error}); re-create it "
+                          "with `mmcache calibrate`.") from None
 
 
 def describe_target(pipeline: Any | None, denoisers: tuple[torch.nn.Module, ...]) -> dict[str, Any]:
@@ -111,15 +129,7 @@ class Calibration:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Calibration":
         """Read a calibration file, with one clear error if it is missing or malformed."""
-        file = Path(path)
-        if not file.is_file():
-            raise ConfigError(f"Calibration file {file} does not exist; create one with `mmcache calibrate`.")
-        try:
-            data = json.loads(file.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{file} is not a valid mmcache calibration file (not JSON: {error}); re-create it "
-                              "with `mmcache calibrate`.") from None
-        return cls.from_dict(data, source=str(file))
+        return cls.from_dict(read_calibration_json(path), source=str(Path(path)))
 
     # -- checks ---------------------------------------------------------------------------------
     def check_target(self, pipeline: Any | None, denoisers: tuple[torch.nn.Module, ...]) -> None:

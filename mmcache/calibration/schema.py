@@ -7,14 +7,14 @@ before any generation starts (not a ``KeyError`` at the first reused step, nor N
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 
 from ..errors import ConfigError
 
 FORMAT_VERSION = 2
-METHODS = ("ertacache",)
+METHODS = ("ertacache", "prefixkv")
 
 StrictFloat = pydantic.StrictFloat | pydantic.StrictInt
 
@@ -64,8 +64,8 @@ class CalibrationModel(_Strict):
     @pydantic.field_validator("method")
     @classmethod
     def _known_method(cls, method: str) -> str:
-        if method not in METHODS:
-            raise ValueError(f"must be one of {list(METHODS)}")
+        if method != "ertacache":
+            raise ValueError("must be one of ['ertacache']")
         return method
 
     @pydantic.model_validator(mode="after")
@@ -97,12 +97,46 @@ class CalibrationModel(_Strict):
         return self
 
 
+class VLMTargetModel(_Strict):
+    model_class: str
+    language_model_class: str
+    language_model_config_hash: str
+    num_layers: pydantic.PositiveInt
+
+
+class PrefixKVCalibrationModel(_Strict):
+    """The JSON layout of ``PrefixKVCalibration.to_dict()``: per-layer eviction fractions for one budget."""
+
+    version: int
+    method: Literal["prefixkv"]
+    target: VLMTargetModel
+    budget: StrictFloat = pydantic.Field(gt=0, le=1)
+    evict_fractions: list[StrictFloat] = pydantic.Field(min_length=1)
+    samples: pydantic.PositiveInt
+    prompt_lengths: list[pydantic.PositiveInt] = []
+    diagnostics: dict[str, Any] = {}
+
+    @pydantic.model_validator(mode="after")
+    def _consistent(self) -> "PrefixKVCalibrationModel":
+        if len(self.evict_fractions) != self.target.num_layers:
+            raise ValueError(f"evict_fractions has {len(self.evict_fractions)} values but the model has "
+                             f"{self.target.num_layers} layers")
+        bad = [value for value in self.evict_fractions if not 0.0 <= value < 1.0]
+        if bad:
+            raise ValueError(f"evict_fractions must lie in [0, 1), got {bad[0]}")
+        return self
+
+
+MODELS: dict[str, type[_Strict]] = {"ertacache": CalibrationModel, "prefixkv": PrefixKVCalibrationModel}
+
+
 def _location(error: dict[str, Any]) -> str:
     return ".".join(str(part) for part in error["loc"]) or "(top level)"
 
 
-def validate_calibration(data: Any, source: Path | str) -> CalibrationModel:
-    """Check ``data`` (parsed JSON) against the schema; one ``ConfigError`` naming ``source`` otherwise."""
+def validate_calibration(data: Any, source: Path | str, method: str = "ertacache") -> Any:
+    """Check ``data`` (parsed JSON) against the schema of ``method``'s calibration; one ``ConfigError`` naming
+    ``source`` otherwise (a file made for the other method included)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source} is not a valid mmcache calibration file: expected a JSON object, got "
                           f"{type(data).__name__}. Create one with `mmcache calibrate`.")
@@ -110,8 +144,12 @@ def validate_calibration(data: Any, source: Path | str) -> CalibrationModel:
     if version != FORMAT_VERSION:
         raise ConfigError(f"{source}: calibration format version {version!r} is not supported (expected "
                           f"{FORMAT_VERSION}); re-run `mmcache calibrate` with this version of mmcache.")
+    found = data.get("method")
+    if found in METHODS and found != method:
+        raise ConfigError(f"{source} is a {found} calibration file, but {method} needs its own: create one with "
+                          f"`mmcache calibrate --method {method}`.")
     try:
-        return CalibrationModel.model_validate(data)
+        return MODELS[method].model_validate(data)
     except pydantic.ValidationError as error:
         first = error.errors()[0]
         value = first.get("input")

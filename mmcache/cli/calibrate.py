@@ -1,27 +1,33 @@
-"""Calibrate a step-skipping method offline (full-compute runs) and write a calibration file.
+"""Calibrate a method offline and write a calibration file: ERTACache (full-compute denoising runs of a
+diffusers pipeline) or PrefixKV (prefill passes of a vision-language model, ``--method prefixkv``).
 
-The file records the model, scheduler, steps, latent shapes and guidance it was made for; using it
-on anything else is refused with the mismatch named. Calibrate with the settings you will generate
-with (steps, resolution, frames, guidance).
+The file records the model and settings it was made for (ERTACache: scheduler, steps, latent shapes,
+guidance; PrefixKV: the model and the budget); using it on anything else is refused with the
+mismatch named. Calibrate with the settings you will generate with.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from ..validation.arg_types import DTYPES, finite_float, non_negative_float, non_negative_int, positive_int, seed_list
+from ..validation.arg_types import (DTYPES, finite_float, non_negative_float, non_negative_int, open_fraction,
+                                    positive_int, seed_list)
 from ..validation.checks import check_device, check_output_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="as for `mmcache generate` (default: toy-t2v when present)")
-    parser.add_argument("--method", default="ertacache", choices=["ertacache"])
+    parser.add_argument("--method", default="ertacache", choices=["ertacache", "prefixkv"])
     parser.add_argument("--prompts", required=True,
                         help="'builtin' (the reference-model prompts), or a file: one prompt per line, or a JSON list")
     parser.add_argument("--out", required=True, help="calibration file to write (.json)")
     parser.add_argument("--threshold", type=finite_float, default=0.1,
                         help="ERTACache lambda: reuse while the cached residual's relative L1 error stays below it")
     parser.add_argument("--seeds", type=seed_list, default=(0,), help="comma-separated seeds, each run with every prompt")
+    parser.add_argument("--budget", type=open_fraction, default=None,
+                        help="PrefixKV: the fraction of the KV cache kept (default 0.5)")
+    parser.add_argument("--images", nargs="+", default=(),
+                        help="PrefixKV on a saved model folder: one image per prompt, or one for all")
     parser.add_argument("--granularity", default="channel", choices=["channel", "scalar"],
                         help="error model per latent channel or one scalar pair per step")
     parser.add_argument("--final-steps", type=non_negative_int, default=1, help="last steps always computed")
@@ -37,6 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.method == "prefixkv":
+        from .calibrate_prefixkv import run_prefixkv
+
+        return run_prefixkv(args)
+    if args.budget is not None or args.images:
+        from ..errors import ConfigError
+
+        raise ConfigError("--budget and --images belong to --method prefixkv.")
     from mmcache.calibration.api import calibrate
     from mmcache.pipelines.generation import GenerationRequest
     from mmcache.pipelines.loader import default_model, generation_defaults, load

@@ -15,7 +15,8 @@ USER_ERRORS = (MMCacheError, FileNotFoundError, NotADirectoryError, IsADirectory
 # command → (module holding `add_arguments(parser)` and `run(args) -> int`, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("mmcache.cli.generate", "generate a video (optionally side by side with the uncached baseline)"),
-    "calibrate": ("mmcache.cli.calibrate", "calibrate a step-skipping method (ERTACache) offline"),
+    "ask": ("mmcache.cli.ask", "ask a video-QA model (toy-vlm) about a clip, optionally with a KV/token method"),
+    "calibrate": ("mmcache.cli.calibrate", "calibrate a method offline (ERTACache on a diffusion pipeline, PrefixKV on a vision-language model)"),
     "eval": ("mmcache.eval.cli", "evaluate methods against the baseline and peers (speed, fidelity, VBench)"),
     "demo": ("mmcache.demos.cli", "launch the Gradio demo: baseline vs accelerated side by side"),
     "models": ("mmcache.cli.models", "list the models and methods mmcache knows"),

@@ -14,14 +14,17 @@ import torch
 
 from ..errors import ConfigError, UnsupportedModelError
 from .adapter import FamilyAdapter
+from .vlm_adapter import VLMAdapter
 
-_FAMILIES: dict[str, FamilyAdapter] = {}
+Adapter = FamilyAdapter | VLMAdapter
+
+_FAMILIES: dict[str, Adapter] = {}
 _UNSUPPORTED_PIPELINES: dict[str, str] = {}
 ADDING_A_FAMILY = "docs/FAMILIES.md ('Adding a family')"
 
 
-def register_family(adapter: FamilyAdapter) -> FamilyAdapter:
-    """Add (or replace) a family adapter."""
+def register_family(adapter: Adapter) -> Adapter:
+    """Add (or replace) a family adapter (a diffusers ``FamilyAdapter`` or a ``VLMAdapter``)."""
     _FAMILIES[adapter.name] = adapter
     return adapter
 
@@ -31,9 +34,18 @@ def register_unsupported_pipeline(class_name: str, reason: str) -> None:
     _UNSUPPORTED_PIPELINES[class_name] = reason
 
 
-def families() -> dict[str, FamilyAdapter]:
-    """All registered families, built-ins included."""
+def families() -> dict[str, Adapter]:
+    """All registered families, built-ins included (diffusers pipeline families and vision-language models)."""
     return dict(_FAMILIES)
+
+
+def _pipeline_families() -> dict[str, FamilyAdapter]:
+    return {name: adapter for name, adapter in _FAMILIES.items() if isinstance(adapter, FamilyAdapter)}
+
+
+def vlm_families() -> dict[str, VLMAdapter]:
+    """The registered vision-language model families."""
+    return {name: adapter for name, adapter in _FAMILIES.items() if isinstance(adapter, VLMAdapter)}
 
 
 def family_preset(family: str, method: str) -> Mapping[str, Any]:
@@ -59,8 +71,10 @@ def supported_summary() -> str:
     lines = [
         f"  - {adapter.name}: pipelines {', '.join(adapter.pipeline_classes) or '-'}; "
         f"denoisers {', '.join(adapter.denoiser_classes)}"
-        for adapter in families().values()
+        for adapter in _pipeline_families().values()
     ]
+    lines += [f"  - {adapter.name} (vision-language, KV methods): {', '.join(adapter.model_classes)}"
+              for adapter in vlm_families().values()]
     return "\n".join(lines)
 
 
@@ -92,7 +106,7 @@ def _generic_adapter(module: torch.nn.Module) -> FamilyAdapter | None:
 def _most_specific(names: list[str], classes_of: Any) -> FamilyAdapter | None:
     """The family naming the most derived class in ``names`` (an MRO), so a subclass's own family wins."""
     for name in names:
-        for adapter in _FAMILIES.values():
+        for adapter in _pipeline_families().values():
             if name in classes_of(adapter):
                 return adapter
     return None
@@ -145,3 +159,45 @@ def resolve_target(target: Any) -> ResolvedTarget:
         denoisers=tuple(unwrap_compiled(module) for _, module in found),
         denoiser_names=tuple(attr for attr, _ in found),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolvedVLM:
+    """A user's vision-language target resolved: the object enabled on, the transformers model, its language model."""
+
+    owner: Any
+    model: torch.nn.Module
+    adapter: VLMAdapter
+    language_model: torch.nn.Module
+    attention_modules: tuple[torch.nn.Module, ...]
+
+
+def _vlm_adapter_of(module: Any) -> VLMAdapter | None:
+    if not isinstance(module, torch.nn.Module):
+        return None
+    for name in _class_names(unwrap_compiled(module)):
+        for adapter in vlm_families().values():
+            if name in adapter.model_classes:
+                return adapter
+    return None
+
+
+def is_vlm_target(target: Any) -> bool:
+    """Whether ``target`` is a registered vision-language model, or an object whose ``.model`` is one."""
+    return _vlm_adapter_of(target) is not None or _vlm_adapter_of(getattr(target, "model", None)) is not None
+
+
+def resolve_vlm(target: Any) -> ResolvedVLM:
+    """The model, adapter and language model of a VLM (or of an object holding one as ``.model``)."""
+    model = target if _vlm_adapter_of(target) is not None else getattr(target, "model", None)
+    adapter = _vlm_adapter_of(model)
+    if adapter is None:
+        raise _unsupported(f"objects of type {type(target).__name__} with KV methods (expected a transformers "
+                           "vision-language model, or an object holding one as `.model`)")
+    model = unwrap_compiled(model)
+    language_model = adapter.find_language_model(model)
+    modules = tuple(adapter.attention_modules(language_model)) if language_model is not None else ()
+    if language_model is None or not modules:
+        raise _unsupported(f"the model {type(model).__name__}",
+                           f"no language model with decoder layers at `{adapter.language_model}`")
+    return ResolvedVLM(target, model, adapter, language_model, modules)

@@ -4,7 +4,8 @@ A method is one module in this package holding a ``MethodConfig`` subclass and t
 applies it. Defining the subclass registers it under its ``method`` name. A **step** method
 (``role = "step"``) builds a ``StepPolicy`` that decides, per denoiser forward, whether to compute
 or to reuse; an **attention** method (``role = "attention"``) attaches to the denoiser's attention
-modules and composes with one step method.
+modules and composes with one step method; a **KV** method (``role = "kv"``) compresses the KV
+cache of a vision-language model's language model (``kv_policy``).
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from ..context import DenoiserCall
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from ..families.registry import ResolvedTarget
+    from ..families.registry import ResolvedTarget, ResolvedVLM
+    from ..kv.policy import KVPolicy
     from ..runtime.controller import CacheController
     from ..runtime.tracker import RunTracker
 
-Role = Literal["step", "attention"]
+Role = Literal["step", "attention", "kv"]
 
 _CONFIG_CLASSES: dict[str, type["MethodConfig"]] = {}
 
@@ -97,6 +99,10 @@ class MethodConfig:
     def attach(self, target: "ResolvedTarget", controller: "CacheController") -> Attachment:
         """Attach an attention method to the resolved target; return what ``detach`` undoes."""
         raise ConfigError(f"{type(self).__name__} is not an attention method.")
+
+    def kv_policy(self, target: "ResolvedVLM") -> "KVPolicy":
+        """The KV policy of a KV method for the resolved vision-language model (raise ``ConfigError`` if it does not fit)."""
+        raise ConfigError(f"{type(self).__name__} is not a KV method.")
 
     # -- JSON ------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

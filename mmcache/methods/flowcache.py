@@ -42,7 +42,8 @@ from ..runtime.windows import Window
 from ..stats import ChunkRecord
 from .base import Decision, MethodConfig, StepPolicy, is_number, require
 
-METRICS = ("modulation", "input")
+METRICS = ("modulation", "input", "rate")
+REUSE_TARGETS = ("residual", "output")
 
 
 @dataclasses.dataclass
@@ -56,12 +57,17 @@ class FlowCacheConfig(MethodConfig):
         kv_budget: tokens per head and layer kept of the finished chunks (``None``: keep all).
         importance_weight: λ of the compression score (the paper: 0.07).
         pool_kernel: max-pooling width of the attention importance (odd; the paper: 7).
-        metric: ``"modulation"`` (relative L1 of the chunk's timestep modulation, SkyReels variant)
-            or ``"input"`` (of its embedded noisy input, MAGI-1 variant).
+        metric: ``"modulation"`` (relative L1 of the chunk's timestep modulation, SkyReels variant),
+            ``"input"`` (of its embedded noisy input, MAGI-1 variant), or ``"rate"`` (EasyCache's
+            estimate of the chunk's relative output change from its input change and its last
+            transformation rate, applied per chunk).
         rescale: coefficients of a polynomial (highest power first) applied to the relative L1
             before accumulating (TeaCache's rescaling; ``None``: the raw value).
         restructure: forward only the chunks being denoised, against a KV cache of finished ones.
             ``None``: on for block-causal models; it cannot apply to a bidirectional one.
+        reuse: what a reused chunk takes from its last computed step: ``"residual"`` (the paper's:
+            its block-stack residual, then the output head) or ``"output"`` (its output offset
+            ``o − x``, as EasyCache reuses a whole call; the head's output for it is replaced).
     """
 
     method: ClassVar[str] = "flowcache"
@@ -76,6 +82,7 @@ class FlowCacheConfig(MethodConfig):
     metric: str = "modulation"
     rescale: tuple[float, ...] | None = None
     restructure: bool | None = None
+    reuse: str = "residual"
 
     def coerce(self, name: str, value: Any) -> Any:
         return tuple(value) if name == "rescale" and isinstance(value, list) else value
@@ -101,6 +108,7 @@ class FlowCacheConfig(MethodConfig):
             is_number(c) and math.isfinite(c) for c in self.rescale)),
             f"FlowCacheConfig.rescale must be None or a list of finite polynomial coefficients, got {self.rescale!r}.")
         require(self.restructure in (None, True, False), "FlowCacheConfig.restructure must be None, True or False.")
+        require(self.reuse in REUSE_TARGETS, f"FlowCacheConfig.reuse must be one of {REUSE_TARGETS}, got {self.reuse!r}.")
 
     @classmethod
     def preset(cls, family: str, **overrides: Any) -> "FlowCacheConfig":
@@ -195,6 +203,9 @@ class FlowCachePolicy(StepPolicy):
         self._accumulated: dict[tuple[str, int], float] = {}
         self._previous: dict[tuple[str, int], torch.Tensor] = {}
         self._residuals: dict[tuple[str, int], torch.Tensor] = {}
+        self._offsets: dict[tuple[str, int], torch.Tensor] = {}  # o − x per chunk (reuse="output")
+        self._rates: dict[tuple[str, int], tuple[float | None, torch.Tensor, torch.Tensor]] = {}  # k, x, o (metric="rate")
+        self._latent: torch.Tensor | None = None
         self._encoded: dict[str, set[int]] = {}  # finished chunks whose timestep-0 K/V are in the store
         self._forward: _Forward | None = None
         self._rope_window: tuple[int, int] | None = None
@@ -247,6 +258,7 @@ class FlowCachePolicy(StepPolicy):
             forwarded = list(range(window.num_blocks))
         first = forwarded[0] if forwarded else 0
         self._forward = _Forward(branch, iteration, first, forwarded, active, finished)
+        self._latent = call.latent
         self._computed_frames = 0
         return Decision(True, "per-chunk decisions (FlowCache)")
 
@@ -267,16 +279,48 @@ class FlowCachePolicy(StepPolicy):
         return tuple(args), kwargs
 
     def adjust_output(self, call: DenoiserCall, output: torch.Tensor) -> torch.Tensor:
-        window = self._window()
+        window, forward = self._window(), self._forward
         self.store.note_peak()
         self._forward = None
-        if self._rope_window is None:
-            return output
-        first = self._rope_window[0]
-        full = output.new_zeros(*output.shape[:2], window.num_frames, *output.shape[3:])
-        full[:, :, first:first + output.shape[2]] = output
-        self._rope_window = None
-        return full
+        if self._rope_window is not None:
+            first = self._rope_window[0]
+            full = output.new_zeros(*output.shape[:2], window.num_frames, *output.shape[3:])
+            full[:, :, first:first + output.shape[2]] = output
+            output, self._rope_window = full, None
+        if self.config.reuse == "output" and self.config.threshold > 0 and forward is not None:
+            output = self._reuse_offsets(call.latent, output, window, forward)
+        if self.config.metric == "rate" and self.config.threshold > 0 and forward is not None:
+            self._learn_rates(call.latent, output, window, forward)
+        return output
+
+    def _learn_rates(self, latent: torch.Tensor, output: torch.Tensor, window: Window, forward: _Forward) -> None:
+        """EasyCache's transformation rate k = mean|o − o_last| / mean|x − x_last| of every computed chunk."""
+        for chunk in forward.active:
+            if chunk not in forward.computed:
+                continue
+            first, stop = window.block_frames(chunk)
+            x, o = (t.narrow(2, first, stop - first).detach().float() for t in (latent, output))
+            key = (forward.branch, chunk)
+            rate = None
+            if key in self._rates:
+                _, x_last, o_last = self._rates[key]
+                moved = float((x - x_last).abs().mean())
+                rate = float((o - o_last).abs().mean()) / moved if moved > 0 else None
+            self._rates[key] = (rate, x, o)
+
+    def _reuse_offsets(self, latent: torch.Tensor, output: torch.Tensor, window: Window, forward: _Forward) -> torch.Tensor:
+        """Store ``o − x`` of the computed chunks; give the reused ones ``x + (o − x)`` of their last computation."""
+        frame_dim = 2
+        output = output.clone()
+        for chunk in forward.active:
+            first, stop = window.block_frames(chunk)
+            key = (forward.branch, chunk)
+            x = latent.narrow(frame_dim, first, stop - first).float()
+            if chunk in forward.computed:
+                self._offsets[key] = output.narrow(frame_dim, first, stop - first).float() - x
+            elif key in self._offsets:
+                output.narrow(frame_dim, first, stop - first).copy_(x + self._offsets[key])
+        return output
 
     def reused_output(self, call: DenoiserCall) -> torch.Tensor:
         raise AssertionError("FlowCache computes every denoiser call and reuses per chunk")
@@ -317,8 +361,13 @@ class FlowCachePolicy(StepPolicy):
                 continue
             local = chunk - forward.first_chunk
             rows = (local * per_chunk, (local + 1) * per_chunk)
-            signal = (modulation.select(token_dim, rows[0]) if self.config.metric == "modulation" and per_token
-                      else hidden_states[:, rows[0]:rows[1]])
+            if self.config.metric == "rate":
+                first_frame, stop_frame = window.block_frames(chunk)
+                signal = self._latent.narrow(2, first_frame, stop_frame - first_frame)
+            elif self.config.metric == "modulation" and per_token:
+                signal = modulation.select(token_dim, rows[0])
+            else:
+                signal = hidden_states[:, rows[0]:rows[1]]
             if not self._computes(forward.branch, chunk, window.block_step(forward.iteration, chunk), window, signal):
                 reused.append(chunk)
         forward.computed = [chunk for chunk in forward.forwarded if chunk not in reused]
@@ -354,7 +403,15 @@ class FlowCachePolicy(StepPolicy):
                 or previous is None or key not in self._residuals):
             self._accumulated[key] = 0.0
             return True
-        change = relative_l1(signal, previous)
+        if config.metric == "rate":
+            rate, _, o_last = self._rates.get(key, (None, None, None))
+            if rate is None:
+                self._accumulated[key] = 0.0
+                return True
+            scale = float(o_last.abs().mean())
+            change = rate * float((signal.float() - previous.float()).abs().mean()) / scale if scale > 0 else math.inf
+        else:
+            change = relative_l1(signal, previous)
         if config.rescale is not None:
             change = sum(coefficient * change ** power
                          for power, coefficient in enumerate(reversed(config.rescale)))

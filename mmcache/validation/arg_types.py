@@ -81,3 +81,11 @@ def seed_list(text: str) -> tuple[int, ...]:
 
 # what ``mmcache.pipelines.loader`` accepts as a dtype name
 DTYPES = ("float32", "fp32", "float16", "fp16", "bfloat16", "bf16")
+
+
+def open_fraction(text: str) -> float:
+    """A number in (0, 1) (a budget: the fraction of something kept)."""
+    value = _number(text, float)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expects a fraction between 0 and 1 (exclusive), got {text!r}.")
+    return value

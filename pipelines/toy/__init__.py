@@ -1,7 +1,5 @@
-"""Bundled reference models trained by the project on a synthetic shapes world: its data and caption grammar
-(``captions``, ``data``), the prompt-adherence checker (``detector``), how ``toy-t2v``, ``toy-df`` and ``toy-ar``
-are built and trained (``configs``, ``train``, ``recipes``) and evaluated (``evaluate``); ``models/`` holds them,
-loadable with ``DiffusionPipeline.from_pretrained``."""
+"""The bundled models (``models/``: toy-t2v, toy-df, toy-ar), their synthetic shapes world (``captions``, ``data``),
+adherence detector (``detector``), training (``configs``, ``train``, ``recipes``) and evaluation (``evaluate``)."""
 
 from .captions import CaptionSpec, held_out_specs, parse_caption, train_specs
 from .data import make_clip, make_dataset

@@ -6,24 +6,16 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from collections.abc import Sequence
 
-import numpy as np
-
-COLOURS: dict[str, tuple[int, int, int]] = {
-    "red": (225, 35, 35), "yellow": (235, 215, 30), "green": (30, 190, 60), "blue": (40, 80, 235),
-    "purple": (165, 55, 220),
-}
+COLOURS: dict[str, tuple[int, int, int]] = {"red": (225, 35, 35), "yellow": (235, 215, 30), "green": (30, 190, 60),
+                                             "blue": (40, 80, 235), "purple": (165, 55, 220)}
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle")
 # Unit step in image coordinates (x right, y down).
 MOTIONS: dict[str, tuple[int, int]] = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
 BACKGROUNDS: dict[str, tuple[int, int, int]] = {"black": (0, 0, 0), "gray": (110, 110, 110), "white": (235, 235, 235)}
 TEMPLATE = "a {colour} {shape} moving {motion} on a {background} background"
-_CAPTION = re.compile(
-    r"^\s*(?:an?\s+)?(?P<colour>\w+)\s+(?P<shape>\w+)\s+moving\s+(?P<motion>\w+)"
-    r"(?:\s+on\s+(?:an?\s+)?(?P<background>\w+)(?:\s+background)?)?\s*[.!]?\s*$",
-    re.IGNORECASE,
-)
+_CAPTION = re.compile(r"^\s*(?:an?\s+)?(?P<colour>\w+)\s+(?P<shape>\w+)\s+moving\s+(?P<motion>\w+)"
+                      r"(?:\s+on\s+(?:an?\s+)?(?P<background>\w+)(?:\s+background)?)?\s*[.!]?\s*$", re.IGNORECASE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,10 +32,6 @@ class CaptionSpec:
                                      (self.motion, MOTIONS, "motion"), (self.background, BACKGROUNDS, "background")):
             if value not in options:
                 raise ValueError(f"Unknown {what} {value!r}; choose one of {sorted(options)}.")
-
-    @property
-    def triplet(self) -> tuple[str, str, str]:
-        return (self.colour, self.shape, self.motion)
 
     @property
     def text(self) -> str:
@@ -64,8 +52,7 @@ def parse_caption(text: str) -> CaptionSpec:
 
 
 def is_held_out(spec: CaptionSpec) -> bool:
-    """True for the 15 of 60 triplets kept out of training: a Latin-square pattern, so every word and every
-    pair of words still occurs in training."""
+    """The 15 of 60 triplets kept out of training (a Latin square: every word pair still occurs in training)."""
     return (list(COLOURS).index(spec.colour) + SHAPES.index(spec.shape) + list(MOTIONS).index(spec.motion)) % 4 == 0
 
 
@@ -81,12 +68,3 @@ def train_specs() -> list[CaptionSpec]:
 def held_out_specs() -> list[CaptionSpec]:
     return [spec for spec in all_specs() if is_held_out(spec)]
 
-
-def on_backgrounds(specs: list[CaptionSpec], backgrounds: Sequence[str] | None) -> list[CaptionSpec]:
-    """``specs`` on ``backgrounds`` only (their order kept), or all of them when it is ``None``."""
-    return [spec for spec in specs if backgrounds is None or spec.background in backgrounds]
-
-
-def spread(specs: list[CaptionSpec], count: int) -> list[CaptionSpec]:
-    """``count`` captions evenly spread over ``specs`` (so every colour and motion appears)."""
-    return [specs[i] for i in np.linspace(0, len(specs) - 1, min(count, len(specs))).round().astype(int)]

@@ -11,7 +11,7 @@ from diffusers import AutoencoderKLWan, SkyReelsV2Transformer3DModel, UniPCMulti
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast, UMT5Config, UMT5EncoderModel
 
-from ..loader import DEFAULTS_FILE, pipeline_folder
+from ..saving import DEFAULTS_FILE, save_component
 from .captions import vocabulary_words
 
 SIZE = 64  # frame height and width
@@ -25,23 +25,16 @@ SPECIAL_TOKENS = ("<pad>", "</s>", "<unk>")
 PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
 MAX_CAPTION_TOKENS = 16  # longest caption of the grammar (10 words + </s>) with room to spare
 
-T2V_DEFAULTS: dict[str, Any] = {
-    "height": SIZE, "width": SIZE, "num_frames": NUM_FRAMES, "num_inference_steps": 30, "guidance_scale": 5.0,
-    "negative_prompt": "",
-}
+T2V_DEFAULTS: dict[str, Any] = {"height": SIZE, "width": SIZE, "num_frames": NUM_FRAMES, "num_inference_steps": 30,
+                                "guidance_scale": 5.0, "negative_prompt": ""}
 # Asynchronous diffusion forcing: each latent frame lags the previous one by ``ar_step`` sampler steps, so
 # earlier frames settle first and later ones are drawn given them (toy-df keeps the motion far more often so).
-DF_DEFAULTS: dict[str, Any] = {
-    **T2V_DEFAULTS, "num_frames": 41,
-    "extra": {"base_num_frames": NUM_FRAMES, "overlap_history": 9, "addnoise_condition": 0, "ar_step": 3},
-}
+DF_DEFAULTS: dict[str, Any] = {**T2V_DEFAULTS, "num_frames": 41, "extra": {
+    "base_num_frames": NUM_FRAMES, "overlap_history": 9, "addnoise_condition": 0, "ar_step": 3}}
 # Block-causal diffusion forcing (toy-ar): blocks of 2 latent frames, windows of 21 frames (6 latent frames, 3
 # blocks), each carrying a 1-block clean prefix (5 frames) over from the last. 45 frames = 12 latent frames = 6 blocks.
-AR_DEFAULTS: dict[str, Any] = {
-    **T2V_DEFAULTS, "num_frames": 45,
-    "extra": {"causal_block_size": 2, "base_num_frames": 21, "overlap_history": 5, "ar_step": 3,
-              "addnoise_condition": 0},
-}
+AR_DEFAULTS: dict[str, Any] = {**T2V_DEFAULTS, "num_frames": 45, "extra": {
+    "causal_block_size": 2, "base_num_frames": 21, "overlap_history": 5, "ar_step": 3, "addnoise_condition": 0}}
 
 
 def latent_frames(num_frames: int) -> int:
@@ -50,10 +43,9 @@ def latent_frames(num_frames: int) -> int:
 
 def build_vae() -> AutoencoderKLWan:
     """Causal 3D VAE, 4× temporal and 4× spatial compression, 8 latent channels."""
-    return AutoencoderKLWan(
-        base_dim=24, z_dim=Z_DIM, dim_mult=[1, 2, 2], num_res_blocks=1, temperal_downsample=[True, True],
-        latents_mean=[0.0] * Z_DIM, latents_std=[1.0] * Z_DIM, scale_factor_temporal=TEMPORAL, scale_factor_spatial=4,
-    )
+    return AutoencoderKLWan(base_dim=24, z_dim=Z_DIM, dim_mult=[1, 2, 2], num_res_blocks=1,
+                            temperal_downsample=[True, True], latents_mean=[0.0] * Z_DIM, latents_std=[1.0] * Z_DIM,
+                            scale_factor_temporal=TEMPORAL, scale_factor_spatial=4)
 
 
 def vocabulary() -> dict[str, int]:
@@ -61,12 +53,20 @@ def vocabulary() -> dict[str, int]:
     return {token: index for index, token in enumerate(list(SPECIAL_TOKENS) + vocabulary_words())}
 
 
-def build_tokenizer() -> PreTrainedTokenizerFast:
-    """Word-level caption tokenizer with T5 conventions (``</s>`` appended): lower-cased, punctuation dropped,
-    words outside the grammar ``<unk>``."""
-    backend = Tokenizer(models.WordLevel(vocab=vocabulary(), unk_token="<unk>"))
-    backend.normalizer = normalizers.Sequence([normalizers.Lowercase(), normalizers.Replace(Regex(r"[^a-z\s]"), " ")])
+def word_level_backend(vocab: dict[str, int], spellings: dict[str, str] | None = None) -> Tokenizer:
+    """A word-level ``tokenizers`` model over ``vocab``: lower-cased, each ``spellings`` word replaced by its
+    entry, punctuation dropped, split on whitespace; other words map to ``<unk>``."""
+    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    steps = [normalizers.Lowercase()]
+    steps += [normalizers.Replace(Regex(rf"\b{word}\b"), spelled) for word, spelled in (spellings or {}).items()]
+    backend.normalizer = normalizers.Sequence([*steps, normalizers.Replace(Regex(r"[^a-z\s]"), " ")])
     backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return backend
+
+
+def build_tokenizer() -> PreTrainedTokenizerFast:
+    """The caption tokenizer, with T5 conventions (``</s>`` appended) so Wan pipelines call it like UMT5's."""
+    backend = word_level_backend(vocabulary())
     backend.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", EOS_ID)])
     return PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
                                    model_max_length=512)
@@ -77,53 +77,24 @@ def build_text_encoder() -> UMT5EncoderModel:
     return UMT5EncoderModel(UMT5Config(
         vocab_size=len(vocabulary()), d_model=TEXT_DIM, d_kv=16, d_ff=4 * TEXT_DIM, num_layers=2, num_heads=4,
         relative_attention_num_buckets=16, relative_attention_max_distance=32, dropout_rate=0.0,
-        pad_token_id=PAD_ID, eos_token_id=EOS_ID, decoder_start_token_id=PAD_ID,
-    ))
+        pad_token_id=PAD_ID, eos_token_id=EOS_ID, decoder_start_token_id=PAD_ID))
 
 
-def transformer_config(patch: int = PATCH) -> dict[str, Any]:
-    """Wan-style DiT: 6 layers, 4 heads × 32, patches of ``patch``² latent pixels."""
-    return dict(
-        patch_size=(1, patch, patch), num_attention_heads=4, attention_head_dim=32, in_channels=Z_DIM,
-        out_channels=Z_DIM, text_dim=TEXT_DIM, freq_dim=64, ffn_dim=512, num_layers=6, rope_max_seq_len=64,
-    )
-
-
-def build_t2v_transformer(patch: int = PATCH) -> WanTransformer3DModel:
-    return WanTransformer3DModel(**transformer_config(patch))
-
-
-def build_df_transformer(patch: int = PATCH, block: int = 1) -> SkyReelsV2Transformer3DModel:
-    """The same backbone with per-frame timesteps: bidirectional for ``block`` 1 (toy-df), else block-causal
-    over blocks of ``block`` latent frames (toy-ar)."""
-    return SkyReelsV2Transformer3DModel(**transformer_config(patch), num_frame_per_block=block)
+def build_transformer(patch: int = PATCH,
+                      block: int | None = None) -> WanTransformer3DModel | SkyReelsV2Transformer3DModel:
+    """Wan-style DiT (6 layers, 4 heads × 32, ``patch``² latent pixels a token); with ``block``, the same backbone
+    with per-frame timesteps (SkyReels-V2's), block-causal over ``block`` latent frames above 1 (toy-ar)."""
+    config = dict(patch_size=(1, patch, patch), num_attention_heads=4, attention_head_dim=32, in_channels=Z_DIM,
+                  out_channels=Z_DIM, text_dim=TEXT_DIM, freq_dim=64, ffn_dim=512, num_layers=6, rope_max_seq_len=64)
+    if block is None:
+        return WanTransformer3DModel(**config)
+    return SkyReelsV2Transformer3DModel(**config, num_frame_per_block=block)
 
 
 def build_scheduler(flow_shift: float = FLOW_SHIFT) -> UniPCMultistepScheduler:
     """The Wan 2.1 scheduler: UniPC on flow-matching sigmas with a shift."""
     return UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=flow_shift,
                                    num_train_timesteps=1000)
-
-
-def exported(source: str | Path, part: str) -> Any:
-    """The ``"transformer"`` (as a Wan transformer: toy-df's loads too) or ``"text_encoder"`` of an exported
-    pipeline (a folder or a bundled name)."""
-    model = WanTransformer3DModel if part == "transformer" else UMT5EncoderModel
-    return model.from_pretrained(str(pipeline_folder(source) / part))
-
-
-def forget_source_paths(folder: Path) -> None:
-    """Drop ``_name_or_path`` (often an absolute path on the training machine) from every ``config.json``."""
-    for config in Path(folder).rglob("config.json"):
-        values = json.loads(config.read_text())
-        if values.pop("_name_or_path", None) is not None:
-            config.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
-
-
-def save_component(model: Any, folder: Path) -> None:
-    """``save_pretrained`` (safetensors), without the path it was loaded from."""
-    model.save_pretrained(str(folder), safe_serialization=True)
-    forget_source_paths(folder)
 
 
 def save_pipeline(pipeline_class: type, folder: Path, defaults: dict[str, Any], flow_shift: float,

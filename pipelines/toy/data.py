@@ -1,9 +1,6 @@
-"""Deterministic synthetic clips: clip ``index`` of ``(seed, split)`` is always the same video.
-
-One flat shape moves on a flat background on a torus (it re-enters on the other side, so a motion can last
-any number of frames), drawn 4× supersampled and area-averaged (anti-aliased edges, smooth sub-pixel motion).
-Splits: ``"train"`` and ``"held_out"`` draw captions of their triplets, ``"all"`` from every caption.
-"""
+"""Deterministic synthetic clips: clip ``index`` of ``(seed, split)`` is always the same video. One flat shape moves
+on a flat background on a torus (so a motion can last any number of frames), drawn 4× supersampled and
+area-averaged; ``"train"`` and ``"held_out"`` clips show captions of their split, ``"all"`` any caption."""
 
 from __future__ import annotations
 
@@ -47,12 +44,10 @@ class Clip:
 
 def sample_params(rng: np.random.Generator) -> MotionParams:
     """Random nuisances: position anywhere, 1.5–2.5 px/frame and radius 8–11 px at 64×64, colour jitter."""
-    return MotionParams(
-        x0=float(rng.uniform(0, 1)), y0=float(rng.uniform(0, 1)),
-        speed=float(rng.uniform(1.5, 2.5) / 64), radius=float(rng.uniform(8, 11) / 64),
-        colour_jitter=tuple(int(v) for v in rng.integers(-12, 13, size=3)),
-        background_jitter=int(rng.integers(-8, 9)),
-    )
+    return MotionParams(x0=float(rng.uniform(0, 1)), y0=float(rng.uniform(0, 1)),
+                        speed=float(rng.uniform(1.5, 2.5) / 64), radius=float(rng.uniform(8, 11) / 64),
+                        colour_jitter=tuple(int(v) for v in rng.integers(-12, 13, size=3)),
+                        background_jitter=int(rng.integers(-8, 9)))
 
 
 def _jittered(rgb: tuple[int, int, int], offsets: tuple[int, ...]) -> tuple[int, int, int]:
@@ -84,8 +79,7 @@ def render_clip(spec: CaptionSpec, params: MotionParams, num_frames: int = 17, s
     ys = np.mod((params.y0 + dy * params.speed * t) * size, size)
     frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
     for index, (cx, cy) in enumerate(zip(xs, ys)):
-        canvas = np.empty((size * SUPERSAMPLE, size * SUPERSAMPLE, 3), dtype=np.uint8)
-        canvas[:] = background
+        canvas = np.full((size * SUPERSAMPLE, size * SUPERSAMPLE, 3), background, dtype=np.uint8)
         for ox in (-size, 0, size):  # copies across the wrap-around edges
             for oy in (-size, 0, size):
                 if abs(cx + ox - size / 2) < size / 2 + 2 * radius and abs(cy + oy - size / 2) < size / 2 + 2 * radius:

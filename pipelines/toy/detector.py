@@ -1,10 +1,6 @@
-"""Prompt-adherence checker for shapes-world videos: classical colour segmentation and centroid tracking.
-
-Colour: hue classes (OpenCV HSV) of the palette; the prompted colour must dominate the chromatic pixels and
-be visible in most frames. Direction: the mean velocity of that colour's centroid, tracked on the torus, must
-point along the prompted motion, fast enough and mostly along that axis. Shape, where feasible: the fill ratio
-of the blob's bounding box (square ≈ 1, circle ≈ π/4, triangle ≈ 1/2). Thresholds scale with the frame size.
-"""
+"""Prompt-adherence checker for shapes-world videos: the prompted colour must dominate the chromatic pixels in most
+frames, its centroid (tracked on the torus) move along the prompted motion, and its blob's bounding-box fill ratio
+(square ≈ 1, circle ≈ π/4, triangle ≈ 1/2) fit the shape."""
 
 from __future__ import annotations
 
@@ -38,8 +34,7 @@ class AdherenceScore:
     details: dict[str, Any]
 
     @property
-    def ok(self) -> bool:
-        """Colour and direction right, and the shape not judged wrong."""
+    def ok(self) -> bool:  # colour and direction right, and the shape not judged wrong
         return self.colour_ok and self.direction_ok and self.shape_ok is not False
 
 
@@ -100,8 +95,7 @@ def classify_direction(velocity: tuple[float, float] | None, size: int) -> str |
 
 
 def fill_ratio(mask: np.ndarray) -> float | None:
-    """Pixels of the largest blob over its bounding-box area (the mask rolled to put its centroid in the
-    middle, which reassembles an object crossing an edge); ``None`` if it touches the border."""
+    """Largest blob's pixels over its bounding box (centred on the torus); ``None`` if it touches the border."""
     h, w = mask.shape
     if mask.sum() < MIN_AREA_FRACTION * h * w:
         return None
@@ -125,6 +119,13 @@ def classify_shape(masks: np.ndarray) -> tuple[str | None, float | None]:
     return ("triangle" if ratio < low else "square" if ratio > high else "circle"), ratio
 
 
+def classify_background(frames: np.ndarray, labels: np.ndarray) -> str:
+    """Nearest background name to the median grey level of the non-object pixels."""
+    rest = frames[labels < 0]
+    level = float(np.median(rest.mean(-1))) if len(rest) else 0.0
+    return min(BACKGROUNDS, key=lambda name: abs(np.mean(BACKGROUNDS[name]) - level))
+
+
 def score_video(frames: np.ndarray, caption: str | CaptionSpec) -> AdherenceScore:
     """Score a video (``[T, H, W, 3]``, uint8 or float in [0, 1]) against its caption."""
     spec = caption if isinstance(caption, CaptionSpec) else parse_caption(caption)
@@ -140,16 +141,12 @@ def score_video(frames: np.ndarray, caption: str | CaptionSpec) -> AdherenceScor
     velocity = track_velocity(tracked)
     direction = classify_direction(velocity, min(h, w))
     shape, ratio = classify_shape(tracked)
-    rest = frames[labels < 0]  # the background: nearest grey level to the median of the non-object pixels
-    level = float(np.median(rest.mean(-1))) if len(rest) else 0.0
-    details = {
-        "caption": spec.text, "dominant_colour": dominant,
-        "colour_fractions": {name: float(c / (t * h * w)) for name, c in zip(names, counts)},
-        "visible_fraction": visible,
-        "velocity_px_per_frame": None if velocity is None else [float(v) for v in velocity],
-        "direction": direction, "shape": shape, "fill_ratio": ratio,
-        "background": min(BACKGROUNDS, key=lambda name: abs(np.mean(BACKGROUNDS[name]) - level)),
-    }
+    details = {"caption": spec.text, "dominant_colour": dominant,
+               "colour_fractions": {name: float(c / (t * h * w)) for name, c in zip(names, counts)},
+               "visible_fraction": visible,
+               "velocity_px_per_frame": None if velocity is None else [float(v) for v in velocity],
+               "direction": direction, "shape": shape, "fill_ratio": ratio,
+               "background": classify_background(frames, labels)}
     return AdherenceScore(colour_ok, None if shape is None else shape == spec.shape, direction == spec.motion, details)
 
 
@@ -157,8 +154,7 @@ def score_segments(frames: np.ndarray, caption: str | CaptionSpec, length: int =
                    stride: int | None = None) -> list[AdherenceScore]:
     """Scores of consecutive windows of ``length`` frames (for long videos: is the caption kept all along?)."""
     frames = as_uint8_video(frames)
-    stride = stride or length
-    starts = list(range(0, max(1, len(frames) - length + 1), stride))
+    starts = list(range(0, max(1, len(frames) - length + 1), stride or length))
     if starts[-1] + length < len(frames):
         starts.append(len(frames) - length)
     return [score_video(frames[s:s + length], caption) for s in starts]

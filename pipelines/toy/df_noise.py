@@ -1,12 +1,7 @@
-"""Per-frame noise levels for diffusion-forcing training: a mixture of the patterns the sampler shows the model.
-
-``independent``: every frame its own σ; ``shared``: one σ for all (synchronous sampling); ``prefix``: the first
-1-4 frames clean (σ 0, or the small σ of ``addnoise_condition``), the rest at one σ (a long video continued
-from ``overlap_history`` frames); ``monotone``: independent σ sorted so later frames are noisier;
-``staircase``: the asynchronous sampler's own pattern (``ar_step`` > 0): frame ``i`` is ``lag`` sampler steps
-behind frame ``i - 1``, frames not started are pure noise, finished ones clean, half the time after a clean
-prefix. Clean frames get no loss. A block-causal model (toy-ar) draws the same patterns per block.
-"""
+"""Per-frame noise levels for diffusion-forcing training, a mixture of the patterns the sampler shows the model:
+``independent`` σ; one ``shared`` σ; a clean ``prefix`` of 1-4 frames (σ 0 or ``addnoise_condition``'s small σ)
+before one σ (a continued long video); ``monotone`` (sorted) σ; the asynchronous sampler's ``staircase`` (each frame
+``lag`` steps behind the last, sometimes after a clean prefix). Clean frames get no loss; toy-ar draws per block."""
 
 from __future__ import annotations
 
@@ -37,8 +32,7 @@ def check_mode_weights(weights: Sequence[float]) -> tuple[float, ...]:
 
 @lru_cache(maxsize=None)
 def sampler_sigmas(steps: int, shift: float) -> torch.Tensor:
-    """σ of a sampler row index as ``generate_timestep_matrix`` counts: 0 not started (1), ``1..steps`` the
-    schedule, ``steps + 1`` finished (0). Cached: index it, never modify it in place."""
+    """σ by ``generate_timestep_matrix``'s row index: 0 not started (σ 1), 1..steps, steps + 1 done (σ 0). Cached."""
     scheduler = build_scheduler(shift)
     scheduler.set_timesteps(steps)
     return torch.cat([torch.ones(1), scheduler.sigmas[:steps].float(), torch.zeros(1)])
@@ -46,8 +40,7 @@ def sampler_sigmas(steps: int, shift: float) -> torch.Tensor:
 
 def staircase_sigmas(rng: np.random.Generator, frames: int, shift: float) -> tuple[torch.Tensor, torch.Tensor]:
     """One asynchronous-sampler pattern and its loss weights."""
-    steps = int(rng.choice(STAIRCASE_STEPS))
-    lag = int(rng.choice(STAIRCASE_LAGS))
+    steps, lag = int(rng.choice(STAIRCASE_STEPS)), int(rng.choice(STAIRCASE_LAGS))
     prefix = min(int(rng.integers(1, MAX_PREFIX)), frames - 1) if rng.random() < 0.5 else 0
     moving = frames - prefix
     # The first moving frame's row, so that at least the last frame still needs denoising (row <= steps).
@@ -59,8 +52,8 @@ def staircase_sigmas(rng: np.random.Generator, frames: int, shift: float) -> tup
 
 def frame_sigmas(rng: np.random.Generator, draws: torch.Tensor, frames: int, weights: Sequence[float] = MODE_WEIGHTS,
                  shift: float = FLOW_SHIFT, block: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-frame σ ``[frames]`` and loss weights for one sample: ``draws`` are shifted uniform σ, ``weights``
-    the probability of each mode, ``block`` the latent frames that share one level."""
+    """Per-frame σ ``[frames]`` and loss weights of one sample, from shifted uniform ``draws``; ``weights`` are the
+    modes' probabilities, ``block`` the latent frames that share a level."""
     if block > 1:
         sigmas, weight = frame_sigmas(rng, draws, frames // block, weights, shift)
         return sigmas.repeat_interleave(block), weight.repeat_interleave(block)
@@ -83,8 +76,7 @@ def frame_sigmas(rng: np.random.Generator, draws: torch.Tensor, frames: int, wei
 
 
 def clip_start_offsets(offsets: np.ndarray, loss_weights: torch.Tensor) -> np.ndarray:
-    """Window offsets, with every window whose first latent frame carries a loss (``loss_weights[:, 0] > 0``)
-    moved to the clip's start: the VAE encodes a clip's first latent frame from one pixel frame, later ones from
-    four, so a window cut mid-clip would teach a first latent that decodes with a colour cast. Windows starting
-    with a clean prefix keep their offset: they are how a long video continues."""
+    """Window offsets, with every window whose first latent frame carries a loss moved to the clip's start (the
+    VAE encodes a clip's first latent frame from one pixel frame, later ones from four); windows starting with a
+    clean prefix keep theirs: they are how a long video continues."""
     return np.where((loss_weights[:, 0] > 0.0).numpy(), 0, offsets)

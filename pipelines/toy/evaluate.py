@@ -1,10 +1,6 @@
 """Measure a toy model: prompt adherence, VAE PSNR, speed, long-video coherence, per-step output change.
 
-    python -m mmcache.pipelines.toy.evaluate --model toy-t2v --out runs/toy/eval-t2v
-    python -m mmcache.pipelines.toy.evaluate --model toy-df --prompts 45 --long-frames 41 \
-        --skip adherence psnr timing curve --out runs/toy/eval-df
-    python -m mmcache.pipelines.toy.evaluate --model toy-ar --prompts 45 --long-frames 45 85 \
-        --skip adherence psnr timing curve --out runs/toy/eval-ar
+    python -m mmcache.pipelines.toy.evaluate --model toy-ar --long-frames 45 85 --skip psnr timing curve
 
 Writes ``report.json`` and ``output_change.png`` (relative change of the transformer output between
 consecutive steps of a 50-step trajectory, per CFG branch) into ``--out`` and prints the report.
@@ -24,15 +20,13 @@ from diffusers import DiffusionPipeline
 
 from mmcache.files import atomic_write_json
 
-from ..call_defaults import flat_call_settings
+from ..call_defaults import flat_call_settings, with_call_defaults
 from ..loader import pipeline_folder_or_usage_error, read_defaults
 from .captions import CaptionSpec, held_out_specs
-from .configs import NUM_FRAMES, SIZE, latent_frames
+from .configs import NUM_FRAMES
 from .data import EVAL_SEED, make_dataset
 from .detector import keeps_first_segment, score_segments, score_video
 from .train_vae import reconstruction_psnr
-
-PSNR_CLIPS = 32
 
 
 def generate_frames(pipe: Any, prompt: str, seed: int, **call: Any) -> np.ndarray:
@@ -54,10 +48,8 @@ def adherence(pipe: Any, specs: Sequence[CaptionSpec], seed: int = 0, **call: An
 
 def long_video_coherence(pipe: Any, specs: Sequence[CaptionSpec], seed: int = 0, window: int = 17,
                          **call: Any) -> dict[str, Any]:
-    """For long videos, the fraction whose every ``window``-frame segment keeps the caption's colour and direction
-    (``coherent``), and whose segments all keep the first segment's (``self_consistent``: what the continuation
-    adds). ``videos`` lists what the detector saw per window ("red left"); ``coherent_by_background`` maps each
-    background to [coherent videos, videos]."""
+    """Fractions of long videos whose every ``window``-frame segment keeps the caption's colour and direction
+    (``coherent``) or the first segment's (``self_consistent``); per video, what each window showed ("red left")."""
     totals = dict.fromkeys(("coherent", "colour_all_segments", "direction_all_segments", "self_consistent"), 0)
     videos, by_background = [], {}
     for index, spec in enumerate(specs):
@@ -68,9 +60,8 @@ def long_video_coherence(pipe: Any, specs: Sequence[CaptionSpec], seed: int = 0,
         totals["colour_all_segments"] += all(s.colour_ok for s in segments)
         totals["direction_all_segments"] += all(s.direction_ok for s in segments)
         totals["self_consistent"] += keeps_first_segment(segments)
-        counts = by_background.setdefault(spec.background, [0, 0])
-        counts[0] += kept
-        counts[1] += 1
+        counts = by_background.setdefault(spec.background, [0, 0])  # [coherent videos, videos]
+        counts[0], counts[1] = counts[0] + kept, counts[1] + 1
         videos.append({"caption": spec.text, "coherent": kept,
                        "windows": [f"{s.details['dominant_colour']} {s.details['direction']}" for s in segments]})
     n = max(1, len(specs))
@@ -87,19 +78,15 @@ def output_change_curve(pipe: Any, prompt: str, steps: int, seed: int, call: dic
     finally:
         handle.remove()
     branches = 2 if call.get("guidance_scale", 1.0) > 1.0 else 1
-    curves: dict[str, list[float]] = {}
-    for branch, name in zip(range(branches), ("cond", "uncond")):
-        series = outputs[branch::branches]
-        curves[name] = [float((b - a).norm() / a.norm().clamp_min(1e-12)) for a, b in zip(series, series[1:])]
-    return curves
+    series = {name: outputs[branch::branches] for branch, name in zip(range(branches), ("cond", "uncond"))}
+    return {name: [float((b - a).norm() / a.norm().clamp_min(1e-12)) for a, b in zip(values, values[1:])]
+            for name, values in series.items()}
 
 
 def plot_curves(curves: dict[str, list[float]], path: Path, title: str) -> None:
     import matplotlib
-
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     figure, axis = plt.subplots(figsize=(6, 3.5))
     for name, values in curves.items():
         axis.plot(range(1, len(values) + 1), values, marker=".", label=name)
@@ -127,7 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="toy-t2v", help="toy-t2v, toy-df, toy-ar or a pipeline folder")
     parser.add_argument("--out", type=Path, default=Path("runs/toy/eval"))
     parser.add_argument("--prompts", type=int, default=45, help="held-out prompts (at most 45)")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--psnr-clips", type=int, default=32)
     parser.add_argument("--long-frames", type=int, nargs="*", default=None,
                         help="video lengths for the long-video coherence check (diffusion-forcing models)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["adherence", "psnr", "timing", "curve", "long"])
@@ -138,34 +127,31 @@ def main(argv: list[str] | None = None) -> None:
     call = flat_call_settings(defaults)
     # Training-length videos (a diffusion-forcing model's window), with its sampler settings (``ar_step``, ...).
     short_call = {**call, "num_frames": call.get("base_num_frames", NUM_FRAMES)}
-    block = call.get("causal_block_size", 1)
-    if any(latent_frames(frames) % block for frames in args.long_frames or []):
-        parser.error(f"--long-frames: {args.model} draws blocks of {block} latent frames; give lengths of "
-                     f"4·{block}·k − 3 frames (e.g. 45, 85).")
-    pipe = DiffusionPipeline.from_pretrained(str(folder))
+    # a block-causal model makes a length that is not whole blocks (41 frames) by rounding up and cropping
+    pipe = with_call_defaults(DiffusionPipeline.from_pretrained(str(folder)), defaults)
     pipe.set_progress_bar_config(disable=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"model": str(folder), "defaults": defaults, "seed": 0, "call": call}
+    report: dict[str, Any] = {"model": str(folder), "defaults": defaults, "seed": args.seed, "call": call}
     specs = held_out_specs()[: args.prompts]
     if "adherence" not in args.skip:
-        report["held_out_adherence"] = adherence(pipe, specs, **short_call)
+        report["held_out_adherence"] = adherence(pipe, specs, seed=args.seed, **short_call)
         print("adherence", report["held_out_adherence"], flush=True)
     if "psnr" not in args.skip:
-        scores = reconstruction_psnr(pipe.vae, make_dataset(EVAL_SEED, PSNR_CLIPS, "held_out", NUM_FRAMES, SIZE)[0])
+        scores = reconstruction_psnr(pipe.vae, make_dataset(EVAL_SEED, args.psnr_clips, "held_out", NUM_FRAMES)[0])
         report["vae_psnr_db"] = {"mean": float(np.mean(scores)), "min": float(np.min(scores)), "clips": len(scores)}
         print("psnr", report["vae_psnr_db"], flush=True)
     if "timing" not in args.skip:
         report["default_video_timing"] = time_default_video(pipe, call)
         print("timing", report["default_video_timing"], flush=True)
     if "curve" not in args.skip:
-        curves = output_change_curve(pipe, specs[0].text, 50, 0, short_call)
+        curves = output_change_curve(pipe, specs[0].text, 50, args.seed, short_call)
         report["output_change_50_steps"] = curves
         plot_curves(curves, args.out / "output_change.png", f"{folder.name}: per-step output change (50 steps)")
         print("curve cond", np.round(curves["cond"], 3).tolist(), flush=True)
     if "extra" in defaults and "long" not in args.skip:  # a diffusion-forcing model
         report["long_video"] = {}
         for frames in args.long_frames or [call["num_frames"]]:
-            result = long_video_coherence(pipe, specs, **{**call, "num_frames": frames})
+            result = long_video_coherence(pipe, specs, seed=args.seed, **{**call, "num_frames": frames})
             report["long_video"][str(frames)] = result
             print("long video", frames, {k: v for k, v in result.items() if k != "videos"}, flush=True)
     print(f"report: {atomic_write_json(args.out / 'report.json', report)}")  # a reader never sees half a report

@@ -1,8 +1,5 @@
-"""Train the bundled reference models: ``python -m mmcache.pipelines.toy.train <stage> [options]``.
-
-Each training stage is reproducible from ``--seed`` and resumable: rerun the same command to continue.
-Stage options: ``python -m mmcache.pipelines.toy.train <stage> --help``.
-"""
+"""Train the bundled reference models: ``python -m mmcache.pipelines.toy.train <stage> [options]`` (``<stage> --help``
+lists a stage's options). Each stage is reproducible from ``--seed`` and resumable: rerun the same command."""
 
 from __future__ import annotations
 
@@ -11,26 +8,27 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
-from ..loader import BUNDLED, MODELS_DIR, ModelNotFoundError
-from . import common, denoiser, train_vae
-from .configs import forget_source_paths
+from ..loader import MODELS_DIR, VIDEO_BUNDLED, ModelNotFoundError
+from ..saving import forget_source_paths
+from ..training import add_device_arguments, stage_parsers
+from . import denoiser, train_vae
 from .recipes import TARGETS, steps_for
 
 COMMAND = "python -m mmcache.pipelines.toy.train"
-STAGES = {  # name: (add_arguments, run); the first line of run's docstring is the stage's help
-    "vae": (train_vae.add_arguments, train_vae.train_vae),
-    "latents": (train_vae.add_latents_arguments, train_vae.encode_latents),
-    "t2v": (denoiser.add_t2v_arguments, denoiser.train_t2v),
-    "df": (denoiser.add_df_arguments, denoiser.train_df),
-    "anchors": (train_vae.add_anchors_arguments, train_vae.sample_anchors),
+STAGES = {  # the first line of each run's docstring is the stage's help
+    "vae": SimpleNamespace(add_arguments=train_vae.add_arguments, run=train_vae.train_vae),
+    "latents": SimpleNamespace(add_arguments=train_vae.add_latents_arguments, run=train_vae.encode_latents),
+    "t2v": SimpleNamespace(add_arguments=denoiser.add_t2v_arguments, run=denoiser.train_t2v),
+    "df": SimpleNamespace(add_arguments=denoiser.add_df_arguments, run=denoiser.train_df),
+    "anchors": SimpleNamespace(add_arguments=train_vae.add_anchors_arguments, run=train_vae.sample_anchors),
 }
 
 
 def install(pipelines: dict[str, Path], models_dir: Path = MODELS_DIR, vae: Path | None = None) -> None:
-    """Replace bundled folders (``{"toy-df": exported pipeline, ...}``) with exported pipelines, and their VAE
-    with ``vae`` where given; a source that already is the bundled folder is kept (so naming the bundled folders
-    swaps only the VAE). Installed configs lose ``_name_or_path``."""
+    """Replace bundled folders (``{"toy-df": exported pipeline}``) with exported pipelines (a bundled folder named as
+    its own source stays) and their VAE with ``vae`` where given; installed configs lose ``_name_or_path``."""
     if vae is not None and not (vae / "config.json").is_file():
         raise FileNotFoundError(f"{vae} holds no exported VAE (config.json).")
     if vae is not None and any(vae.resolve().is_relative_to((models_dir / name).resolve()) for name in pipelines):
@@ -65,24 +63,19 @@ def run_recipe(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    stages = parser.add_subparsers(dest="stage", required=True)
-    for name, (add_arguments, run) in STAGES.items():
-        add_arguments(stages.add_parser(name, help=run.__doc__.splitlines()[0]))
+    parser, stages = stage_parsers(COMMAND, __doc__, STAGES)
     sub = stages.add_parser("install", help="copy exported pipelines (and a VAE) into the package's models folder")
-    for name in BUNDLED:  # --t2v, --df, --ar
+    for name in VIDEO_BUNDLED:  # --t2v, --df, --ar
         sub.add_argument(f"--{name.removeprefix('toy-')}", type=Path, help=f"exported pipeline to install as {name}")
     sub.add_argument("--vae", type=Path, default=None, help="exported VAE to use instead of the pipelines' own")
-    sub = stages.add_parser("recipe", help="every run that made a bundled model, in order, under --root; rerun to "
-                                           "continue")
+    sub = stages.add_parser("recipe", help="every run that made a bundled model, in order; rerun to continue")
     sub.add_argument("model", choices=sorted(TARGETS))
     sub.add_argument("--root", type=Path, default=Path("runs/toy"), help="folder of the runs")
     sub.add_argument("--print", action="store_true", help="list the commands instead of running them")
-    common.add_device_arguments(sub)
+    add_device_arguments(sub)
     args = parser.parse_args(argv)
     if args.stage == "install":
-        pipelines = {name: getattr(args, name.removeprefix("toy-")) for name in BUNDLED}
+        pipelines = {name: getattr(args, name.removeprefix("toy-")) for name in VIDEO_BUNDLED}
         if not any(pipelines.values()):
             parser.error("install: name at least one exported pipeline (--t2v, --df, --ar).")
         install({name: path for name, path in pipelines.items() if path}, vae=args.vae)
@@ -90,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         run_recipe(args)
     else:
         try:
-            STAGES[args.stage][1](args)
+            STAGES[args.stage].run(args)
         except ModelNotFoundError as error:  # a wrong --init / --text-encoder / --model: say so, no traceback
             parser.error(f"{args.stage}: {error}")
 

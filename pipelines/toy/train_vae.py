@@ -14,53 +14,23 @@ import torch
 from diffusers import AutoencoderKLWan, DiffusionPipeline
 from tqdm.auto import tqdm
 
+from .. import training
 from ..call_defaults import flat_call_settings
 from ..loader import pipeline_folder, read_defaults
-from . import common
+from ..saving import save_component
 from .captions import train_specs
-from .configs import NUM_FRAMES, SIZE, Z_DIM, build_vae, save_component
+from .configs import NUM_FRAMES, SIZE, Z_DIM, build_vae
 from .data import EVAL_SEED, make_clip, make_dataset, to_model_range
 
 KL_WEIGHT = 3e-5
 INITIAL_LOGVAR = -6.0  # posterior std 0.05 at the start: a random-scale latent would drown in unit noise
-CROP = 8  # latent px of an anchor crop (the decoder is fully convolutional)
-FRAMES = 5  # latent frames of an anchor crop
-CROPS_PER_STEP = 2
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_run_arguments(parser, steps=4000, batch_size=8, lr=5e-4, out="runs/toy/vae", ema_decay=0.0)
-    parser.add_argument("--crop", type=int, default=24, help="spatial crop of the training clips (px)")
-    parser.add_argument("--clip-frames", type=int, nargs="+", default=[9, 17, 25],
-                        help="frames per training clip (1 + 4k), cycled step by step")
-    parser.add_argument("--warmup", type=int, default=200, help="learning-rate warm-up steps")
-    parser.add_argument("--l1-weight", type=float, default=0.1, help="weight of the L1 term (0: the MSE alone)")
-    parser.add_argument("--eval-every", type=int, default=500, help="held-out PSNR every this many steps")
-    parser.add_argument("--eval-clips", type=int, default=16)
-    parser.add_argument("--init", type=Path, default=None, help="fine-tune this exported VAE folder")
-    parser.add_argument("--decoder-only", action="store_true", help="fine-tune the decoder alone (needs --init)")
-    parser.add_argument("--encoder-anchor-weight", type=float, default=0.0,
-                        help="fine-tune the encoder too (needs --init), anchored to its starting means (0: off)")
-    parser.add_argument("--anchor-latents", type=Path, default=None,
-                        help="a `train anchors` file: keep the decodes of its latents as --anchor-reference makes them")
-    parser.add_argument("--anchor-reference", type=Path, default=None,
-                        help="VAE folder whose decoder the anchor keeps (default: the --init one)")
-    parser.add_argument("--anchor-weight", type=float, default=1.0, help="weight of the decoder anchor's MSE")
-
-
-def add_anchors_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="toy-t2v, toy-df or an exported pipeline folder")
-    parser.add_argument("--out", type=Path, required=True, help="the .pt file to write")
-    parser.add_argument("--count", type=int, default=64, help="videos to sample, one per training caption")
-    parser.add_argument("--seed", type=int, default=100, help="caption order; seed of the first video (+1 per video)")
-    common.add_device_arguments(parser)
+CROP, FRAMES, CROPS_PER_STEP = 8, 5, 2  # an anchor crop's latent px and frames (the decoder is convolutional)
 
 
 def decode_unclamped(vae: AutoencoderKLWan, z: torch.Tensor) -> torch.Tensor:
     """``vae.decode`` without the final clamp (every pixel gets a gradient), frame by frame like ``_decode``."""
     vae.clear_cache()
-    x = vae.post_quant_conv(z)
-    outputs = []
+    x, outputs = vae.post_quant_conv(z), []
     for index in range(z.shape[2]):
         vae._conv_idx = [0]
         outputs.append(vae.decoder(x[:, :, index:index + 1], feat_cache=vae._feat_map, feat_idx=vae._conv_idx,
@@ -76,8 +46,7 @@ def reconstruction_psnr(vae: AutoencoderKLWan, frames: np.ndarray, device: torch
     scores = []
     for start in range(0, len(frames), batch_size):
         chunk = frames[start:start + batch_size]
-        video = torch.from_numpy(to_model_range(chunk)).to(device)
-        decoded = vae.decode(vae.encode(video).latent_dist.mode()).sample
+        decoded = vae.decode(vae.encode(torch.from_numpy(to_model_range(chunk)).to(device)).latent_dist.mode()).sample
         decoded = np.moveaxis(((decoded.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy(), 1, -1)
         for a, b in zip(chunk, decoded):
             mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
@@ -118,9 +87,8 @@ class DecoderAnchor:
 
     def batch_for(self, step: int) -> torch.Tensor:
         """The anchor crops of ``step``, ``[CROPS_PER_STEP, C, FRAMES, CROP, CROP]``."""
-        rng = np.random.default_rng([self.seed, 11, step])
+        rng, crops = np.random.default_rng([self.seed, 11, step]), []
         count, _, frames, height, width = self.latents.shape
-        crops = []
         for _ in range(CROPS_PER_STEP):
             index = int(rng.integers(count))
             t, y, x = (int(rng.integers(n - size + 1)) for n, size in ((frames, FRAMES), (height, CROP), (width, CROP)))
@@ -132,6 +100,25 @@ class DecoderAnchor:
         with torch.no_grad():
             target = decode_unclamped(self.reference, z)
         return (decode_unclamped(decoder, z) - target).pow(2).mean()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    training.add_run_arguments(parser, steps=4000, batch_size=8, lr=5e-4, out="runs/toy/vae")
+    parser.add_argument("--crop", type=int, default=24, help="spatial crop of the training clips (px)")
+    parser.add_argument("--clip-frames", type=int, nargs="+", default=[9, 17, 25],
+                        help="frames per training clip (1 + 4k), cycled step by step")
+    parser.add_argument("--warmup", type=int, default=200, help="learning-rate warm-up steps")
+    parser.add_argument("--l1-weight", type=float, default=0.1, help="weight of the L1 term (0: the MSE alone)")
+    parser.add_argument("--eval-every", type=int, default=500, help="held-out PSNR every this many steps")
+    parser.add_argument("--eval-clips", type=int, default=16)
+    parser.add_argument("--init", type=Path, default=None, help="fine-tune this exported VAE folder")
+    parser.add_argument("--decoder-only", action="store_true", help="fine-tune the decoder alone (needs --init)")
+    parser.add_argument("--encoder-anchor-weight", type=float, default=0.0, help="fine-tune the encoder too, "
+                                                                                "anchored to its starting means")
+    parser.add_argument("--anchor-latents", type=Path, default=None, help="`train anchors` file whose decodes to keep")
+    parser.add_argument("--anchor-reference", type=Path, default=None, help="decoder to keep (default: --init's)")
+    parser.add_argument("--anchor-weight", type=float, default=1.0, help="weight of the decoder anchor's MSE")
+    training.add_ema_argument(parser, 0.0)
 
 
 def check_arguments(args: argparse.Namespace) -> bool:
@@ -152,8 +139,7 @@ def check_arguments(args: argparse.Namespace) -> bool:
 
 def training_batch(seed: int, step: int, batch_size: int, frames: int, crop: int) -> torch.Tensor:
     """Batch ``step``: rolled and cropped training clips, ``[B, 3, frames, crop, crop]`` in [-1, 1]."""
-    rng = np.random.default_rng([seed, 7, step])
-    clips = []
+    rng, clips = np.random.default_rng([seed, 7, step]), []
     for i in range(batch_size):
         clip = make_clip(seed, step * batch_size + i, "train", frames, SIZE).frames
         dy, dx = rng.integers(0, SIZE, size=2)
@@ -186,11 +172,10 @@ def load_vae(folder: Path | None) -> AutoencoderKLWan:
 def train_vae(args: argparse.Namespace) -> None:
     """Train the AutoencoderKLWan on synthetic clips, or fine-tune an exported one.
 
-    From scratch: random crops of torus-rolled clips (with the mid-block attention an identity, the VAE is fully
-    convolutional, so crops transfer to full frames); loss MSE + ``--l1-weight``·L1 + a small KL term. Fine-tunes
-    (``--decoder-only`` or ``--encoder-anchor-weight``) train on posterior means, without KL."""
+    From scratch on crops of torus-rolled clips (fully convolutional, so crops transfer), MSE + L1 + a small KL;
+    fine-tunes (``--decoder-only``, ``--encoder-anchor-weight``) on posterior means, without KL."""
     fine_tune = check_arguments(args)
-    common.start_run(args)
+    training.run_options(args)
     device = torch.device(args.device)
     vae = load_vae(args.init)
     if args.decoder_only:
@@ -202,29 +187,26 @@ def train_vae(args: argparse.Namespace) -> None:
     encoder_reference = frozen_copy(vae) if args.encoder_anchor_weight > 0 else None
     optimizer = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.0,
                                   betas=(0.9, 0.99))
-    training = common.Run(args, vae, optimizer)
+    run = training.Run(args, vae, optimizer, training.EMA(vae, args.ema_decay) if args.ema_decay > 0 else None)
     eval_frames = make_dataset(EVAL_SEED, args.eval_clips, "held_out", NUM_FRAMES, SIZE)[0]
 
     def train_step(step: int) -> dict[str, float]:
         frames = args.clip_frames[step % len(args.clip_frames)]
         video = training_batch(args.seed, step, args.batch_size, frames, args.crop).to(device)
-        posterior = vae.encode(video).latent_dist
-        logged = {}
+        posterior, logged = vae.encode(video).latent_dist, {}
         if fine_tune:  # posterior means, no KL
             z, loss = posterior.mean, torch.zeros((), device=device)
         else:
-            noise = torch.randn(posterior.mean.shape, generator=common.step_generator(args.seed, step))
+            noise = torch.randn(posterior.mean.shape, generator=training.step_generator(args.seed, step))
             z = posterior.mean + posterior.std * noise.to(device)
             kl = 0.5 * (posterior.mean.pow(2) + posterior.var - 1.0 - posterior.logvar).mean()
-            loss = KL_WEIGHT * kl
-            logged["kl"] = float(kl.detach())
+            loss, logged["kl"] = KL_WEIGHT * kl, float(kl.detach())
         error = decode_unclamped(vae, z) - video
         loss = loss + error.pow(2).mean() + args.l1_weight * error.abs().mean()
         logged["mse"] = float(error.detach().pow(2).mean())
         if anchor is not None:
             anchor_mse = anchor.loss(vae, step, device)
-            loss = loss + args.anchor_weight * anchor_mse
-            logged["anchor_mse"] = float(anchor_mse.detach())
+            loss, logged["anchor_mse"] = loss + args.anchor_weight * anchor_mse, float(anchor_mse.detach())
         if encoder_reference is not None:
             encoder_mse = encoder_anchor_mse(encoder_reference, z, video)
             loss = loss + args.encoder_anchor_weight * encoder_mse
@@ -237,13 +219,21 @@ def train_vae(args: argparse.Namespace) -> None:
 
     def evaluate(step: int) -> None:
         if step % args.eval_every == 0 or step == args.steps:
-            scores = reconstruction_psnr(training.exported(), eval_frames, device)
-            training.write(event="eval", step=step, psnr=float(np.mean(scores)), psnr_min=float(np.min(scores)),
-                           minutes=training.minutes)
+            scores = reconstruction_psnr(run.exported(), eval_frames, device)
+            run.write(event="eval", step=step, psnr=float(np.mean(scores)), psnr_min=float(np.min(scores)),
+                      minutes=run.minutes)
 
-    if training.train(train_step, warmup=args.warmup, after_step=evaluate):
-        save_component(training.exported(), Path(args.out) / "vae")
-        training.finish(export=str(Path(args.out) / "vae"))
+    if run.train(train_step, warmup=args.warmup, after_step=evaluate):
+        save_component(run.exported(), Path(args.out) / "vae")
+        run.finish(export=str(Path(args.out) / "vae"))
+
+
+def add_anchors_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="toy-t2v, toy-df or an exported pipeline folder")
+    parser.add_argument("--out", type=Path, required=True, help="the .pt file to write")
+    parser.add_argument("--count", type=int, default=64, help="videos to sample, one per training caption")
+    parser.add_argument("--seed", type=int, default=100, help="caption order; seed of the first video (+1 per video)")
+    training.add_device_arguments(parser)
 
 
 def sample_anchors(args: argparse.Namespace) -> None:
@@ -259,14 +249,14 @@ def sample_anchors(args: argparse.Namespace) -> None:
     pipe.set_progress_bar_config(disable=True)
     call = flat_call_settings(read_defaults(folder))
     order = np.random.default_rng([args.seed, 13]).permutation(len(specs))[: args.count]
-    shape = (1, -1, 1, 1, 1)
-    mean, std = (torch.tensor(getattr(pipe.vae.config, key)).view(shape) for key in ("latents_mean", "latents_std"))
+    mean, std = (torch.tensor(getattr(pipe.vae.config, key)).view(1, -1, 1, 1, 1)
+                 for key in ("latents_mean", "latents_std"))
     latents, captions = [], [specs[i].text for i in order]
     for index, caption in enumerate(tqdm(captions, desc="anchor videos")):
         generator = torch.Generator().manual_seed(args.seed + index)
         sample = pipe(prompt=caption, generator=generator, output_type="latent", **call).frames.float().cpu()
         latents.append((sample * std + mean)[0])  # the VAE's raw latents
-    common.save_atomically({"latents": torch.stack(latents), "captions": captions}, args.out)
+    training.save_atomically({"latents": torch.stack(latents), "captions": captions}, args.out)
     print(f"{len(captions)} anchor videos in {args.out}")
 
 
@@ -278,16 +268,15 @@ def add_latents_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard-size", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    common.add_device_arguments(parser)
+    training.add_device_arguments(parser)
 
 
 @torch.no_grad()
 def encode_latents(args: argparse.Namespace) -> None:
     """Encode the training clips once with a trained VAE (sets its latents_mean / latents_std).
 
-    Writes float16 shards (latents ``[n, C, F, h, w]``, captions; resumable shard by shard), ``stats.json`` (the
-    per-channel mean and std) and ``vae/``. 25-frame clips serve both models: the causal VAE's first 5 latent
-    frames are those of the first 17 frames."""
+    Writes float16 shards (resumable), ``stats.json`` and ``vae/``; the causal VAE's first 5 latent frames of a
+    25-frame clip are those of its first 17 frames, so one set serves every model."""
     torch.set_num_threads(args.threads)
     vae = AutoencoderKLWan.from_pretrained(str(args.vae)).to(args.device).eval()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -297,18 +286,17 @@ def encode_latents(args: argparse.Namespace) -> None:
             continue
         clips, captions = make_dataset(args.seed, args.shard_size, "train", args.frames, SIZE,
                                        start=index * args.shard_size)
-        latents = []
-        for start in range(0, args.shard_size, args.batch_size):
-            video = torch.from_numpy(to_model_range(clips[start:start + args.batch_size])).to(args.device)
-            latents.append(vae.encode(video).latent_dist.mode().float().cpu().numpy().astype(np.float16))
+        latents = [vae.encode(torch.from_numpy(to_model_range(clips[i:i + args.batch_size])).to(args.device))
+                   .latent_dist.mode().float().cpu().numpy().astype(np.float16)
+                   for i in range(0, args.shard_size, args.batch_size)]
         partial = path.parent / ("partial_" + path.name)
         np.savez(partial, latents=np.concatenate(latents), captions=np.array(captions))
         partial.replace(path)
-    latents = []
+    values = []
     for path in sorted(args.out.glob("shard_*.npz")):
         with np.load(path) as shard:
-            latents.append(shard["latents"])
-    values = np.concatenate(latents).astype(np.float32)
+            values.append(shard["latents"].astype(np.float32))
+    values = np.concatenate(values)
     mean, std = values.mean(axis=(0, 2, 3, 4)), values.std(axis=(0, 2, 3, 4))
     (args.out / "stats.json").write_text(json.dumps({"mean": mean.tolist(), "std": std.tolist(), "count": len(values)}))
     vae.register_to_config(latents_mean=[float(v) for v in mean], latents_std=[float(v) for v in std])

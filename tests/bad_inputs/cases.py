@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -70,3 +71,25 @@ def assert_one_line_error(code: int, expected_code: int, out: str, err: str, mes
     assert len(lines) == 1, f"expected one line, got: {err}"
     assert message in lines[0], f"{message!r} not in {lines[0]!r}"
     assert lines[0].startswith("mmcache"), lines[0]
+
+
+def json_editors(valid: Callable[[], dict[str, Any]]) -> tuple[Callable[[str, Any], str], Callable[[str], str]]:
+    """``(changed, without)`` for a table of files: ``changed(path, value)`` is ``valid()`` with the field at
+    ``path`` (dot-separated) set to ``value``, ``without(field)`` is it without ``field``, both as JSON."""
+    return (lambda path, value: json_with(valid(), path, value)), (lambda field: json_without(valid(), field))
+
+
+def json_with(data: dict[str, Any], path: str, value: Any) -> str:
+    """``data`` with the field at ``path`` (dot-separated) set to ``value``, as JSON."""
+    *parents, last = path.split(".")
+    node = data
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return json.dumps(data)
+
+
+def json_without(data: dict[str, Any], field: str) -> str:
+    """``data`` without its top-level ``field``, as JSON."""
+    del data[field]
+    return json.dumps(data)

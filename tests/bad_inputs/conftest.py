@@ -9,6 +9,7 @@ import pytest
 
 import mmcache.eval.generator as eval_generator
 import mmcache.pipelines.loader as loader
+import mmcache.pipelines.vlm_loader as vlm_loader
 
 
 @pytest.fixture()
@@ -26,3 +27,4 @@ def no_model_loading(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(loader, "load", refuse)
     monkeypatch.setattr(eval_generator, "load", refuse)
+    monkeypatch.setattr(vlm_loader, "load_vlm", refuse)

@@ -42,6 +42,8 @@ API_CASES = [
          UnsupportedModelError, "does not support the module Linear"),
     case("none-as-pipeline", lambda pipe: mmcache.enable(None, EasyCacheConfig()), UnsupportedModelError,
          "objects of type NoneType"),
+    case("kv-method-on-a-pipeline", lambda pipe: mmcache.enable(pipe, mmcache.ZipVLConfig()), ConfigError,
+         "['zipvl'] compress the KV cache of a vision-language model"),
     case("threshold-negative", lambda pipe: EasyCacheConfig(threshold=-1), ConfigError, "threshold must be >= 0"),
     case("threshold-text", lambda pipe: EasyCacheConfig(threshold="abc"), ConfigError, "threshold must be a finite number"),
     case("field-misspelt", lambda pipe: EasyCacheConfig(tau=1), TypeError, "unexpected keyword argument 'tau'"),

@@ -7,10 +7,9 @@ refused while the file is read, before any model is loaded.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from .cases import BAD_INPUT, cli, make_file
+from .cases import BAD_INPUT, cli, json_editors, make_file
 
 FLAGS = "--method ertacache --calibration {tmp}/c.json"
 
@@ -29,21 +28,7 @@ def valid() -> dict[str, Any]:
     }
 
 
-def changed(path: str, value: Any) -> str:
-    """The valid calibration with the field at ``path`` (dot-separated) set to ``value``, as JSON."""
-    data = valid()
-    *parents, last = path.split(".")
-    node = data
-    for key in parents:
-        node = node[key]
-    node[last] = value
-    return json.dumps(data)
-
-
-def without(field: str) -> str:
-    data = valid()
-    del data[field]
-    return json.dumps(data)
+changed, without = json_editors(valid)
 
 
 def case(id: str, text: str, message: str) -> Any:

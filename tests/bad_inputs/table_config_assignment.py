@@ -10,8 +10,8 @@ import pytest
 
 from .table_calibration_files import valid
 
-from mmcache import (ConfigError, EasyCacheConfig, ERTACacheConfig, FlowCacheConfig, ReuseScheduleConfig,
-                     SparseAttentionConfig)
+from mmcache import (ConfigError, EasyCacheConfig, ERTACacheConfig, FlowCacheConfig, PrefixKVConfig, PyramidKVConfig,
+                     ReuseScheduleConfig, SnapKVConfig, SparseAttentionConfig, StreamingLLMConfig, ZipVLConfig)
 
 
 def row(make, field, value, message, id):
@@ -52,4 +52,24 @@ CONFIG_ASSIGNMENT_CASES = [
     row(lambda: ERTACacheConfig(calibration=valid()), "calibration", None, "needs calibration", "erta-calibration-none"),
     row(lambda: ERTACacheConfig(calibration=valid()), "time_adjustment", True, "needs a calibration made with a "
         "flow-matching Euler scheduler", "erta-time-adjustment-without-phi"),
+    row(ZipVLConfig, "tau", 0, "tau must be the share of attention mass kept, in (0, 1]", "zipvl-tau-zero"),
+    row(ZipVLConfig, "tau", 1.5, "tau must be the share of attention mass kept", "zipvl-tau-above-one"),
+    row(ZipVLConfig, "tau", "high", "tau must be the share", "zipvl-tau-text"),
+    row(ZipVLConfig, "probe_recent", -0.1, "probe_recent must be a share of the prompt's tokens", "zipvl-probes"),
+    row(ZipVLConfig, "probe_random", float("nan"), "probe_random must be a share", "zipvl-probes-nan"),
+    row(ZipVLConfig, "important_bits", 3, "important_bits must be one of (2, 4, 16)", "zipvl-bits-three"),
+    row(ZipVLConfig, "other_bits", True, "other_bits must be one of (2, 4, 16)", "zipvl-bits-bool"),
+    row(ZipVLConfig, "drop_unimportant", "yes", "drop_unimportant must be True or False", "zipvl-drop-text"),
+    row(ZipVLConfig, "group_size", 0, "group_size must be an integer >= 1", "zipvl-group-zero"),
+    row(ZipVLConfig, "backend", "cuda", "backend must be one of", "zipvl-backend"),
+    row(PrefixKVConfig, "budget", 0, "budget must be the fraction of the KV cache kept, in (0, 1]", "prefixkv-budget-zero"),
+    row(PrefixKVConfig, "budget", 2, "budget must be the fraction", "prefixkv-budget-two"),
+    row(PrefixKVConfig, "calibration", "  ", "calibration must be None or the path", "prefixkv-calibration-blank"),
+    row(PrefixKVConfig, "calibration", {"budget": 0.5}, "calibration must be None or the path", "prefixkv-calibration-dict"),
+    row(PrefixKVConfig, "decode_eviction", 1, "decode_eviction must be True or False", "prefixkv-decode-int"),
+    row(StreamingLLMConfig, "budget", -0.5, "budget must be the fraction of the prompt's KV cache kept", "streaming-budget"),
+    row(StreamingLLMConfig, "sinks", -1, "sinks must be an integer >= 0", "streaming-sinks"),
+    row(SnapKVConfig, "window", 0, "window must be an integer >= 1", "snapkv-window"),
+    row(SnapKVConfig, "kernel", 4, "kernel must be an odd integer >= 1", "snapkv-kernel-even"),
+    row(PyramidKVConfig, "beta", 0.5, "beta must be a number >= 1", "pyramidkv-beta"),
 ]

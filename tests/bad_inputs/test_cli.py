@@ -9,6 +9,7 @@ import pytest
 from mmcache.cli.main import main
 
 from .cases import CliCase, assert_one_line_error, bundled_present
+from .table_ask import ASK_CASES
 from .table_calibrate import CALIBRATE_CASES, CALIBRATE_REQUIRED
 from .table_demo_cli import DEMO_CLI_CASES
 from .table_eval_flags import EVAL_FLAG_CASES
@@ -20,6 +21,7 @@ PREFIXES = {
     "calibrate": ("calibrate", "--quiet", "--prompts", "builtin", "--out", "{tmp}/c.json"),
     "eval": ("eval", "--quiet", "--vbench", "off", "--out", "{tmp}/run"),
     "demo": ("demo",),
+    "ask": ("ask", "--model", "tiny:vlm", "--question", "what shape is it?"),
     "": (),
 }
 
@@ -66,3 +68,8 @@ def test_eval_flags(case, tmp_path, capsys, request):
 def test_demo_start_up(case, tmp_path, capsys, request):
     pytest.importorskip("gradio")
     run_case(case, PREFIXES["demo"], tmp_path, capsys, request)
+
+
+@pytest.mark.parametrize("case", ASK_CASES)
+def test_ask(case, tmp_path, capsys, request):
+    run_case(case, PREFIXES["ask"], tmp_path, capsys, request)

@@ -25,10 +25,11 @@ def test_smoke_run_writes_json_and_markdown_for_every_benchmark(tmp_path: Path, 
     text = (tmp_path / "gpu_suite.md").read_text()
     assert "Command: `python -m mmcache.eval.gpu_suite --smoke" in text
     for header in ("#### core:", "| mmcache enabled, never reusing / plain |", "#### attention:", "| vs Flex |",
-                   "#### sparse-dit:", "| density=0.5 |"):
+                   "#### sparse-dit:", "| density=0.5 |", "#### flowcache:", "| compute saved |"):
         assert header in text
     printed = capsys.readouterr().out
-    assert [line.split("]")[0] for line in printed.splitlines() if line.startswith("[")] == ["[1/3", "[2/3", "[3/3"]
+    assert [line.split("]")[0] for line in printed.splitlines() if line.startswith("[")] == [
+        f"[{i}/{len(gpu_benchmarks.BENCHMARKS)}" for i in range(1, len(gpu_benchmarks.BENCHMARKS) + 1)]
     assert not list(tmp_path.glob(".*.tmp"))
 
 

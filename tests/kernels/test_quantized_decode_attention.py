@@ -89,3 +89,26 @@ def test_bad_inputs_are_refused():
         quantized_decode_attention(torch.randn(1, 4, 65, 64, dtype=torch.float16), qkv, backend="reference")
     with pytest.raises(ValueError, match="not a multiple"):
         quantized_decode_attention(torch.randn(1, 3, 1, 64, dtype=torch.float16), qkv, backend="reference")
+
+
+@pytest.mark.parametrize("backend", ["triton", "reference"])
+def test_log_sum_exp_merges_with_attention_over_other_keys(backend):
+    """``return_lse``: the quantized part and a dense tail merge into attention over both."""
+    torch.manual_seed(58)
+    q = torch.randn(1, 4, 1, 32, dtype=torch.float16)
+    k, v = (torch.randn(1, 2, 90, 32, dtype=torch.float16) for _ in range(2))
+    qkv = quantize_kv(k[:, :, :80], v[:, :, :80], bits=4, group_size=32)
+    out, lse = quantized_decode_attention(q, qkv, backend=backend, return_lse=True)
+    assert lse.shape == (1, 4, 1) and lse.dtype == torch.float32
+    keys, values = dequantize_kv(qkv, torch.float32)
+    everything = torch.ones(1, 4, 1, 80, dtype=torch.bool)
+    expected = attention_oracle(q, keys, values, everything)
+    assert relative_error(out, expected[0]) < TOLERANCE[torch.float16]
+    assert torch.allclose(lse.double(), expected[1].double(), atol=2e-2)
+    from mmcache.kv.attention import attend_with_lse, merge_by_lse
+
+    tail = attend_with_lse(q, k[:, :, 80:], v[:, :, 80:], None, 32 ** -0.5)
+    merged = merge_by_lse([(out, lse), tail])
+    whole = attention_oracle(q, torch.cat([keys, k[:, :, 80:].float()], 2), torch.cat([values, v[:, :, 80:].float()], 2),
+                             torch.ones(1, 4, 1, 90, dtype=torch.bool))[0]
+    assert relative_error(merged, whole) < TOLERANCE[torch.float16]

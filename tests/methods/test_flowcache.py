@@ -141,3 +141,29 @@ def test_step_methods_decide_per_window_iteration(pipes, name):
     assert min(record.step for record in stats.timeline if record.window == 1) == 0
     _, reusing = run(pipes[name], name, mmcache.EasyCacheConfig(threshold=0.2, warmup_steps=2))
     assert reusing.skipped > 0 and reusing.compute_saved == pytest.approx(reusing.skip_ratio, abs=0.05)
+
+
+def test_a_causal_block_size_given_to_the_pipeline_makes_the_model_block_causal():
+    pipe = build_tiny_pipeline(BIDIRECTIONAL)  # its own instance: diffusers keeps the block size in the config
+    plain, _ = run(pipe, BIDIRECTIONAL, causal_block_size=2, **LONG)
+    frames, stats = run(pipe, BIDIRECTIONAL, mmcache.FlowCacheConfig(threshold=0), causal_block_size=2, **LONG)
+    torch.testing.assert_close(frames, plain, atol=1e-5, rtol=0)
+    assert stats.chunk_counts["cached"] > 0
+
+
+def test_synchronous_schedule_and_short_videos(pipes):
+    for overrides in ({"ar_step": 0}, {"num_frames": 13}):  # synchronous; one window (no long-video mode)
+        plain, _ = run(pipes[CAUSAL], CAUSAL, **overrides)
+        frames, stats = run(pipes[CAUSAL], CAUSAL, mmcache.FlowCacheConfig(threshold=0), **overrides)
+        torch.testing.assert_close(frames, plain, atol=1e-5, rtol=0)
+        assert stats.compute_saved >= 0
+
+
+@pytest.mark.parametrize("options", [{"reuse": "output"}, {"metric": "rate"}, {"metric": "rate", "reuse": "output"}])
+def test_reuse_targets_and_metrics_reuse_and_stay_close(pipes, options):
+    plain, _ = run(pipes[CAUSAL], CAUSAL, **LONG)
+    never, _ = run(pipes[CAUSAL], CAUSAL, mmcache.FlowCacheConfig(threshold=0, **options), **LONG)
+    torch.testing.assert_close(never, plain, atol=1e-5, rtol=0)
+    frames, stats = run(pipes[CAUSAL], CAUSAL, mmcache.FlowCacheConfig(threshold=0.3, warmup_steps=2, **options), **LONG)
+    assert stats.chunk_counts["reused"] > 0
+    assert 0 < (frames - plain).abs().max() < 0.1  # frames in [0, 1]

@@ -5,10 +5,10 @@ import json
 import pytest
 import torch
 from mmcache.pipelines.toy import train, train_vae
-from mmcache.pipelines.toy.common import save_atomically
 from mmcache.pipelines.toy.captions import is_held_out, parse_caption
 from mmcache.pipelines.toy.configs import build_vae
 from mmcache.pipelines.toy.train_vae import DecoderAnchor, disable_mid_attention, load_anchors
+from mmcache.pipelines.training import save_atomically
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Shared training plumbing: run options, learning-rate schedule, weight average, resumable runs.
+"""Training plumbing shared by the bundled models' trainers (toy, var, vlm): run options, learning-rate schedule,
+weight average, resumable runs.
 
 The data and noise of step ``s`` are functions of ``(seed, s)`` only, so a run stopped (``--max-minutes``,
 ``--chunk-steps``, or killed) and rerun with the same command continues exactly as it would have gone on.
@@ -11,12 +12,14 @@ import copy
 import io
 import json
 import math
+import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from mmcache.files import atomic_write_bytes
 
@@ -30,30 +33,40 @@ def add_device_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, *, steps: int, batch_size: int, lr: float, out: str,
-                      ema_decay: float) -> None:
+def add_run_arguments(parser: argparse.ArgumentParser, *, steps: int, batch_size: int, lr: float, out: str) -> None:
     """The options every trainer shares."""
     parser.add_argument("--out", type=Path, default=Path(out), help="run folder (checkpoint, log, export)")
     parser.add_argument("--steps", type=int, default=steps, help="optimizer steps of the run")
-    parser.add_argument("--schedule-steps", type=int, default=None,
-                        help="length of the cosine learning-rate schedule (default --steps); a longer one stops "
-                             "the run part-way through its schedule")
+    parser.add_argument("--schedule-steps", type=int, default=None, help="length of the cosine learning-rate "
+                                                                         "schedule (default --steps)")
     parser.add_argument("--batch-size", type=int, default=batch_size)
     parser.add_argument("--lr", type=float, default=lr, help="peak learning rate")
     parser.add_argument("--seed", type=int, default=0, help="data, noise and init seed")
     add_device_arguments(parser)
-    parser.add_argument("--max-minutes", type=float, default=None,
-                        help="stop (with a checkpoint) after this many minutes; rerun to resume")
-    parser.add_argument("--chunk-steps", type=int, default=None,
-                        help="stop (with a checkpoint) after this many steps; rerun to resume")
-    parser.add_argument("--ema-decay", type=float, default=ema_decay,
-                        help="decay of the weight average that is evaluated and exported (0: the trained weights; "
-                             f"default {ema_decay})")
+    parser.add_argument("--max-minutes", type=float, default=None, help="checkpoint and stop after this many minutes")
+    parser.add_argument("--chunk-steps", type=int, default=None, help="checkpoint and stop after this many steps")
 
 
-def start_run(args: argparse.Namespace) -> argparse.Namespace:
-    """Checks the shared options and sets torch up for them (threads, init seed, device)."""
-    if not 0 <= args.ema_decay < 1:
+def add_ema_argument(parser: argparse.ArgumentParser, default: float) -> None:
+    parser.add_argument("--ema-decay", type=float, default=default,
+                        help=f"decay of the exported weight average (0: the trained weights; default {default})")
+
+
+def stage_parsers(command: str, description: str | None, stages: dict) -> tuple[argparse.ArgumentParser, Any]:
+    """A command line with one subcommand per training stage (an object with ``add_arguments`` and ``run``, helped
+    by the first docstring line of ``run``, else of the object); returns the parser and its subparsers."""
+    parser = argparse.ArgumentParser(prog=command, description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = parser.add_subparsers(dest="stage", required=True)
+    for name, stage in stages.items():
+        doc = stage.run.__doc__ or stage.__doc__ or ""
+        stage.add_arguments(subparsers.add_parser(name, help=doc.strip().splitlines()[0]))
+    return parser, subparsers
+
+
+def run_options(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` once its shared options are checked, with torch set up for them (threads, init seed, device)."""
+    if not 0 <= getattr(args, "ema_decay", 0.0) < 1:
         raise SystemExit(f"--ema-decay must lie in [0, 1) (got {args.ema_decay}).")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("--device cuda was requested but torch sees no CUDA device.")
@@ -109,24 +122,23 @@ class EMA:
 
 
 class Run:
-    """One resumable training run in ``args.out``: its checkpoint, its ``log.jsonl`` and its step counter; the
-    weight average of decay ``args.ema_decay`` (none at 0) is what it exports."""
+    """One resumable training run in ``options.out``: its checkpoint, its ``log.jsonl`` and its step counter."""
 
-    def __init__(self, args: argparse.Namespace, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
-        self.args, self.model, self.optimizer = args, model, optimizer
-        self.ema = EMA(model, args.ema_decay) if args.ema_decay > 0 else None
-        self.out, self.step, self.elapsed_before = Path(args.out), 0, 0.0
+    def __init__(self, options: argparse.Namespace, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                 ema: EMA | None) -> None:
+        self.options, self.model, self.optimizer, self.ema = options, model, optimizer, ema
+        self.out, self.step, self.elapsed_before = Path(options.out), 0, 0.0
         self.out.mkdir(parents=True, exist_ok=True)
         if (self.out / CHECKPOINT).is_file():
             state = torch.load(self.out / CHECKPOINT, map_location="cpu", weights_only=False)
-            if ("ema" in state) != (self.ema is not None):
+            if ("ema" in state) != (ema is not None):
                 held = "with" if "ema" in state else "without"
-                raise SystemExit(f"{self.out} holds a run {held} --ema-decay: resume it {held} the flag, "
+                raise SystemExit(f"{options.out} holds a run {held} --ema-decay: resume it {held} the flag, "
                                  "or start the other kind of run in a new --out folder.")
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
-            if self.ema is not None:
-                self.ema.shadow = {name: tensor.clone() for name, tensor in state["ema"].items()}
+            if ema is not None:
+                ema.shadow = {name: tensor.clone() for name, tensor in state["ema"].items()}
             self.step, self.elapsed_before = state["step"], state["elapsed"]
             print(f"resumed at step {self.step} ({self.elapsed_before / 60:.1f} min trained)")
         self.started = time.monotonic()
@@ -140,7 +152,8 @@ class Run:
         line = json.dumps(record, default=float)
         with (self.out / "log.jsonl").open("a") as handle:
             handle.write(line + "\n")
-        print(line, flush=True)
+        tqdm.write(line)  # above a progress bar, if one is shown
+        sys.stdout.flush()
 
     def save(self) -> None:
         extra = {} if self.ema is None else {"ema": self.ema.shadow}
@@ -148,35 +161,37 @@ class Run:
                          "step": self.step, "elapsed": self.minutes * 60, **extra}, self.out / CHECKPOINT)
 
     def train(self, train_step: Callable[[int], dict[str, float]], warmup: int = 200,
-              after_step: Callable[[int], None] | None = None) -> bool:
+              after_step: Callable[[int], None] | None = None, progress: bool = False) -> bool:
         """Runs ``train_step(step)`` (it returns the numbers to log) for every step left, with the learning rate
         set before and the weight average updated after; checkpoints every few minutes. False when the time
-        box stopped it first (rerun to continue)."""
-        first_step, last_save, tick, records = self.step, time.monotonic(), time.monotonic(), []
+        box stopped it first (rerun to continue). ``progress`` shows a progress bar over the steps."""
+        options, first_step, last_save, tick, records = self.options, self.step, time.monotonic(), time.monotonic(), []
         self.write(event="start", step=self.step, params=sum(p.numel() for p in self.model.parameters()))
-        args = self.args
-        while self.step < args.steps:
-            if ((args.chunk_steps is not None and self.step - first_step >= args.chunk_steps)
-                    or (args.max_minutes is not None and time.monotonic() - self.started >= 60 * args.max_minutes)):
-                self.save()
-                self.write(event="paused", step=self.step, minutes=self.minutes)
-                return False
-            for group in self.optimizer.param_groups:
-                group["lr"] = cosine_lr(self.step, args.schedule_steps or args.steps, args.lr, warmup)
-            records.append(train_step(self.step))
-            if self.ema is not None:
-                self.ema.update(self.model, self.step)
-            self.step += 1
-            if self.step % LOG_EVERY == 0:
-                means = {key: float(np.mean([r[key] for r in records])) for key in records[0]}
-                self.write(event="train", step=self.step, **means, lr=self.optimizer.param_groups[0]["lr"],
-                           sec_per_step=(time.monotonic() - tick) / len(records), minutes=self.minutes)
-                tick, records = time.monotonic(), []
-            if after_step is not None:
-                after_step(self.step)
-            if time.monotonic() - last_save >= CHECKPOINT_SECONDS:
-                self.save()
-                last_save = time.monotonic()
+        bar = tqdm(total=options.steps, initial=self.step, desc=self.out.name, disable=not progress, dynamic_ncols=True)
+        with bar:
+            while self.step < options.steps:
+                if ((options.chunk_steps is not None and self.step - first_step >= options.chunk_steps) or
+                        (options.max_minutes is not None and time.monotonic() - self.started >= 60 * options.max_minutes)):
+                    self.save()
+                    self.write(event="paused", step=self.step, minutes=self.minutes)
+                    return False
+                for group in self.optimizer.param_groups:
+                    group["lr"] = cosine_lr(self.step, options.schedule_steps or options.steps, options.lr, warmup)
+                records.append(train_step(self.step))
+                if self.ema is not None:
+                    self.ema.update(self.model, self.step)
+                self.step += 1
+                bar.update(1)
+                if self.step % LOG_EVERY == 0:
+                    means = {key: float(np.mean([r[key] for r in records])) for key in records[0]}
+                    self.write(event="train", step=self.step, **means, lr=self.optimizer.param_groups[0]["lr"],
+                               sec_per_step=(time.monotonic() - tick) / len(records), minutes=self.minutes)
+                    tick, records = time.monotonic(), []
+                if after_step is not None:
+                    after_step(self.step)
+                if time.monotonic() - last_save >= CHECKPOINT_SECONDS:
+                    self.save()
+                    last_save = time.monotonic()
         self.save()
         return True
 

@@ -1,0 +1,26 @@
+"""The FlowCache benchmark script runs end to end (tiny block-causal model) and resumes from its records."""
+
+from __future__ import annotations
+
+import json
+
+from mmcache.eval import bench_flowcache
+
+ARGS = ["--model", "tiny:skyreels-v2-df-causal", "--prompts", "1", "--frames", "21", "--reuse", "0.3",
+        "--rate", "0.3", "--kv-threshold", "0.3", "--kv-budget", "2", "--easycache", "0.2", "--warmup-steps", "2", "--kv-lengths", "21", "37",
+        "--addnoise", "20", "--quiet"]
+
+
+def test_the_benchmark_writes_its_tables_and_resumes(tmp_path, capsys):
+    assert bench_flowcache.main([*ARGS, "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    rows = results["summary"]["21"]
+    assert set(rows) == {"plain", "flowcache restructure", "flowcache modulation 0.3", "flowcache modulation 0.3 + kv 2",
+                         "flowcache rate 0.3", "flowcache rate 0.3 + kv 2", "easycache 0.2 (whole window)"}
+    assert rows["plain"]["compute_saved"] == 0 and rows["flowcache restructure"]["compute_saved"] > 0
+    assert rows["flowcache restructure"]["psnr"] > 60  # exact up to float rounding
+    assert list(results["kv_by_length"]["peaks"]) == ["21", "37"] and results["addnoise"]["mean_psnr"] > 0
+    assert "| flowcache rate 0.3 + kv 2 |" in (tmp_path / "flowcache.md").read_text()
+    stored = sorted(path.name for path in (tmp_path / "runs").iterdir())
+    assert bench_flowcache.main([*ARGS, "--kv-lengths", "--addnoise", "0", "--out", str(tmp_path)]) == 0
+    assert sorted(path.name for path in (tmp_path / "runs").iterdir()) == stored
