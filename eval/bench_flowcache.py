@@ -149,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="toy-ar", help="a diffusion-forcing pipeline (bundled name or folder)")
     parser.add_argument("--prompts", type=int, default=10, help="held-out captions of the toy grammar")
     parser.add_argument("--frames", type=int, nargs="+", default=[41, 81], help="video lengths")
+    parser.add_argument("--long-prompts", type=int, default=None,
+                        help="prompts for every length after the first (default: --prompts)")
     parser.add_argument("--reuse", type=_floats, default=[0.05, 0.1],
                         help="FlowCache thresholds with the paper's metric (timestep modulation)")
     parser.add_argument("--rate", type=_floats, default=[0.03, 0.05],
@@ -165,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--quiet", action="store_true", help="no per-run progress lines")
     args = parser.parse_args(argv)
-    if args.prompts < 1 or any(f < 1 for f in args.frames) or args.kv_budget < 1:
-        parser.error("--prompts, --frames and --kv-budget must be positive")
+    if args.long_prompts is None:
+        args.long_prompts = args.prompts
+    if min(args.prompts, args.long_prompts, args.kv_budget, *args.frames) < 1:
+        parser.error("--prompts, --long-prompts, --frames and --kv-budget must be positive")
 
     import mmcache
     from mmcache.eval.pareto_step_methods import held_out_prompts
@@ -177,12 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     causal = int(pipe.transformer.config.num_frame_per_block) > 1
     grid = method_grid(args.reuse, args.rate, args.kv_budget if causal else None, args.kv_threshold, args.easycache,
                        args.warmup_steps)
-    prompts = held_out_prompts(args.prompts)
+    prompts = held_out_prompts(max(args.prompts, args.long_prompts))
     store = args.out / "runs"
     summary: dict[str, dict[str, dict[str, Any]]] = {}
-    for frames in args.frames:
+    for position, frames in enumerate(args.frames):
         rows: dict[str, list[dict[str, Any]]] = {label: [] for label in grid}
-        for index, prompt in enumerate(prompts):
+        count = args.prompts if position == 0 else args.long_prompts
+        for index, prompt in enumerate(prompts[:count]):
             files = {label: store / f"{frames}-{index}-{label.replace(' ', '_')}.json" for label in grid}
             plain = None if all(file.is_file() for file in files.values()) else run_one(pipe, prompt, index, frames, None)
             for label, config in grid.items():
@@ -195,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                 atomic_write_json(file, row)
                 rows[label].append(row)
                 if not args.quiet:
-                    print(f"{frames} frames, prompt {index + 1}/{len(prompts)}, {label}: saved {row['compute_saved']:.1%}, "
+                    print(f"{frames} frames, prompt {index + 1}/{count}, {label}: saved {row['compute_saved']:.1%}, "
                           f"{row['speedup']:.2f}×, PSNR {row['psnr']}", file=sys.stderr)
         summary[str(frames)] = {label: summarize(found) for label, found in rows.items()}
     lengths: dict[str, Any] = {}

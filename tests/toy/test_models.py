@@ -1,4 +1,4 @@
-"""The bundled toy-t2v and toy-df weights: standard layout, from_pretrained, determinism, size."""
+"""The bundled toy-t2v, toy-df and toy-ar weights: standard layout, from_pretrained, determinism, size."""
 
 from pathlib import Path
 
@@ -53,14 +53,17 @@ def test_bundled_defaults_are_the_code_defaults():
     assert read_defaults(folder("toy-df")) == DF_DEFAULTS
 
 
+VIDEO_MODELS = ("toy-t2v", "toy-df", "toy-ar")
+
+
 def test_all_weights_fit_the_budget():
-    files = [p for name in ("toy-t2v", "toy-df") for p in folder(name).rglob("*") if p.is_file()]
+    files = [p for name in VIDEO_MODELS for p in folder(name).rglob("*") if p.is_file()]
     total = sum(p.stat().st_size for p in files) / 2**20
     assert total <= MAX_TOTAL_MB, f"{total:.1f} MB"
     assert all(p.suffix != ".bin" for p in files)
 
 
-@pytest.mark.parametrize("name", ["toy-t2v", "toy-df"])
+@pytest.mark.parametrize("name", VIDEO_MODELS)
 def test_standard_layout_loads_component_by_component(name):
     path = folder(name)
     tokenizer = AutoTokenizer.from_pretrained(str(path / "tokenizer"))
@@ -81,12 +84,16 @@ def test_package_load_returns_ready_pipelines():
     folder("toy-t2v")
     assert isinstance(mmcache.pipelines.load("toy-t2v"), WanPipeline)  # a subclass that fills the stored defaults
     assert isinstance(mmcache.pipelines.load("toy-df", dtype="float32"), SkyReelsV2DiffusionForcingPipeline)
+    ar = mmcache.pipelines.load("toy-ar", dtype="float32")
+    assert isinstance(ar, SkyReelsV2DiffusionForcingPipeline)
+    assert ar.transformer.config.num_frame_per_block == 2  # block-causal
     assert mmcache.pipelines.default_model() == "toy-t2v"
 
 
 def test_generic_from_pretrained_picks_the_pipeline_classes():
     assert type(DiffusionPipeline.from_pretrained(str(folder("toy-t2v")))) is WanPipeline
-    assert type(DiffusionPipeline.from_pretrained(str(folder("toy-df")))) is SkyReelsV2DiffusionForcingPipeline
+    for name in ("toy-df", "toy-ar"):
+        assert type(DiffusionPipeline.from_pretrained(str(folder(name)))) is SkyReelsV2DiffusionForcingPipeline
 
 
 def test_t2v_generation_is_deterministic_with_a_seed(t2v):
@@ -118,6 +125,9 @@ def test_df_long_video_is_deterministic(df):
 
 
 def test_pipelines_share_vae_and_text_encoder(t2v, df):
+    ar = SkyReelsV2DiffusionForcingPipeline.from_pretrained(str(folder("toy-ar")))
     for name in ("vae", "text_encoder"):
-        a, b = getattr(t2v, name).state_dict(), getattr(df, name).state_dict()
-        assert all(torch.equal(a[k], b[k]) for k in a)
+        reference = getattr(t2v, name).state_dict()
+        for other in (df, ar):
+            weights = getattr(other, name).state_dict()
+            assert all(torch.equal(reference[k], weights[k]) for k in reference)
