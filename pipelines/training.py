@@ -120,6 +120,12 @@ class EMA:
             parameters[name].copy_(value)
         return average.eval()
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.shadow
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.shadow = {name: tensor.clone() for name, tensor in state.items()}
+
 
 class Run:
     """One resumable training run in ``options.out``: its checkpoint, its ``log.jsonl`` and its step counter."""
@@ -138,7 +144,7 @@ class Run:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             if ema is not None:
-                ema.shadow = {name: tensor.clone() for name, tensor in state["ema"].items()}
+                ema.load_state_dict(state["ema"])
             self.step, self.elapsed_before = state["step"], state["elapsed"]
             print(f"resumed at step {self.step} ({self.elapsed_before / 60:.1f} min trained)")
         self.started = time.monotonic()
@@ -156,7 +162,7 @@ class Run:
         sys.stdout.flush()
 
     def save(self) -> None:
-        extra = {} if self.ema is None else {"ema": self.ema.shadow}
+        extra = {} if self.ema is None else {"ema": self.ema.state_dict()}
         save_atomically({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                          "step": self.step, "elapsed": self.minutes * 60, **extra}, self.out / CHECKPOINT)
 
