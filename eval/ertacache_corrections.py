@@ -21,6 +21,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 VARIANTS = ("plain", "rectification", "time adjustment", "both")
 
 
@@ -56,11 +58,12 @@ def psnr_by_variant(pipe: Any, defaults: dict[str, Any], configs: dict[str, list
 def calibration_captions(count: int, background: str | None) -> list[str]:
     """Training captions evenly spread over the grammar, or over one background's captions."""
     from mmcache.eval.pareto_step_methods import calibration_prompts
-    from mmcache.pipelines.toy.captions import on_backgrounds, spread, train_specs
+    from mmcache.pipelines.toy.captions import train_specs
 
     if background is None:
         return calibration_prompts(count)
-    return [spec.text for spec in spread(on_backgrounds(train_specs(), [background]), count)]
+    specs = [spec for spec in train_specs() if spec.background == background]
+    return [specs[i].text for i in np.linspace(0, len(specs) - 1, min(count, len(specs))).round().astype(int)]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

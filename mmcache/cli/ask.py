@@ -106,7 +106,7 @@ def _clip(args: argparse.Namespace, video: Any, processor: Any) -> tuple[Any, st
     import numpy as np
 
     from mmcache.pipelines.toy.captions import parse_caption
-    from mmcache.pipelines.toy.render import render_clip, sample_params
+    from mmcache.pipelines.toy.data import render_clip, sample_params
 
     frames = args.frames or processor.num_frames
     if video is None:

@@ -1,42 +1,21 @@
-"""The caption grammar of the synthetic shapes world and its train / held-out split.
-
-A caption names one object and the scene: ``"a red circle moving left on a black background"``.
-Every (colour, shape, motion) combination is a *triplet*; a fixed quarter of the triplets never
-appears in training data (under any background) and is used to measure prompt adherence on
-combinations the models have not seen.
-"""
+"""The caption grammar of the shapes world and its split: a fixed quarter of the (colour, shape, motion)
+triplets never appears in training, under any background, to measure adherence on unseen combinations."""
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
 import re
-from collections.abc import Sequence
 
-import numpy as np
-
-COLOURS: dict[str, tuple[int, int, int]] = {
-    "red": (225, 35, 35),
-    "yellow": (235, 215, 30),
-    "green": (30, 190, 60),
-    "blue": (40, 80, 235),
-    "purple": (165, 55, 220),
-}
+COLOURS: dict[str, tuple[int, int, int]] = {"red": (225, 35, 35), "yellow": (235, 215, 30), "green": (30, 190, 60),
+                                             "blue": (40, 80, 235), "purple": (165, 55, 220)}
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle")
-MOTIONS: dict[str, tuple[int, int]] = {  # unit step in image coordinates (x right, y down)
-    "left": (-1, 0),
-    "right": (1, 0),
-    "up": (0, -1),
-    "down": (0, 1),
-}
-BACKGROUNDS: dict[str, tuple[int, int, int]] = {
-    "black": (0, 0, 0),
-    "gray": (110, 110, 110),
-    "white": (235, 235, 235),
-}
-
+# Unit step in image coordinates (x right, y down).
+MOTIONS: dict[str, tuple[int, int]] = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
+BACKGROUNDS: dict[str, tuple[int, int, int]] = {"black": (0, 0, 0), "gray": (110, 110, 110), "white": (235, 235, 235)}
 TEMPLATE = "a {colour} {shape} moving {motion} on a {background} background"
-FILLER_WORDS: tuple[str, ...] = ("a", "moving", "on", "background")
+_CAPTION = re.compile(r"^\s*(?:an?\s+)?(?P<colour>\w+)\s+(?P<shape>\w+)\s+moving\s+(?P<motion>\w+)"
+                      r"(?:\s+on\s+(?:an?\s+)?(?P<background>\w+)(?:\s+background)?)?\s*[.!]?\s*$", re.IGNORECASE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,49 +34,26 @@ class CaptionSpec:
                 raise ValueError(f"Unknown {what} {value!r}; choose one of {sorted(options)}.")
 
     @property
-    def triplet(self) -> tuple[str, str, str]:
-        return (self.colour, self.shape, self.motion)
-
-    @property
     def text(self) -> str:
         return TEMPLATE.format(**dataclasses.asdict(self))
 
 
 def vocabulary_words() -> list[str]:
     """Every word the grammar can produce, in a fixed order."""
-    words = list(FILLER_WORDS) + list(COLOURS) + list(SHAPES) + list(MOTIONS) + list(BACKGROUNDS)
-    return list(dict.fromkeys(words))
-
-
-_CAPTION = re.compile(
-    r"^\s*(?:an?\s+)?(?P<colour>\w+)\s+(?P<shape>\w+)\s+moving\s+(?P<motion>\w+)"
-    r"(?:\s+on\s+(?:an?\s+)?(?P<background>\w+)(?:\s+background)?)?\s*[.!]?\s*$",
-    re.IGNORECASE,
-)
+    return list(dict.fromkeys(["a", "moving", "on", "background", *COLOURS, *SHAPES, *MOTIONS, *BACKGROUNDS]))
 
 
 def parse_caption(text: str) -> CaptionSpec:
-    """The ``CaptionSpec`` of a caption in the grammar; raises ``ValueError`` naming what is wrong.
-
-    The background phrase is optional (defaults to black); case and a final full stop are ignored.
-    """
+    """The spec of a caption (background optional, black by default; case and a final stop ignored)."""
     match = _CAPTION.match(text)
     if match is None:
         raise ValueError(f"Caption {text!r} does not follow the grammar {TEMPLATE!r}.")
-    parts = {key: (value or "black").lower() for key, value in match.groupdict().items()}
-    return CaptionSpec(**parts)
+    return CaptionSpec(**{key: (value or "black").lower() for key, value in match.groupdict().items()})
 
 
 def is_held_out(spec: CaptionSpec) -> bool:
-    """True for the 15 of 60 triplets kept out of training (one motion per colour-shape pair).
-
-    The rule is a Latin-square-like pattern, so every colour, shape and motion, and every pair of
-    them, still occurs in training.
-    """
-    c = list(COLOURS).index(spec.colour)
-    s = SHAPES.index(spec.shape)
-    m = list(MOTIONS).index(spec.motion)
-    return (c + s + m) % len(MOTIONS) == 0
+    """The 15 of 60 triplets kept out of training (a Latin square: every word pair still occurs in training)."""
+    return (list(COLOURS).index(spec.colour) + SHAPES.index(spec.shape) + list(MOTIONS).index(spec.motion)) % 4 == 0
 
 
 def all_specs() -> list[CaptionSpec]:
@@ -112,12 +68,3 @@ def train_specs() -> list[CaptionSpec]:
 def held_out_specs() -> list[CaptionSpec]:
     return [spec for spec in all_specs() if is_held_out(spec)]
 
-
-def on_backgrounds(specs: list[CaptionSpec], backgrounds: Sequence[str] | None) -> list[CaptionSpec]:
-    """``specs`` on ``backgrounds`` only (their order kept), or all of them when it is ``None``."""
-    return [spec for spec in specs if backgrounds is None or spec.background in backgrounds]
-
-
-def spread(specs: list[CaptionSpec], count: int) -> list[CaptionSpec]:
-    """``count`` captions evenly spread over ``specs`` (so every colour and motion appears)."""
-    return [specs[i] for i in np.linspace(0, len(specs) - 1, min(count, len(specs))).round().astype(int)]

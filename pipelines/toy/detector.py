@@ -1,18 +1,6 @@
-"""Prompt-adherence checker for shapes-world videos: classical colour segmentation and centroid tracking.
-
-``score_video(frames, caption)`` says whether a video shows what its caption asks for:
-
-* colour: pixels are classified by hue (OpenCV HSV) into the palette colours; the prompted colour
-  must be the dominant chromatic colour and be visible in most frames;
-* direction: the centroid of that colour's mask is tracked frame to frame on the torus (circular
-  mean, so objects crossing an edge are tracked correctly); the mean velocity must point along the
-  prompted direction, fast enough and mostly along that axis;
-* shape (where feasible): the fill ratio of the largest blob's bounding box (square ≈ 1, circle
-  ≈ π/4, triangle ≈ 1/2) on frames where the blob does not touch the border; ``None`` when no frame
-  qualifies.
-
-Thresholds are in units of the frame size, so the checker works at any resolution ≥ 32 px.
-"""
+"""Prompt-adherence checker for shapes-world videos: the prompted colour must dominate the chromatic pixels in most
+frames, its centroid (tracked on the torus) move along the prompted motion, and its blob's bounding-box fill ratio
+(square ≈ 1, circle ≈ π/4, triangle ≈ 1/2) fit the shape."""
 
 from __future__ import annotations
 
@@ -32,14 +20,8 @@ MIN_VISIBLE_FRAMES = 0.75  # fraction of frames where the prompted colour must b
 MIN_SPEED = 0.6 / 64  # fraction of the frame size per frame
 MIN_AXIS_RATIO = 2.0  # along-direction speed over across-direction speed
 SHAPE_FILL_BOUNDS = (0.64, 0.89)  # triangle below, square above, circle between
-
-
-def _hue_degrees(rgb: tuple[int, int, int]) -> float:
-    pixel = np.uint8([[list(rgb)]])
-    return float(cv2.cvtColor(pixel, cv2.COLOR_RGB2HSV_FULL)[0, 0, 0]) * 360.0 / 256.0
-
-
-PALETTE_HUES = {name: _hue_degrees(rgb) for name, rgb in COLOURS.items()}
+PALETTE_HUES = np.array([cv2.cvtColor(np.uint8([[rgb]]), cv2.COLOR_RGB2HSV_FULL)[0, 0, 0] * 360.0 / 256.0
+                         for rgb in COLOURS.values()], dtype=np.float32)
 
 
 @dataclasses.dataclass
@@ -52,8 +34,7 @@ class AdherenceScore:
     details: dict[str, Any]
 
     @property
-    def ok(self) -> bool:
-        """Colour and direction right, and the shape not judged wrong."""
+    def ok(self) -> bool:  # colour and direction right, and the shape not judged wrong
         return self.colour_ok and self.direction_ok and self.shape_ok is not False
 
 
@@ -73,12 +54,9 @@ def colour_labels(frames: np.ndarray) -> np.ndarray:
     hsv = cv2.cvtColor(frames.reshape(t * h, w, 3), cv2.COLOR_RGB2HSV_FULL).reshape(t, h, w, 3)
     hue = hsv[..., 0].astype(np.float32) * 360.0 / 256.0
     chromatic = (hsv[..., 1] >= MIN_SATURATION) & (hsv[..., 2] >= MIN_VALUE)
-    palette = np.array(list(PALETTE_HUES.values()), dtype=np.float32)
-    distance = np.abs(hue[..., None] - palette)
+    distance = np.abs(hue[..., None] - PALETTE_HUES)
     distance = np.minimum(distance, 360.0 - distance)
-    nearest = distance.argmin(-1)
-    close = distance.min(-1) <= MAX_HUE_DISTANCE
-    return np.where(chromatic & close, nearest, -1)
+    return np.where(chromatic & (distance.min(-1) <= MAX_HUE_DISTANCE), distance.argmin(-1), -1)
 
 
 def circular_centroid(mask: np.ndarray) -> tuple[float, float]:
@@ -91,21 +69,16 @@ def circular_centroid(mask: np.ndarray) -> tuple[float, float]:
     return float(cx % w), float(cy % h)
 
 
-def _wrap(delta: float, period: float) -> float:
-    return (delta + period / 2) % period - period / 2
-
-
 def track_velocity(masks: np.ndarray) -> tuple[float, float] | None:
     """Mean per-frame displacement (x, y) in pixels of the mask centroid; ``None`` if under 2 frames."""
     t, h, w = masks.shape
-    min_pixels = MIN_AREA_FRACTION * h * w
-    points = [(i, circular_centroid(masks[i])) for i in range(t) if masks[i].sum() >= min_pixels]
+    points = [(i, circular_centroid(masks[i])) for i in range(t) if masks[i].sum() >= MIN_AREA_FRACTION * h * w]
     if len(points) < 2:
         return None
     total_x = total_y = 0.0
-    for (i0, (x0, y0)), (i1, (x1, y1)) in zip(points, points[1:]):
-        total_x += _wrap(x1 - x0, w)
-        total_y += _wrap(y1 - y0, h)
+    for (_, (x0, y0)), (_, (x1, y1)) in zip(points, points[1:]):
+        total_x += (x1 - x0 + w / 2) % w - w / 2  # the shortest way round the torus
+        total_y += (y1 - y0 + h / 2) % h - h / 2
     span = points[-1][0] - points[0][0]
     return total_x / span, total_y / span
 
@@ -117,29 +90,21 @@ def classify_direction(velocity: tuple[float, float] | None, size: int) -> str |
     vx, vy = velocity
     best = max(MOTIONS, key=lambda name: MOTIONS[name][0] * vx + MOTIONS[name][1] * vy)
     ux, uy = MOTIONS[best]
-    along = ux * vx + uy * vy
-    across = abs(uy * vx - ux * vy)
-    if along < MIN_SPEED * size or along < MIN_AXIS_RATIO * across:
-        return None
-    return best
+    along, across = ux * vx + uy * vy, abs(uy * vx - ux * vy)
+    return None if along < MIN_SPEED * size or along < MIN_AXIS_RATIO * across else best
 
 
 def fill_ratio(mask: np.ndarray) -> float | None:
-    """Pixels of the largest blob over its bounding-box area; ``None`` if it touches the border.
-
-    The mask is first rolled on the torus so that its centroid sits in the middle of the frame,
-    which reassembles an object that crosses an edge.
-    """
+    """Largest blob's pixels over its bounding box (centred on the torus); ``None`` if it touches the border."""
     h, w = mask.shape
     if mask.sum() < MIN_AREA_FRACTION * h * w:
         return None
     cx, cy = circular_centroid(mask)
     mask = np.roll(mask, (int(round(h / 2 - cy)), int(round(w / 2 - cx))), axis=(0, 1))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if count < 2:
         return None
-    largest = 1 + int(stats[1:, cv2.CC_STAT_AREA].argmax())
-    x, y, bw, bh, area = stats[largest]
+    x, y, bw, bh, area = stats[1 + int(stats[1:, cv2.CC_STAT_AREA].argmax())]
     if x == 0 or y == 0 or x + bw >= w or y + bh >= h or area < MIN_AREA_FRACTION * h * w:
         return None
     return float(area) / float(bw * bh)
@@ -150,8 +115,7 @@ def classify_shape(masks: np.ndarray) -> tuple[str | None, float | None]:
     ratios = [r for r in (fill_ratio(m) for m in masks) if r is not None]
     if not ratios:
         return None, None
-    ratio = float(np.median(ratios))
-    low, high = SHAPE_FILL_BOUNDS
+    ratio, (low, high) = float(np.median(ratios)), SHAPE_FILL_BOUNDS
     return ("triangle" if ratio < low else "square" if ratio > high else "circle"), ratio
 
 
@@ -167,44 +131,30 @@ def score_video(frames: np.ndarray, caption: str | CaptionSpec) -> AdherenceScor
     spec = caption if isinstance(caption, CaptionSpec) else parse_caption(caption)
     frames = as_uint8_video(frames)
     t, h, w, _ = frames.shape
-    labels = colour_labels(frames)
-    names = list(COLOURS)
+    labels, names = colour_labels(frames), list(COLOURS)
     counts = np.array([(labels == i).sum() for i in range(len(names))], dtype=np.float64)
     dominant = names[int(counts.argmax())] if counts.max() > 0 else None
-    prompted = names.index(spec.colour)
-    masks = labels == prompted
+    masks = labels == names.index(spec.colour)
     visible = float((masks.reshape(t, -1).sum(1) >= MIN_AREA_FRACTION * h * w).mean())
     colour_ok = dominant == spec.colour and visible >= MIN_VISIBLE_FRAMES
-
     tracked = masks if colour_ok or dominant is None else labels == names.index(dominant)
     velocity = track_velocity(tracked)
     direction = classify_direction(velocity, min(h, w))
     shape, ratio = classify_shape(tracked)
-    details = {
-        "caption": spec.text,
-        "dominant_colour": dominant,
-        "colour_fractions": {name: float(c / (t * h * w)) for name, c in zip(names, counts)},
-        "visible_fraction": visible,
-        "velocity_px_per_frame": None if velocity is None else [float(v) for v in velocity],
-        "direction": direction,
-        "shape": shape,
-        "fill_ratio": ratio,
-        "background": classify_background(frames, labels),
-    }
-    return AdherenceScore(
-        colour_ok=colour_ok,
-        shape_ok=None if shape is None else shape == spec.shape,
-        direction_ok=direction == spec.motion,
-        details=details,
-    )
+    details = {"caption": spec.text, "dominant_colour": dominant,
+               "colour_fractions": {name: float(c / (t * h * w)) for name, c in zip(names, counts)},
+               "visible_fraction": visible,
+               "velocity_px_per_frame": None if velocity is None else [float(v) for v in velocity],
+               "direction": direction, "shape": shape, "fill_ratio": ratio,
+               "background": classify_background(frames, labels)}
+    return AdherenceScore(colour_ok, None if shape is None else shape == spec.shape, direction == spec.motion, details)
 
 
 def score_segments(frames: np.ndarray, caption: str | CaptionSpec, length: int = 17,
                    stride: int | None = None) -> list[AdherenceScore]:
     """Scores of consecutive windows of ``length`` frames (for long videos: is the caption kept all along?)."""
     frames = as_uint8_video(frames)
-    stride = stride or length
-    starts = list(range(0, max(1, len(frames) - length + 1), stride))
+    starts = list(range(0, max(1, len(frames) - length + 1), stride or length))
     if starts[-1] + length < len(frames):
         starts.append(len(frames) - length)
     return [score_video(frames[s:s + length], caption) for s in starts]

@@ -1,13 +1,7 @@
-"""The recipe the bundled weights were trained with: every training run, in order, with its options.
-
-The VAE was trained on crops; then its decoder, and last its encoder too, were fine-tuned on full clips,
-the last three runs anchored to what the denoisers generate and were trained on. The text encoder was
-trained with a first, coarser (patch 4) transformer and is frozen in every later run. toy-t2v's patch-2
-transformer was trained in continued runs (from ``t2v-4`` on, half of the samples with a clean first
-frame), and toy-df by diffusion forcing from one more toy-t2v run. toy-ar, block-causal, is fine-tuned from
-the bundled toy-df on the clips encoded anew with its VAE, so it needs no earlier run. ``train recipe`` runs
-the steps (each one only if its export is missing, so an interrupted recipe continues when rerun).
-"""
+"""Every training run that made the bundled weights, in order, with its options (``train recipe`` runs those whose
+export is missing). The VAE trained on crops, then its decoder and last its encoder on full clips, anchored to what
+the denoisers generate; the text encoder trained with a patch-4 transformer, frozen afterwards; toy-t2v in continued
+runs, toy-df by diffusion forcing from one more; toy-ar, block-causal, from the bundled toy-df."""
 
 from __future__ import annotations
 
@@ -32,8 +26,7 @@ class Step:
     def argv(self, root: Path) -> list[str]:
         return [self.stage, "--out", str(Path(root) / self.name), *self.options.format(root=root).split()]
 
-    def export(self, root: Path) -> Path:
-        """What the run leaves when it has finished."""
+    def export(self, root: Path) -> Path:  # what the run leaves when it has finished
         return Path(root) / self.name / EXPORTS[self.stage]
 
 

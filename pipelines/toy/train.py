@@ -1,19 +1,5 @@
-"""Train the bundled reference models: ``python -m mmcache.pipelines.toy.train <stage> [options]``.
-
-Stages (each reproducible from ``--seed`` and resumable: rerun the same command to continue):
-
-* ``vae``      train the AutoencoderKLWan on synthetic clips, or fine-tune an exported one;
-* ``latents``  encode the training clips once with it (sets the VAE's latents_mean / latents_std);
-* ``t2v``      train toy-t2v's transformer (and text encoder) by flow matching;
-* ``df``       train toy-df's transformer by diffusion forcing, from a toy-t2v (``--causal-block-size 2``: toy-ar's,
-               block-causal, from toy-df);
-* ``anchors``  sample latents from a trained pipeline, to anchor a VAE fine-tune (``vae --anchor-latents``);
-* ``install``  copy exported pipelines (and a VAE) into the package's models folder;
-* ``recipe``   every run that made a bundled model (``vae``, ``toy-t2v``, ``toy-df`` or ``toy-ar``), in order,
-               under ``--root``.
-
-Stage options: ``python -m mmcache.pipelines.toy.train <stage> --help``.
-"""
+"""Train the bundled reference models: ``python -m mmcache.pipelines.toy.train <stage> [options]`` (``<stage> --help``
+lists a stage's options). Each stage is reproducible from ``--seed`` and resumable: rerun the same command."""
 
 from __future__ import annotations
 
@@ -22,21 +8,27 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from ..loader import MODELS_DIR, VIDEO_BUNDLED, ModelNotFoundError
 from ..saving import forget_source_paths
-from . import anchors, latents, train_df, train_t2v, train_vae
-from .common import stage_parsers
+from ..training import add_device_arguments, stage_parsers
+from . import denoiser, train_vae
 from .recipes import TARGETS, steps_for
 
-STAGES = {"vae": train_vae, "latents": latents, "t2v": train_t2v, "df": train_df, "anchors": anchors}
 COMMAND = "python -m mmcache.pipelines.toy.train"
+STAGES = {  # the first line of each run's docstring is the stage's help
+    "vae": SimpleNamespace(add_arguments=train_vae.add_arguments, run=train_vae.train_vae),
+    "latents": SimpleNamespace(add_arguments=train_vae.add_latents_arguments, run=train_vae.encode_latents),
+    "t2v": SimpleNamespace(add_arguments=denoiser.add_t2v_arguments, run=denoiser.train_t2v),
+    "df": SimpleNamespace(add_arguments=denoiser.add_df_arguments, run=denoiser.train_df),
+    "anchors": SimpleNamespace(add_arguments=train_vae.add_anchors_arguments, run=train_vae.sample_anchors),
+}
 
 
 def install(pipelines: dict[str, Path], models_dir: Path = MODELS_DIR, vae: Path | None = None) -> None:
-    """Replace bundled folders (``{"toy-df": exported pipeline, ...}``) with exported pipelines, and their VAE
-    with ``vae`` where given. A source that already is the bundled folder is kept as it is (so naming the
-    bundled folders swaps only the VAE). Installed configs lose ``_name_or_path``."""
+    """Replace bundled folders (``{"toy-df": exported pipeline}``) with exported pipelines (a bundled folder named as
+    its own source stays) and their VAE with ``vae`` where given; installed configs lose ``_name_or_path``."""
     if vae is not None and not (vae / "config.json").is_file():
         raise FileNotFoundError(f"{vae} holds no exported VAE (config.json).")
     if vae is not None and any(vae.resolve().is_relative_to((models_dir / name).resolve()) for name in pipelines):
@@ -72,16 +64,15 @@ def run_recipe(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser, stages = stage_parsers(COMMAND, __doc__, STAGES)
-    sub = stages.add_parser("install", help="copy exported pipelines into the package's models folder")
+    sub = stages.add_parser("install", help="copy exported pipelines (and a VAE) into the package's models folder")
     for name in VIDEO_BUNDLED:  # --t2v, --df, --ar
         sub.add_argument(f"--{name.removeprefix('toy-')}", type=Path, help=f"exported pipeline to install as {name}")
     sub.add_argument("--vae", type=Path, default=None, help="exported VAE to use instead of the pipelines' own")
     sub = stages.add_parser("recipe", help="every run that made a bundled model, in order; rerun to continue")
     sub.add_argument("model", choices=sorted(TARGETS))
     sub.add_argument("--root", type=Path, default=Path("runs/toy"), help="folder of the runs")
-    sub.add_argument("--device", default="cpu")
-    sub.add_argument("--threads", type=int, default=2)
     sub.add_argument("--print", action="store_true", help="list the commands instead of running them")
+    add_device_arguments(sub)
     args = parser.parse_args(argv)
     if args.stage == "install":
         pipelines = {name: getattr(args, name.removeprefix("toy-")) for name in VIDEO_BUNDLED}

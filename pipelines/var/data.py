@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..toy.render import render_clip, sample_params
+from ..toy.data import render_clip, sample_params
 from .captions import ImageSpec, all_image_specs, held_out_image_specs, train_image_specs
 
 ImageSplit = Literal["train", "held_out", "all"]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..loader import MODELS_DIR
 from ..saving import forget_source_paths
-from ..toy.common import stage_parsers
+from ..training import stage_parsers
 from . import train_tokenizer, train_transformer
 from .pipeline import is_var_folder
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..saving import save_component
-from ..toy.common import Run, add_run_arguments, run_options, step_generator
+from ..training import Run, add_run_arguments, run_options, step_generator
 from .configs import TINY_TOKENIZER, TOY_TOKENIZER
 from .data import image_batch
 from .vqvae import MultiScaleVQVAE

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..toy.common import EMA, Run, add_ema_argument, add_run_arguments, run_options, step_generator
+from ..training import EMA, Run, add_ema_argument, add_run_arguments, run_options, step_generator
 from .configs import TINY_TRANSFORMER, TOY_DEFAULTS, TOY_TRANSFORMER, build_transformer
 from .data import image_batch
 from .pipeline import VARPipeline, is_var_folder

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ..loader import MODELS_DIR, is_vlm_folder
-from ..toy.assemble import forget_source_paths
+from ..saving import forget_source_paths
 from .pipeline import VideoQAPipeline
 
 NAME = "toy-vlm"

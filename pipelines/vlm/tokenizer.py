@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from transformers import PreTrainedTokenizerFast
 
-from ..toy.tokenizer import word_level_backend
+from ..toy.configs import word_level_backend
 from .questions import SPELLINGS, answer_words, question_words
 
 PAD, EOS, UNK = "<pad>", "</s>", "<unk>"

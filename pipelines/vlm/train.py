@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..toy import common
+from .. import training
 from .configs import TINY_VLM_SPEC, TOY_VLM_SPEC, VLMSpec, build_model, build_processor
 from .data import evaluation_set, training_batch, with_answers
 from .evaluate import accuracy
@@ -31,8 +31,8 @@ WARMUP_STEPS = 100
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mmcache.pipelines.vlm.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    common.add_run_arguments(parser, steps=2500, batch_size=32, lr=1e-3, out="runs/vlm")
-    common.add_ema_argument(parser, 0.998)
+    training.add_run_arguments(parser, steps=2500, batch_size=32, lr=1e-3, out="runs/vlm")
+    training.add_ema_argument(parser, 0.998)
     parser.add_argument("--architecture", choices=sorted(SPECS), default="toy-vlm",
                         help="model sizes (tiny: the random test model's, for smoke tests)")
     parser.add_argument("--eval-every", type=int, default=250, help="steps between held-out evaluations")
@@ -48,7 +48,7 @@ def answer_loss(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, torc
     return loss, logits[:, 0].argmax(-1) == targets[:, 0]
 
 
-def export(run: common.Run, processor, folder: Path) -> VideoQAPipeline:
+def export(run: training.Run, processor, folder: Path) -> VideoQAPipeline:
     """The weight average as a saved ``VideoQAPipeline`` in ``folder``."""
     pipe = VideoQAPipeline(run.exported(), processor)
     pipe.save_pretrained(folder)
@@ -60,13 +60,13 @@ def main(argv: list[str] | None = None) -> bool:
     args = build_parser().parse_args(argv)
     if args.eval_every < 1 or args.eval_clips < 1:
         raise SystemExit("--eval-every and --eval-clips must be at least 1.")
-    options = common.run_options(args)
+    options = training.run_options(args)
     spec: VLMSpec = SPECS[args.architecture]
     model = build_model(spec, seed=options.seed).to(options.device).train()
     processor = build_processor(spec)
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=0.01)
-    ema = common.EMA(model, args.ema_decay) if args.ema_decay > 0 else None
-    run = common.Run(options, model, optimizer, ema)
+    ema = training.EMA(model, args.ema_decay) if args.ema_decay > 0 else None
+    run = training.Run(options, model, optimizer, ema)
     held_out = evaluation_set(args.eval_clips, spec.num_frames, spec.size)
 
     def train_step(step: int) -> dict[str, float]:

@@ -4,12 +4,11 @@ import json
 
 import pytest
 import torch
-from mmcache.pipelines.toy import anchors, train
-from mmcache.pipelines.toy.anchors import DecoderAnchor, load_anchors
-from mmcache.pipelines.toy.common import save_atomically
+from mmcache.pipelines.toy import train, train_vae
 from mmcache.pipelines.toy.captions import is_held_out, parse_caption
 from mmcache.pipelines.toy.configs import build_vae
-from mmcache.pipelines.toy.train_vae import disable_mid_attention
+from mmcache.pipelines.toy.train_vae import DecoderAnchor, disable_mid_attention, load_anchors
+from mmcache.pipelines.training import save_atomically
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +31,7 @@ def test_anchor_term_is_exactly_zero_for_the_starting_decoder_and_grows_when_it_
     vae = build_vae()
     disable_mid_attention(vae)
     anchor = DecoderAnchor(anchor_file, vae, seed=0)
-    assert anchor.batch_for(3).shape == (anchors.CROPS_PER_STEP, 8, anchors.FRAMES, anchors.CROP, anchors.CROP)
+    assert anchor.batch_for(3).shape == (train_vae.CROPS_PER_STEP, 8, train_vae.FRAMES, train_vae.CROP, train_vae.CROP)
     assert torch.equal(anchor.batch_for(3), anchor.batch_for(3))
     assert anchor.loss(vae, 3, torch.device("cpu")).item() == 0.0
     with torch.no_grad():
@@ -89,7 +88,7 @@ def test_anchor_reference_names_the_decoder_the_anchor_keeps(anchor_file, vae_fo
 
 def test_sampling_anchors_uses_training_captions(tmp_path, monkeypatch):
     out = tmp_path / "anchors.pt"
-    monkeypatch.setattr(anchors, "read_defaults", lambda folder: {"num_frames": 5, "num_inference_steps": 2,
+    monkeypatch.setattr(train_vae, "read_defaults", lambda folder: {"num_frames": 5, "num_inference_steps": 2,
                                                                    "height": 64, "width": 64, "guidance_scale": 5.0})
     train.main(["anchors", "--model", "toy-t2v", "--threads", "1", "--out", str(out), "--count", "2"])
     sampled = load_anchors(out)

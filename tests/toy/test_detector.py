@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 from mmcache.pipelines.toy.captions import CaptionSpec, parse_caption
-from mmcache.pipelines.toy.data import make_dataset
+from mmcache.pipelines.toy.data import MotionParams, make_dataset, render_clip
 from mmcache.pipelines.toy.detector import keeps_first_segment, score_segments, score_video
-from mmcache.pipelines.toy.render import MotionParams, render_clip
 
 
 @pytest.fixture(scope="module")
@@ -75,15 +74,15 @@ def test_self_consistency_tells_a_kept_motion_from_a_turn():
 
 
 def test_long_video_coherence_names_what_each_window_showed(monkeypatch):
-    from mmcache.pipelines.toy import sampling
+    from mmcache.pipelines.toy import evaluate
 
     spec = CaptionSpec("red", "circle", "left", "black")
     params = MotionParams(0.6, 0.5, 2.0 / 64, 0.14)
     kept = render_clip(spec, params, 41, 64)
     recoloured = np.concatenate([kept[:21], render_clip(CaptionSpec("blue", "circle", "left", "black"), params, 20, 64)])
     videos = iter([kept, recoloured])
-    monkeypatch.setattr(sampling, "generate_frames", lambda *_args, **_call: next(videos))
-    result = sampling.long_video_coherence(None, [spec, spec], num_frames=41)
+    monkeypatch.setattr(evaluate, "generate_frames", lambda *_args, **_call: next(videos))
+    result = evaluate.long_video_coherence(None, [spec, spec], num_frames=41)
     assert result["coherent"] == 0.5 and result["n"] == 2 and result["coherent_by_background"] == {"black": [1, 2]}
     first, second = result["videos"]
     assert first == {"caption": spec.text, "coherent": True, "windows": ["red left"] * 4}

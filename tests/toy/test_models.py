@@ -17,9 +17,9 @@ from diffusers import (
 from transformers import AutoTokenizer, UMT5EncoderModel
 
 from mmcache.pipelines.loader import read_defaults
-from mmcache.pipelines.toy.assemble import DF_DEFAULTS, T2V_DEFAULTS
+from mmcache.pipelines.toy.configs import DF_DEFAULTS, T2V_DEFAULTS
 from mmcache.pipelines.toy.detector import score_video
-from mmcache.pipelines.toy.sampling import generate_frames
+from mmcache.pipelines.toy.evaluate import generate_frames
 
 MODELS = Path(__file__).resolve().parents[2] / "pipelines" / "toy" / "models"
 PROMPT = "a green square moving right on a black background"

@@ -3,11 +3,11 @@
 from transformers import AutoTokenizer
 
 from mmcache.pipelines.toy.captions import all_specs, vocabulary_words
-from mmcache.pipelines.toy.tokenizer import EOS_ID, PAD_ID, UNK_ID, build_tokenizer, save_tokenizer
+from mmcache.pipelines.toy.configs import EOS_ID, PAD_ID, UNK_ID, build_tokenizer
 
 
 def test_round_trip_through_disk(tmp_path):
-    save_tokenizer(tmp_path)
+    build_tokenizer().save_pretrained(str(tmp_path))
     assert (tmp_path / "tokenizer.json").is_file()
     tokenizer = AutoTokenizer.from_pretrained(str(tmp_path))
     for spec in all_specs()[::7]:

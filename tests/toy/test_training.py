@@ -9,15 +9,21 @@ import pytest
 import torch
 from diffusers import SkyReelsV2Transformer3DModel, WanTransformer3DModel
 
-from mmcache.pipelines.toy import common, recipes, train
-from mmcache.pipelines.toy.configs import FLOW_SHIFT, build_t2v_transformer, build_text_encoder, build_vae
-from mmcache.pipelines.toy.padded_attention import restore_processors, short_text_states, use_padded_cross_attention
-from mmcache.pipelines.toy.text import encode, tokenize
+from mmcache.pipelines import training
+from mmcache.pipelines.toy import recipes, train
+from mmcache.pipelines.toy.configs import FLOW_SHIFT, build_text_encoder, build_transformer, build_vae
+from mmcache.pipelines.toy.denoiser import (
+    encode,
+    restore_processors,
+    short_text_states,
+    tokenize,
+    use_padded_cross_attention,
+)
 
 
 def test_padded_cross_attention_equals_512_positions():
     torch.manual_seed(0)
-    model, text = build_t2v_transformer().eval(), build_text_encoder().eval()
+    model, text = build_transformer().eval(), build_text_encoder().eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
@@ -162,7 +168,7 @@ def test_train_shift_moves_only_the_training_noise_levels(latent_folder, tmp_pat
 
 def test_df_init_accepts_a_bundled_name_or_says_what_to_pass(tmp_path):
     from mmcache.pipelines.loader import ModelNotFoundError, bundled_path
-    from mmcache.pipelines.toy.train_df import load_init
+    from mmcache.pipelines.toy.denoiser import load_init
 
     transformer, text_encoder = load_init("toy-t2v")
     assert isinstance(transformer, SkyReelsV2Transformer3DModel) and text_encoder is not None
@@ -180,8 +186,7 @@ def test_t2v_init_of_a_folder_without_a_pipeline_is_one_usage_error(latent_folde
 
 
 def test_clean_first_frame_gives_frame_zero_clean_with_no_loss_and_per_token_timesteps(latent_folder, tmp_path):
-    from mmcache.pipelines.toy.denoiser import model_timesteps
-    from mmcache.pipelines.toy.flow import sigmas_with_clean_first_frame
+    from mmcache.pipelines.toy.denoiser import model_timesteps, sigmas_with_clean_first_frame
 
     sigmas, weight = sigmas_with_clean_first_frame(torch.tensor([0.9, 0.4]), 3, np.array([True, False]))
     assert torch.allclose(sigmas, torch.tensor([[0.0, 0.9, 0.9], [0.4, 0.4, 0.4]]))
@@ -189,7 +194,7 @@ def test_clean_first_frame_gives_frame_zero_clean_with_no_loss_and_per_token_tim
     timestep = model_timesteps(sigmas, torch.Size([2, 8, 3, 16, 16]), (1, 2, 2), diffusion_forcing=False)
     assert timestep.shape == (2, 3 * 64) and float(timestep[0, :64].abs().max()) == 0.0
     assert model_timesteps(sigmas, torch.Size([2, 8, 3, 16, 16]), (1, 2, 2), diffusion_forcing=True).shape == (2, 3)
-    model = build_t2v_transformer(2).eval()  # per-token timesteps equal to one σ give the per-clip output
+    model = build_transformer(2).eval()  # per-token timesteps equal to one σ give the per-clip output
     x, text = torch.randn(1, 8, 3, 16, 16), torch.randn(1, 4, 64)
     with torch.no_grad():
         per_clip = model(x, torch.tensor([600.0]), text, return_dict=False)[0]
@@ -207,7 +212,7 @@ def test_ema_averages_only_trainable_parameters():
     """A frozen part is neither averaged nor overwritten; the averaged copy leaves the module as it is."""
     module = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
     module[0].requires_grad_(False)
-    ema = common.EMA(module, 0.5)
+    ema = training.EMA(module, 0.5)
     assert set(ema.state_dict()) == {"1.weight", "1.bias"}
     before = {k: v.clone() for k, v in module.state_dict().items()}
     with torch.no_grad():
@@ -278,8 +283,8 @@ def test_recipe_runs_each_step_once_on_the_exports_of_earlier_steps(tmp_path, mo
         step.export(tmp_path).mkdir(parents=True)
         ran.append(step.name)
 
-    for module in train.STAGES.values():
-        monkeypatch.setattr(module, "run", record)
+    for stage in train.STAGES.values():
+        monkeypatch.setattr(stage, "run", record)
     train.main(["recipe", model, "--root", str(tmp_path), "--threads", "1"])
     assert ran == [step.name for step in steps] and ran[-1] == recipes.TARGETS[model]
     train.main(["recipe", model, "--root", str(tmp_path), "--threads", "1"])  # nothing left to do
@@ -294,8 +299,8 @@ def test_causal_block_size_2_fine_tunes_toy_df_into_a_block_causal_toy_ar(latent
     import mmcache.pipelines
     from mmcache.pipelines import loader
     from mmcache.pipelines.loader import bundled_path, read_defaults
-    from mmcache.pipelines.toy.assemble import AR_DEFAULTS
-    from mmcache.pipelines.toy.sampling import generate_frames
+    from mmcache.pipelines.toy.configs import AR_DEFAULTS
+    from mmcache.pipelines.toy.evaluate import generate_frames
 
     _df(latent_folder, "toy-df", tmp_path / "ar", "--causal-block-size", "2", "--mode-weights", "0.2", "0.1", "0.2",
         "0.05", "0.45", "--start-windows-at-clip-start")

@@ -1,15 +1,14 @@
-"""Shared training plumbing: run options, learning-rate schedule, weight average, resumable runs.
+"""Training plumbing shared by the bundled models' trainers (toy, var, vlm): run options, learning-rate schedule,
+weight average, resumable runs.
 
 The data and noise of step ``s`` are functions of ``(seed, s)`` only, so a run stopped (``--max-minutes``,
-``--chunk-steps``, or killed) and rerun with the same command continues from its checkpoint exactly as an
-uninterrupted run would have gone on.
+``--chunk-steps``, or killed) and rerun with the same command continues exactly as it would have gone on.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import io
 import json
 import math
@@ -29,67 +28,52 @@ CHECKPOINT_SECONDS = 300.0
 LOG_EVERY = 25
 
 
-@dataclasses.dataclass
-class RunOptions:
-    """Options every trainer shares."""
-
-    out: Path
-    steps: int
-    batch_size: int
-    lr: float
-    seed: int
-    device: str
-    threads: int
-    max_minutes: float | None
-    chunk_steps: int | None
-    schedule_steps: int | None
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, steps: int, batch_size: int, lr: float, out: str) -> None:
+    """The options every trainer shares."""
     parser.add_argument("--out", type=Path, default=Path(out), help="run folder (checkpoint, log, export)")
     parser.add_argument("--steps", type=int, default=steps, help="optimizer steps of the run")
-    parser.add_argument("--schedule-steps", type=int, default=None,
-                        help="length of the cosine learning-rate schedule (default --steps); a longer one stops "
-                             "the run part-way through its schedule")
+    parser.add_argument("--schedule-steps", type=int, default=None, help="length of the cosine learning-rate "
+                                                                         "schedule (default --steps)")
     parser.add_argument("--batch-size", type=int, default=batch_size)
     parser.add_argument("--lr", type=float, default=lr, help="peak learning rate")
     parser.add_argument("--seed", type=int, default=0, help="data, noise and init seed")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
-    parser.add_argument("--max-minutes", type=float, default=None,
-                        help="stop (with a checkpoint) after this many minutes; rerun to resume")
-    parser.add_argument("--chunk-steps", type=int, default=None,
-                        help="stop (with a checkpoint) after this many steps; rerun to resume")
-
-
-def stage_parsers(command: str, description: str | None, stages: dict) -> tuple[argparse.ArgumentParser, Any]:
-    """A command line with one subcommand per training stage (a module with ``add_arguments`` and ``run``, helped by
-    its docstring's first line); returns the parser and its subparsers, to add more subcommands to."""
-    parser = argparse.ArgumentParser(prog=command, description=description,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    subparsers = parser.add_subparsers(dest="stage", required=True)
-    for name, module in stages.items():
-        module.add_arguments(subparsers.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0]))
-    return parser, subparsers
+    add_device_arguments(parser)
+    parser.add_argument("--max-minutes", type=float, default=None, help="checkpoint and stop after this many minutes")
+    parser.add_argument("--chunk-steps", type=int, default=None, help="checkpoint and stop after this many steps")
 
 
 def add_ema_argument(parser: argparse.ArgumentParser, default: float) -> None:
     parser.add_argument("--ema-decay", type=float, default=default,
-                        help="decay of the weight average that is evaluated and exported (0: the trained weights; "
-                             f"default {default})")
+                        help=f"decay of the exported weight average (0: the trained weights; default {default})")
 
 
-def run_options(args: argparse.Namespace) -> RunOptions:
-    """The shared options of ``args``, with torch set up for them (threads, init seed, device)."""
+def stage_parsers(command: str, description: str | None, stages: dict) -> tuple[argparse.ArgumentParser, Any]:
+    """A command line with one subcommand per training stage (an object with ``add_arguments`` and ``run``, helped
+    by the first docstring line of ``run``, else of the object); returns the parser and its subparsers."""
+    parser = argparse.ArgumentParser(prog=command, description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = parser.add_subparsers(dest="stage", required=True)
+    for name, stage in stages.items():
+        doc = stage.run.__doc__ or stage.__doc__ or ""
+        stage.add_arguments(subparsers.add_parser(name, help=doc.strip().splitlines()[0]))
+    return parser, subparsers
+
+
+def run_options(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` once its shared options are checked, with torch set up for them (threads, init seed, device)."""
     if not 0 <= getattr(args, "ema_decay", 0.0) < 1:
         raise SystemExit(f"--ema-decay must lie in [0, 1) (got {args.ema_decay}).")
-    options = RunOptions(**{field.name: getattr(args, field.name) for field in dataclasses.fields(RunOptions)})
-    torch.set_num_threads(max(1, options.threads))
-    torch.set_flush_denormal(True)
-    torch.manual_seed(options.seed)
-    if options.device.startswith("cuda") and not torch.cuda.is_available():
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("--device cuda was requested but torch sees no CUDA device.")
-    return options
+    torch.set_num_threads(max(1, args.threads))
+    torch.set_flush_denormal(True)
+    torch.manual_seed(args.seed)
+    return args
 
 
 def step_generator(seed: int, step: int, salt: int = 0) -> torch.Generator:
@@ -113,11 +97,8 @@ def save_atomically(state: dict, path: Path) -> None:
 
 
 class EMA:
-    """Exponential moving average of a module's trainable parameters (the exported weights).
-
-    Parameters frozen when the average is made (e.g. the encoder of a decoder-only fine-tune) are not
-    averaged: an averaged copy keeps them as they are.
-    """
+    """Exponential moving average of a module's trainable parameters (those frozen when it is made are not
+    averaged: an averaged copy keeps them as they are)."""
 
     def __init__(self, module: torch.nn.Module, decay: float) -> None:
         self.decay = decay
@@ -149,14 +130,13 @@ class EMA:
 class Run:
     """One resumable training run in ``options.out``: its checkpoint, its ``log.jsonl`` and its step counter."""
 
-    def __init__(self, options: RunOptions, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+    def __init__(self, options: argparse.Namespace, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                  ema: EMA | None) -> None:
         self.options, self.model, self.optimizer, self.ema = options, model, optimizer, ema
-        Path(options.out).mkdir(parents=True, exist_ok=True)
-        self.step, self.elapsed_before = 0, 0.0
-        path = Path(options.out) / CHECKPOINT
-        if path.is_file():
-            state = torch.load(path, map_location="cpu", weights_only=False)
+        self.out, self.step, self.elapsed_before = Path(options.out), 0, 0.0
+        self.out.mkdir(parents=True, exist_ok=True)
+        if (self.out / CHECKPOINT).is_file():
+            state = torch.load(self.out / CHECKPOINT, map_location="cpu", weights_only=False)
             if ("ema" in state) != (ema is not None):
                 held = "with" if "ema" in state else "without"
                 raise SystemExit(f"{options.out} holds a run {held} --ema-decay: resume it {held} the flag, "
@@ -176,7 +156,7 @@ class Run:
     def write(self, **record: object) -> None:
         """Appends one JSON line to ``log.jsonl`` and echoes it."""
         line = json.dumps(record, default=float)
-        with (Path(self.options.out) / "log.jsonl").open("a") as handle:
+        with (self.out / "log.jsonl").open("a") as handle:
             handle.write(line + "\n")
         tqdm.write(line)  # above a progress bar, if one is shown
         sys.stdout.flush()
@@ -184,53 +164,46 @@ class Run:
     def save(self) -> None:
         extra = {} if self.ema is None else {"ema": self.ema.state_dict()}
         save_atomically({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                         "step": self.step, "elapsed": self.minutes * 60, **extra},
-                        Path(self.options.out) / CHECKPOINT)
-
-    def out_of_time(self, first_step: int) -> bool:
-        chunk, minutes = self.options.chunk_steps, self.options.max_minutes
-        return ((chunk is not None and self.step - first_step >= chunk)
-                or (minutes is not None and time.monotonic() - self.started >= 60 * minutes))
+                         "step": self.step, "elapsed": self.minutes * 60, **extra}, self.out / CHECKPOINT)
 
     def train(self, train_step: Callable[[int], dict[str, float]], warmup: int = 200,
               after_step: Callable[[int], None] | None = None, progress: bool = False) -> bool:
         """Runs ``train_step(step)`` (it returns the numbers to log) for every step left, with the learning rate
         set before and the weight average updated after; checkpoints every few minutes. False when the time
         box stopped it first (rerun to continue). ``progress`` shows a progress bar over the steps."""
-        with tqdm(total=self.options.steps, initial=self.step, desc=Path(self.options.out).name,
-                  disable=not progress, dynamic_ncols=True) as bar:
-            return self._train(train_step, warmup, after_step, bar.update)
-
-    def _train(self, train_step: Callable[[int], dict[str, float]], warmup: int,
-               after_step: Callable[[int], None] | None, advance: Callable[[int], object]) -> bool:
-        first_step, last_save, tick, records = self.step, time.monotonic(), time.monotonic(), []
+        options, first_step, last_save, tick, records = self.options, self.step, time.monotonic(), time.monotonic(), []
         self.write(event="start", step=self.step, params=sum(p.numel() for p in self.model.parameters()))
-        schedule = self.options.schedule_steps or self.options.steps
-        while self.step < self.options.steps:
-            if self.out_of_time(first_step):
-                self.save()
-                self.write(event="paused", step=self.step, minutes=self.minutes)
-                return False
-            for group in self.optimizer.param_groups:
-                group["lr"] = cosine_lr(self.step, schedule, self.options.lr, warmup)
-            records.append(train_step(self.step))
-            if self.ema is not None:
-                self.ema.update(self.model, self.step)
-            self.step += 1
-            advance(1)
-            if self.step % LOG_EVERY == 0:
-                means = {key: float(np.mean([r[key] for r in records])) for key in records[0]}
-                self.write(event="train", step=self.step, **means, lr=self.optimizer.param_groups[0]["lr"],
-                           sec_per_step=(time.monotonic() - tick) / len(records), minutes=self.minutes)
-                tick, records = time.monotonic(), []
-            if after_step is not None:
-                after_step(self.step)
-            if time.monotonic() - last_save >= CHECKPOINT_SECONDS:
-                self.save()
-                last_save = time.monotonic()
+        bar = tqdm(total=options.steps, initial=self.step, desc=self.out.name, disable=not progress, dynamic_ncols=True)
+        with bar:
+            while self.step < options.steps:
+                if ((options.chunk_steps is not None and self.step - first_step >= options.chunk_steps) or
+                        (options.max_minutes is not None and time.monotonic() - self.started >= 60 * options.max_minutes)):
+                    self.save()
+                    self.write(event="paused", step=self.step, minutes=self.minutes)
+                    return False
+                for group in self.optimizer.param_groups:
+                    group["lr"] = cosine_lr(self.step, options.schedule_steps or options.steps, options.lr, warmup)
+                records.append(train_step(self.step))
+                if self.ema is not None:
+                    self.ema.update(self.model, self.step)
+                self.step += 1
+                bar.update(1)
+                if self.step % LOG_EVERY == 0:
+                    means = {key: float(np.mean([r[key] for r in records])) for key in records[0]}
+                    self.write(event="train", step=self.step, **means, lr=self.optimizer.param_groups[0]["lr"],
+                               sec_per_step=(time.monotonic() - tick) / len(records), minutes=self.minutes)
+                    tick, records = time.monotonic(), []
+                if after_step is not None:
+                    after_step(self.step)
+                if time.monotonic() - last_save >= CHECKPOINT_SECONDS:
+                    self.save()
+                    last_save = time.monotonic()
         self.save()
         return True
 
     def exported(self) -> torch.nn.Module:
         """The weights to evaluate and export, as a copy in eval mode: the average where there is one."""
         return copy.deepcopy(self.model).eval() if self.ema is None else self.ema.averaged_copy(self.model)
+
+    def finish(self, **record: object) -> None:
+        self.write(event="done", step=self.step, minutes=self.minutes, **record)
