@@ -78,7 +78,10 @@ def main(argv: list[str] | None = None) -> None:
         pipelines = {name: getattr(args, name.removeprefix("toy-")) for name in VIDEO_BUNDLED}
         if not any(pipelines.values()):
             parser.error("install: name at least one exported pipeline (--t2v, --df, --ar).")
-        install({name: path for name, path in pipelines.items() if path}, vae=args.vae)
+        try:
+            install({name: path for name, path in pipelines.items() if path}, vae=args.vae)
+        except FileNotFoundError as error:  # a wrong source folder: say so, no traceback
+            parser.error(f"install: {error}")
     elif args.stage == "recipe":
         run_recipe(args)
     else:

@@ -329,3 +329,9 @@ def test_causal_block_size_2_fine_tunes_toy_df_into_a_block_causal_toy_ar(latent
     assert isinstance(pipe, SkyReelsV2DiffusionForcingPipeline)
     frames = generate_frames(pipe, "a red circle moving left", 0, num_inference_steps=2, guidance_scale=1.0)
     assert frames.shape == (45, 64, 64, 3)
+
+
+def test_install_from_a_folder_without_an_export_is_one_error(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        train.main(["install", "--t2v", str(tmp_path)])
+    assert f"install: {tmp_path} holds no exported pipeline (model_index.json)." in capsys.readouterr().err
