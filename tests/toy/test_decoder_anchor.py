@@ -8,6 +8,7 @@ from mmcache.pipelines.toy import train, train_vae
 from mmcache.pipelines.toy.captions import is_held_out, parse_caption
 from mmcache.pipelines.toy.configs import build_vae
 from mmcache.pipelines.toy.train_vae import DecoderAnchor, disable_mid_attention, load_anchors
+from mmcache.pipelines import training
 from mmcache.pipelines.training import save_atomically
 
 
@@ -54,33 +55,35 @@ def test_anchor_latents_need_a_decoder_only_run(anchor_file, vae_folder, tmp_pat
                     "--steps", "1"])
 
 
-def _anchored_decoder(vae_folder, anchor_file, out, weight, *extra):
+def _anchored_decoder(vae_folder, anchor_file, out, weight, *extra, steps=25):
     train.main(["vae", "--init", str(vae_folder), "--decoder-only", "--crop", "16", "--clip-frames", "5",
-                "--batch-size", "1", "--steps", "25", "--eval-every", "1000", "--eval-clips", "1", "--warmup", "1",
+                "--batch-size", "1", "--steps", str(steps), "--eval-every", "1000", "--eval-clips", "1", "--warmup", "1",
                 "--lr", "1e-3", "--out", str(out), "--threads", "1", "--anchor-latents", str(anchor_file),
                 "--anchor-weight", str(weight), *extra])
     return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if '"train"' in line]
 
 
-def test_a_heavier_anchor_keeps_the_decoder_closer_to_where_it_started(anchor_file, vae_folder, tmp_path):
-    free = _anchored_decoder(vae_folder, anchor_file, tmp_path / "free", 0.0)
-    held = _anchored_decoder(vae_folder, anchor_file, tmp_path / "held", 100.0)
+def test_a_heavier_anchor_keeps_the_decoder_closer_to_where_it_started(anchor_file, vae_folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "LOG_EVERY", 12)
+    free = _anchored_decoder(vae_folder, anchor_file, tmp_path / "free", 0.0, steps=12)
+    held = _anchored_decoder(vae_folder, anchor_file, tmp_path / "held", 100.0, steps=12)
     assert free[-1]["anchor_mse"] > 0 and held[-1]["anchor_mse"] > 0
     assert held[-1]["anchor_mse"] < 0.5 * free[-1]["anchor_mse"]
 
 
-def test_anchor_reference_names_the_decoder_the_anchor_keeps(anchor_file, vae_folder, tmp_path):
+def test_anchor_reference_names_the_decoder_the_anchor_keeps(anchor_file, vae_folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "LOG_EVERY", 1)
     torch.manual_seed(1)
     other = tmp_path / "other-vae"
     build_vae().save_pretrained(str(other))
     slow = ("--lr", "1e-7")  # the decoder barely moves: the anchor term is the distance to the reference
-    own = _anchored_decoder(vae_folder, anchor_file, tmp_path / "own", 0.0, *slow)
+    own = _anchored_decoder(vae_folder, anchor_file, tmp_path / "own", 0.0, *slow, steps=3)
     released = _anchored_decoder(vae_folder, anchor_file, tmp_path / "released", 0.0, *slow,
-                                 "--anchor-reference", str(other))
+                                 "--anchor-reference", str(other), steps=3)
     assert [row["mse"] for row in released] == [row["mse"] for row in own]  # weight 0: the same training
     assert released[0]["anchor_mse"] > 10 * own[0]["anchor_mse"]
     with pytest.raises(SystemExit, match="not an exported VAE folder"):
-        _anchored_decoder(vae_folder, anchor_file, tmp_path / "bad", 1.0, "--anchor-reference", str(tmp_path))
+        _anchored_decoder(vae_folder, anchor_file, tmp_path / "bad", 1.0, "--anchor-reference", str(tmp_path), steps=1)
     with pytest.raises(SystemExit, match="add --anchor-latents"):
         train.main(["vae", "--init", str(vae_folder), "--decoder-only", "--anchor-reference", str(other),
                     "--out", str(tmp_path / "none"), "--steps", "1"])
