@@ -63,7 +63,7 @@ def test_pipeline_output_at_density_one_is_close_and_below_one_is_sparse():
 
 
 def test_disable_restores_the_original_processors_and_output():
-    family = "ltx-video"
+    family = "wan2.1-t2v"
     pipe = bf16_pipe(family)
     processors = {name: module.processor for name, module in pipe.transformer.named_modules()
                   if hasattr(module, "processor")}
