@@ -126,12 +126,16 @@ class CacheStats:
         return data
 
     def __str__(self) -> str:
-        lines = [
-            f"{self.method} run {self.run}: {self.calls} denoiser calls, {self.computed} computed, "
-            f"{self.skipped} reused (skip ratio {self.skip_ratio:.1%}, estimated speedup {self.estimated_speedup:.2f}x"
-            + (f", measured {self.measured_speedup:.2f}x" if self.measured_speedup else "")
-            + ")"
-        ]
+        if self.chunk_timeline:  # every call runs, each over only the chunks it needs
+            lines = [f"{self.method} run {self.run}: {self.calls} denoiser calls, each running only the chunks "
+                     "it needs (below)"]
+        else:
+            lines = [
+                f"{self.method} run {self.run}: {self.calls} denoiser calls, {self.computed} computed, "
+                f"{self.skipped} reused (skip ratio {self.skip_ratio:.1%}, estimated speedup "
+                f"{self.estimated_speedup:.2f}x" + (f", measured {self.measured_speedup:.2f}x" if self.measured_speedup
+                                                   else "") + ")"
+            ]
         for name, counts in self.branches.items():
             lines.append(f"  {name}: {counts.calls} calls, {counts.computed} computed, {counts.skipped} reused")
         if self.compute_saved is not None:
@@ -139,7 +143,8 @@ class CacheStats:
         if self.chunk_timeline:
             lines.append("  chunks: " + ", ".join(f"{count} {state}" for state, count in self.chunk_counts.items())
                          + (f"; peak KV {self.peak_kv_bytes / 2**20:.2f} MiB" if self.peak_kv_bytes else ""))
-        lines.append("  timeline: " + "".join("C" if r.computed else "." for r in self.timeline))
+        if not self.chunk_timeline:
+            lines.append("  timeline: " + "".join("C" if r.computed else "." for r in self.timeline))
         return "\n".join(lines)
 
 

@@ -155,9 +155,11 @@ def run(args: argparse.Namespace) -> int:
         for note in outlier_notes({"baseline": baseline_side, "cached": cached_side}):
             print(note)
         runs = f"fastest of {comparison['timing_runs']} runs each" if comparison["timing_runs"] > 1 else "one run each"
+        work = (f"block-stack work saved {result.stats.compute_saved:.1%}" if result.stats.chunk_timeline else
+                f"denoiser calls {comparison['denoiser_call_speedup']:.2f}x "
+                f"({baseline.stats.calls} -> {result.stats.computed} computed)")
         print(f"speedup: wall {comparison['wall_speedup']:.2f}x ({base_wall:.2f} s -> {cached_wall:.2f} s, {runs}), "
-              f"denoiser calls {comparison['denoiser_call_speedup']:.2f}x "
-              f"({baseline.stats.calls} -> {result.stats.computed} computed)"
+              f"{work}"
               + (f", denoiser time {comparison['denoiser_time_speedup']:.2f}x"
                  if comparison["denoiser_time_speedup"] else ""))
         print(f"fidelity vs baseline: PSNR {comparison['psnr_db']:.2f} dB, SSIM {comparison['ssim']:.4f}")

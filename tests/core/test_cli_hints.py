@@ -35,3 +35,17 @@ def test_names_the_knob_of_a_calibrated_method():
 def test_silent_when_something_was_reused():
     records = [StepRecord(0, "cond", True, "warmup"), StepRecord(1, "cond", False, "below threshold", 0.01, 0.05)]
     assert no_reuse_hint(stats_of(records)) is None
+
+
+def test_a_chunk_method_is_judged_by_its_chunks():
+    from dataclasses import replace
+
+    from mmcache.stats import ChunkRecord
+
+    records = [StepRecord(i, "cond", True, "per-chunk decisions (FlowCache)") for i in range(4)]
+    chunks = tuple(ChunkRecord(0, i, "cond", 0, "reused" if i == 2 else "computed") for i in range(4))
+    reusing = replace(stats_of(records, method="flowcache"), chunk_timeline=chunks)
+    assert no_reuse_hint(reusing) is None
+    assert "denoiser calls, each running only the chunks" in str(reusing) and "timeline:" not in str(reusing)
+    cached_only = replace(reusing, chunk_timeline=tuple(replace(c, state="computed") for c in chunks))
+    assert "no chunk was reused" in no_reuse_hint(cached_only)
