@@ -35,6 +35,8 @@ def _run_counts(stats: CacheStats, wall_seconds: float) -> dict[str, Any]:
         "skipped": stats.skipped,
         "denoiser_seconds": stats.denoiser_seconds,
         "branches": {name: dataclasses.asdict(counts) for name, counts in stats.branches.items()},
+        "compute_saved": stats.compute_saved,
+        "chunks": stats.chunk_counts if stats.chunk_timeline else None,
     }
 
 
@@ -89,21 +91,24 @@ def comparison_markdown(metrics: dict[str, Any]) -> str:
     base, fast, speedup = metrics["baseline"], metrics["accelerated"], metrics["speedup"]
     origin = ("reused from the baseline cache (same model, prompt, seed, steps and size)" if base["from_cache"]
               else "generated for this request")
+    chunks = fast.get("chunks")
+    work = (f"{fast['compute_saved']:.1%} of the block-stack work saved" if chunks else
+            f"{_times(speedup['denoiser_calls'])} denoiser calls ({base['calls']} → {fast['computed']} computed)")
     lines = [
         f"**Method:** `{_method_text(metrics['config'])}`",
         "",
         f"**Speedup:** {_times(speedup['wall'])} wall clock ({base['wall_seconds']:.2f} s → "
-        f"{fast['wall_seconds']:.2f} s) · {_times(speedup['denoiser_calls'])} denoiser calls "
-        f"({base['calls']} → {fast['computed']} computed)",
+        f"{fast['wall_seconds']:.2f} s) · {work}",
         "",
         f"**Fidelity vs baseline:** PSNR {_score(metrics['psnr_db'], 2, ' dB')} · SSIM {_score(metrics['ssim'], 4)}",
         "",
-        "| branch | computed | reused | calls |",
-        "|---|---|---|---|",
-        *(f"| {name} | {counts['computed']} | {counts['skipped']} | {counts['calls']} |"
-          for name, counts in fast["branches"].items()),
-        f"| **all** | **{fast['computed']}** | **{fast['skipped']}** | **{fast['calls']}** |",
-        "",
-        f"Baseline: {origin}.",
     ]
+    if chunks:  # decided per chunk: every call runs, over the chunks it needs
+        lines += ["| chunk state | forwards |", "|---|---|", *(f"| {state} | {count} |" for state, count in chunks.items())]
+    else:
+        lines += ["| branch | computed | reused | calls |", "|---|---|---|---|",
+                  *(f"| {name} | {counts['computed']} | {counts['skipped']} | {counts['calls']} |"
+                    for name, counts in fast["branches"].items()),
+                  f"| **all** | **{fast['computed']}** | **{fast['skipped']}** | **{fast['calls']}** |"]
+    lines += ["", f"Baseline: {origin}."]
     return "\n".join(lines)
