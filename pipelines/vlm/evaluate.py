@@ -34,6 +34,14 @@ def accuracy(pipe: VideoQAPipeline, examples: QASet, batch_size: int = 32, progr
     for start in tqdm(range(0, len(examples), batch_size), desc="answering", disable=not progress):
         rows = examples.rows(start, start + batch_size)
         given += pipe.answer_batch(rows.frames, rows.questions)
+    return score_answers(examples, given)
+
+
+def score_answers(examples: QASet, given: list[str]) -> dict[str, Any]:
+    """Exact-match accuracy of the answers ``given`` to ``examples`` (in order): overall, per kind, per kind and
+    background, and the first mistakes."""
+    if len(given) != len(examples):
+        raise ValueError(f"{len(given)} answers for {len(examples)} examples.")
     right = [answer == expected for answer, expected in zip(given, examples.answers)]
     by_kind, by_background = defaultdict(list), defaultdict(list)
     for ok, kind, caption in zip(right, examples.kinds, examples.captions):
