@@ -57,6 +57,12 @@ class KVStats:
         return sum(layer.tokens_kept for layer in self.layers) / seen if seen else 1.0
 
     @property
+    def prompt_kept_fraction(self) -> float:
+        """Prompt tokens kept after the prefill over prompt tokens, over all layers (generated tokens left out)."""
+        prompt = sum(layer.prefill_tokens for layer in self.layers)
+        return sum(layer.prefill_kept for layer in self.layers) / prompt if prompt else 1.0
+
+    @property
     def kv_bytes_full(self) -> int:
         return sum(layer.kv_bytes_full for layer in self.layers)
 
