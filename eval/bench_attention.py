@@ -30,10 +30,10 @@ from mmcache.kernels.block_sparse_attention import (
     _block_sparse_attention_kernel, block_sparse_attention_reference, launch_block_sparse_attention,
 )
 from mmcache.kernels.quantized_decode_attention import quantized_decode_attention_reference
-from mmcache.kernels.triton_compat import is_interpreted
 from mmcache.kernels.validation import AttentionShape
 
 from .bench_timing import Timer, print_table, relative_error, tflops, write_result
+from .kernel_bench_setup import add_output_options, choose_device, kernel_backend
 
 DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
 TOLERANCE = {torch.bfloat16: 2e-2, torch.float16: 5e-3}
@@ -270,19 +270,11 @@ def evaluate_goals(attention: list[dict[str, Any]], decode: list[dict[str, Any]]
     return goals
 
 
-def choose_our_backend(device: torch.device) -> str:
-    if device.type == "cuda" or is_interpreted(_block_sparse_attention_kernel):
-        return "triton"
-    print("note: the kernels were not built for the Triton interpreter (TRITON_INTERPRET=1 before import); "
-          "timing the PyTorch reference instead")
-    return "reference"
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import triton
 
     timer = Timer(args.device, args.warmup, args.repeats)
-    backend = choose_our_backend(args.device)
+    backend = kernel_backend(args.device, _block_sparse_attention_kernel)
     attention = [row for length in args.sizes for row in bench_sparse_size(args, length, timer, backend)]
     decode = bench_decode(args, timer, backend)
     device_name = torch.cuda.get_device_name(args.device) if args.device.type == "cuda" else "cpu (smoke)"
@@ -322,19 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--decode-context", type=int, default=32768)
     parser.add_argument("--group-size", type=int, default=64, help="quantization group size")
     parser.add_argument("--sweep-configs", action="store_true", help="also time num_warps/num_stages variants")
-    parser.add_argument("--out", default=None, help="write the results as JSON here (atomically)")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU (tests the script only)")
+    add_output_options(parser)
     args = parser.parse_args(argv)
-    if args.smoke:
-        for key, value in SMOKE.items():
-            setattr(args, key, value)
-        args.device = torch.device("cpu")
-    elif not torch.cuda.is_available():
-        print("bench_attention needs a CUDA device and none was found; pass --smoke for a tiny CPU check of "
-              "the script.", file=sys.stderr)
+    if not choose_device(args, SMOKE, "bench_attention"):
         return 2
-    else:
-        args.device = torch.device("cuda")
     result = run(args)
     print_results(result)
     write_result(args.out, result)

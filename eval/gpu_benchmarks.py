@@ -83,6 +83,15 @@ def flowcache_markdown(result: dict[str, Any]) -> list[str]:
                              "rel. error vs plain"])]
 
 
+def vlm_prefill_markdown(result: dict[str, Any]) -> list[str]:
+    config = result["config"]
+    timings = markdown_table(result["timings"], ["N", "kept", "method", "ms", "speedup", "pairs", "extra_MiB"],
+                             ["N", "kept", "attention", "ms", "vs dense", "pairs computed", "extra MiB"])
+    checks = markdown_table(result["checks"], ["N", "kept", "rel_error"], ["N", "kept", "rel. error vs reference"])
+    return [f"{config['heads']} query heads, {config['kv_heads']} KV heads, head dim {config['dim']}, {config['dtype']}, "
+            f"causal; kernel backend {result['backend']}.", "", *timings, "", "Kernel correctness:", "", *checks]
+
+
 BENCHMARKS: tuple[GpuBenchmark, ...] = (
     GpuBenchmark(
         "core", "hook-engine overhead on a Wan2.1-1.3B-sized transformer, 480x832, 81 frames, bf16",
@@ -102,6 +111,11 @@ BENCHMARKS: tuple[GpuBenchmark, ...] = (
         "flowcache", "one 97-frame window of a SkyReels-V2-DF-1.3B-sized model at 540P: FlowCache's sources of saving",
         "mmcache.eval.bench_flowcache_gpu:main", ("--steps", "10", "--repeats", "1"), ("--smoke",),
         gpu_timeout_s=120, markdown="mmcache.eval.gpu_benchmarks:flowcache_markdown"),
+    GpuBenchmark(
+        "vlm-prefill", "prefill attention of a Qwen2.5-VL-7B-sized layer over the kept tokens only vs dense SDPA",
+        "mmcache.eval.bench_vlm_prefill:main", ("--lengths", "8k,16k,32k", "--repeats", "5", "--warmup", "2"),
+        ("--smoke",), gpu_timeout_s=60, markdown="mmcache.eval.gpu_benchmarks:vlm_prefill_markdown",
+        triton_kernels=True),
 )
 
 

@@ -1,11 +1,11 @@
 """Every GPU benchmark of ``mmcache.eval`` in one command: one JSON and one markdown table.
 
-    python -m mmcache.eval.gpu_suite --out runs/gpu                  # one H100: at most 9 minutes
+    python -m mmcache.eval.gpu_suite --out runs/gpu                  # one H100: at most 10 minutes
     python -m mmcache.eval.gpu_suite --only attention --out runs/gpu
     python -m mmcache.eval.gpu_suite --smoke --out runs/gpu-smoke    # tiny sizes on the CPU
 
 Runs the entries of ``gpu_benchmarks.BENCHMARKS`` one after another, each in its own process
-(with a time limit on the GPU, so the suite stays within 9 minutes), and writes
+(with a time limit on the GPU, so the suite stays within 10 minutes: the limits add up to 600 s), and writes
 ``OUT/gpu_suite.json`` (machine, command, and per benchmark: status, seconds, arguments, result
 or error) and ``OUT/gpu_suite.md`` (ready to paste into docs/BENCHMARKS.md), both atomically and
 after every benchmark; each benchmark's output goes to ``OUT/logs/NAME.log``. A failing

@@ -25,12 +25,17 @@ def test_smoke_run_writes_json_and_markdown_for_every_benchmark(tmp_path: Path, 
     text = (tmp_path / "gpu_suite.md").read_text()
     assert "Command: `python -m mmcache.eval.gpu_suite --smoke" in text
     for header in ("#### core:", "| mmcache enabled, never reusing / plain |", "#### attention:", "| vs Flex |",
-                   "#### sparse-dit:", "| density=0.5 |", "#### flowcache:", "| compute saved |"):
+                   "#### sparse-dit:", "| density=0.5 |", "#### flowcache:", "| compute saved |",
+                   "#### vlm-prefill:", "| token_subset_attention |", "rel. error vs reference"):
         assert header in text
     printed = capsys.readouterr().out
     assert [line.split("]")[0] for line in printed.splitlines() if line.startswith("[")] == [
         f"[{i}/{len(gpu_benchmarks.BENCHMARKS)}" for i in range(1, len(gpu_benchmarks.BENCHMARKS) + 1)]
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_the_time_limits_add_up_to_at_most_ten_minutes() -> None:
+    assert sum(benchmark.gpu_timeout_s for benchmark in gpu_benchmarks.BENCHMARKS) <= 600
 
 
 def test_a_failing_benchmark_is_recorded_and_the_rest_still_run(tmp_path: Path, monkeypatch) -> None:
