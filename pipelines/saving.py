@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 DEFAULTS_FILE = "mmcache_defaults.json"  # a pipeline folder's call settings (see loader.read_defaults)
 
@@ -23,3 +24,13 @@ def save_component(model: Any, folder: Path) -> None:
     model.save_pretrained(str(folder), safe_serialization=True)
     forget_source_paths(folder)
 
+
+
+def install_folder(source: Path, target: Path, ignore: Callable[..., Any] | None = None) -> None:
+    """Replace ``target`` with a copy of ``source`` (kept as it is when it already is ``target``), without
+    paths of the training machine."""
+    if target.resolve() != source.resolve():
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(source, target, ignore=ignore)
+    forget_source_paths(target)

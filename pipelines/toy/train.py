@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import shutil
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 from ..loader import MODELS_DIR, VIDEO_BUNDLED, ModelNotFoundError
-from ..saving import forget_source_paths
+from ..saving import install_folder
 from ..training import add_device_arguments, stage_parsers
 from . import denoiser, train_vae
 from .recipes import TARGETS, steps_for
@@ -37,14 +36,9 @@ def install(pipelines: dict[str, Path], models_dir: Path = MODELS_DIR, vae: Path
         if not (source / "model_index.json").is_file():
             raise FileNotFoundError(f"{source} holds no exported pipeline (model_index.json).")
         target = models_dir / name
-        if target.resolve() != source.resolve():
-            if target.exists():
-                shutil.rmtree(target)
-            shutil.copytree(source, target)
+        install_folder(source, target)
         if vae is not None:
-            shutil.rmtree(target / "vae")
-            shutil.copytree(vae, target / "vae")
-        forget_source_paths(target)
+            install_folder(vae, target / "vae")
         print(f"installed {source} -> {target}" + (f" (VAE from {vae})" if vae is not None else ""))
 
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from ..loader import MODELS_DIR
-from ..saving import forget_source_paths
+from ..saving import install_folder
 from ..training import stage_parsers
 from . import train_tokenizer, train_transformer
 from .pipeline import is_var_folder
@@ -72,10 +72,7 @@ def install(pipeline: Path, models_dir: Path = MODELS_DIR) -> Path:
         raise FileNotFoundError(f"{pipeline} holds no exported VAR pipeline (model_index.json naming VARPipeline); "
                                 "pass <transformer run>/pipeline.")
     target = models_dir / BUNDLED_NAME
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(pipeline, target, ignore=shutil.ignore_patterns(".*"))
-    forget_source_paths(target)
+    install_folder(pipeline, target, ignore=shutil.ignore_patterns(".*"))
     print(f"installed {pipeline} -> {target}")
     return target
 

@@ -7,12 +7,11 @@ Checks that the folder loads as a ``VideoQAPipeline`` and fits the bundled-size 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
 from ..loader import MODELS_DIR, is_vlm_folder
-from ..saving import forget_source_paths
+from ..saving import install_folder
 from .pipeline import VideoQAPipeline
 
 NAME = "toy-vlm"
@@ -29,11 +28,7 @@ def install(source: Path, models_dir: Path = MODELS_DIR) -> Path:
         raise ValueError(f"{source} holds {size / 2**20:.1f} MiB; bundled models stay under {MAX_BYTES // 2**20} MiB.")
     VideoQAPipeline.from_pretrained(source)  # it loads
     target = models_dir / NAME
-    if target.resolve() != source.resolve():
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.copytree(source, target)
-    forget_source_paths(target)
+    install_folder(source, target)
     print(f"installed {source} -> {target}")
     return target
 

@@ -31,6 +31,8 @@ def test_two_steps_of_each_stage_export_a_working_pipeline(tokenizer_run, tmp_pa
     assert out.images.shape == (1, 16, 16, 3)
     installed = train.install(tmp_path / "transformer" / "pipeline", models_dir=tmp_path / "models")
     assert installed == tmp_path / "models" / "toy-var" and (installed / "mmcache_defaults.json").is_file()
+    assert train.install(installed, models_dir=tmp_path / "models") == installed  # the installed folder as source
+    assert (installed / "mmcache_defaults.json").is_file()
 
 
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tokenizer_run, tmp_path):
