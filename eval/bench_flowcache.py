@@ -89,9 +89,9 @@ def score(run: dict[str, Any], plain: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_file(store: Path, frames: int, prompt: str, label: str) -> Path:
-    """Where one (length, prompt, method) run is kept, so that a rerun with other --prompts reuses it."""
-    return store / f"{frames}-{prompt.replace(' ', '_')}-{label.replace(' ', '_')}.json"
+def run_file(store: Path, frames: int, prompt: str, seed: int, label: str) -> Path:
+    """Where one (length, prompt, seed, method) run is kept, so that a rerun with other --prompts reuses it."""
+    return store / f"{frames}-{prompt.replace(' ', '_')}-s{seed}-{label.replace(' ', '_')}.json"
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -186,14 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     causal = int(pipe.transformer.config.num_frame_per_block) > 1
     grid = method_grid(args.reuse, args.rate, args.kv_budget if causal else None, args.kv_threshold, args.easycache,
                        args.warmup_steps)
-    prompts = held_out_prompts(max(args.prompts, args.long_prompts))
+    prompts = held_out_prompts(args.prompts)
     store = args.out / "runs"
     summary: dict[str, dict[str, dict[str, Any]]] = {}
     for position, frames in enumerate(args.frames):
         rows: dict[str, list[dict[str, Any]]] = {label: [] for label in grid}
         count = args.prompts if position == 0 else args.long_prompts
-        for index, prompt in enumerate(prompts[:count]):
-            files = {label: run_file(store, frames, prompt, label) for label in grid}
+        for index, prompt in enumerate(prompts if position == 0 else held_out_prompts(count)):
+            files = {label: run_file(store, frames, prompt, index, label) for label in grid}
             plain = None if all(file.is_file() for file in files.values()) else run_one(pipe, prompt, index, frames, None)
             for label, config in grid.items():
                 file = files[label]

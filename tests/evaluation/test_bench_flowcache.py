@@ -22,8 +22,8 @@ def test_the_benchmark_writes_its_tables_and_resumes(tmp_path, capsys):
     assert list(results["kv_by_length"]["peaks"]) == ["21", "37"] and results["addnoise"]["mean_psnr"] > 0
     assert "| flowcache rate 0.3 + kv 2 |" in (tmp_path / "flowcache.md").read_text()
     stored = sorted(path.name for path in (tmp_path / "runs").iterdir())
-    # runs are kept by prompt (not by position), so a rerun with another --prompts reuses the same prompt's runs
-    assert all(json.loads(path.read_text())["prompt"].replace(" ", "_") in path.name
+    # runs are kept by prompt and seed (not by position), so a rerun with another --prompts reuses what matches
+    assert all(json.loads(path.read_text())["prompt"].replace(" ", "_") + "-s0-" in path.name
                for path in (tmp_path / "runs").iterdir())
     assert bench_flowcache.main([*ARGS, "--kv-lengths", "--addnoise", "0", "--out", str(tmp_path)]) == 0
     assert sorted(path.name for path in (tmp_path / "runs").iterdir()) == stored
