@@ -39,6 +39,7 @@ class KVMask:
     q_length: int
     batch_size: int
     mask_function: Callable[..., Any] = causal
+    causal_pairs_cache: int | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def query_index(self, device: torch.device) -> torch.Tensor:
         """``[Q]`` original indices of this forward's queries."""

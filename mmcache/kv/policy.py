@@ -60,11 +60,14 @@ class PrefillCall:
 
     def causal_pairs(self, rows: torch.Tensor | None = None) -> int:
         """(query, key) pairs per head the causal mask allows among the real tokens (of the given query rows)."""
+        if rows is None and self.mask.causal_pairs_cache is not None:  # the same in every layer of the forward
+            return self.mask.causal_pairs_cache
         real = self.real()
         seen = real.long().cumsum(dim=-1) * real  # keys a real query sees: the real tokens up to it
         if rows is not None:
-            seen = seen[:, rows]
-        return int(seen.sum())
+            return int(seen[:, rows].sum())
+        self.mask.causal_pairs_cache = int(seen.sum())
+        return self.mask.causal_pairs_cache
 
     def dense(self) -> torch.Tensor:
         """The model's own attention over every token (``[B, T, H, D]``), counted as dense work."""

@@ -62,6 +62,9 @@ def attention_received(queries: torch.Tensor, keys: torch.Tensor, allowed_rows, 
     """
     total = torch.zeros(queries.shape[0], queries.shape[1], keys.shape[2], dtype=torch.float32,
                         device=queries.device)
+    keys = keys.float()  # once, not per chunk of queries
+    if keys.shape[1] != queries.shape[1]:
+        keys = keys.repeat_interleave(queries.shape[1] // keys.shape[1], dim=1)
     for start in range(0, queries.shape[2], chunk):
         stop = min(start + chunk, queries.shape[2])
         total += attention_weights(queries[:, :, start:stop], keys, allowed_rows(start, stop), scale).sum(dim=2)

@@ -141,5 +141,6 @@ class PrefixKVPolicy(KVPolicy):
             return
         share, slot = rule
         if int(layer.kept_tokens - layer.seen * share) > 0 and slot < layer.kept_tokens - 1:
-            keep = torch.cat([torch.arange(slot), torch.arange(slot + 1, layer.kept_tokens)]).to(layer.keys.device)
+            device = layer.keys.device  # built there: no host-to-device copy on every decode step
+            keep = torch.cat([torch.arange(slot, device=device), torch.arange(slot + 1, layer.kept_tokens, device=device)])
             layer.keep(keep.view(1, 1, -1).expand(layer.keys.shape[0], 1, -1))

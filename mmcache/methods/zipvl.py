@@ -171,8 +171,7 @@ class ZipVLPolicy(KVPolicy):
         query, key, value = call.query, call.key, call.value
         values = value.repeat_interleave(call.heads // call.kv_heads, dim=1).float()
         probe_output = torch.matmul(weights, values).to(query.dtype)
-        fill = torch.zeros_like(query)
-        fill[:, :, rows] = probe_output
+        fill = torch.zeros_like(query)  # the probe rows are set below, after the kernel
         allowed = None
         if call.mask.padding is not None:
             positions = important.expand(query.shape[0], 1, -1)
