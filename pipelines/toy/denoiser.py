@@ -92,6 +92,7 @@ class LatentSet:
     ids: torch.Tensor
     mask: torch.Tensor
     vae: AutoencoderKLWan  # the VAE that encoded them, with their statistics
+    empty: tuple[torch.Tensor, torch.Tensor] = dataclasses.field(default_factory=lambda: tokenize([""]))
 
     @classmethod
     def load(cls, folder: Path, max_frames: int | None = None) -> LatentSet:
@@ -107,14 +108,15 @@ class LatentSet:
         m, s = (np.asarray(stats[key], dtype=np.float32).reshape(1, -1, 1, 1, 1) for key in ("mean", "std"))
         unique = sorted(set(captions))
         ids, mask = tokenize(unique)
-        rows = torch.tensor([unique.index(c) for c in captions])
+        row_of = {caption: row for row, caption in enumerate(unique)}
+        rows = torch.tensor([row_of[c] for c in captions])
         vae = AutoencoderKLWan.from_pretrained(str(Path(folder) / "vae")).eval()
         return cls(torch.from_numpy((np.concatenate(latents).astype(np.float32) - m) / s), ids[rows], mask[rows], vae)
 
     def captions_batch(self, indices: np.ndarray, drop: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Ids and masks of ``indices``, with the empty caption where ``drop`` (classifier-free guidance)."""
         ids, mask = self.ids[torch.from_numpy(indices)].clone(), self.mask[torch.from_numpy(indices)].clone()
-        empty_ids, empty_mask = tokenize([""])
+        empty_ids, empty_mask = self.empty  # the empty caption, tokenized once
         ids[torch.from_numpy(drop)], mask[torch.from_numpy(drop)] = empty_ids[0], empty_mask[0]
         return ids, mask
 
