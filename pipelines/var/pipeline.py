@@ -133,6 +133,11 @@ class VARPipeline:
                        top_p: float = 0.0, generator: torch.Generator | None = None,
                        guidance_ramp: bool = False) -> list[torch.Tensor]:
         """Token ids of every scale (``[B, pn²]`` each), drawn scale by scale with the KV cache."""
+        return self._sample(prompt, num_images, guidance_scale, top_k, top_p, generator, guidance_ramp)[0]
+
+    def _sample(self, prompt: Prompt, num_images: int, guidance_scale: float, top_k: int, top_p: float,
+                generator: torch.Generator | None, guidance_ramp: bool) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The token ids of every scale and the feature map they sum to (``f_hat``, what the decoder takes)."""
         if num_images < 1:
             raise ValueError(f"num_images must be at least 1, got {num_images}.")
         if guidance_scale < 1 or top_k < 0 or not 0 <= top_p <= 1:
@@ -159,7 +164,7 @@ class VARPipeline:
                 if si + 1 < len(model.patch_nums):
                     x = model.scale_input(next_map, si + 1)
                     x = torch.cat((x, x)) if guided else x
-        return indices
+        return indices, f_hat
 
     @torch.no_grad()
     def __call__(self, prompt: Prompt, num_images: int = 1, guidance_scale: float = 3.0, top_k: int = 0,
@@ -174,8 +179,8 @@ class VARPipeline:
         """
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}.")
-        indices = self.sample_indices(prompt, num_images, guidance_scale, top_k, top_p, generator, guidance_ramp)
-        images = (self.tokenizer.decode_fhat(self.tokenizer.quantize.fhat_from_indices(indices)).float() + 1) / 2
+        _, f_hat = self._sample(prompt, num_images, guidance_scale, top_k, top_p, generator, guidance_ramp)
+        images = (self.tokenizer.decode_fhat(f_hat).float() + 1) / 2
         if output_type != "pt":
             images = images.permute(0, 2, 3, 1).cpu().numpy()
         if output_type == "pil":
