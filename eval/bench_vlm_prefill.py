@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from mmcache.kernels import token_subset_attention
+from mmcache.kernels.masked_attention import expand_kv_heads
+from mmcache.kv.attention import gathered_attention
 from mmcache.kernels.token_subset_attention import _token_subset_attention_kernel
 
 from .bench_attention import DTYPES, TOLERANCE, parse_sizes
@@ -60,21 +62,14 @@ def random_qkv(args: argparse.Namespace, length: int) -> tuple[torch.Tensor, tor
     return q, k, v
 
 
-def repeat_kv(t: torch.Tensor, heads: int) -> torch.Tensor:
-    return t.repeat_interleave(heads // t.shape[1], dim=1)
-
-
 def dense_causal(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     heads = q.shape[1]
-    return F.scaled_dot_product_attention(q, repeat_kv(k, heads), repeat_kv(v, heads), is_causal=True)
+    return F.scaled_dot_product_attention(q, expand_kv_heads(k, heads), expand_kv_heads(v, heads), is_causal=True)
 
 
 def gathered_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """The kept rows gathered into one dense causal SDPA call, scattered back into zeros."""
-    index = keep.unsqueeze(-1)
-    q_kept, k_kept, v_kept = (t.gather(2, index.expand(-1, t.shape[1], -1, t.shape[-1])) for t in (q, k, v))
-    out = dense_causal(q_kept, k_kept, v_kept)
-    return torch.zeros_like(q).scatter_(2, index.expand(-1, q.shape[1], -1, q.shape[-1]), out)
+    """ZipVL's path without the kernel: the kept rows gathered into one causal SDPA call, scattered into zeros."""
+    return gathered_attention(q, k, v, keep, torch.zeros_like(q), q.shape[-1] ** -0.5)
 
 
 def extra_memory_mib(fn: Callable[[], torch.Tensor], device: torch.device) -> float | None:

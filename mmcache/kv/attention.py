@@ -86,6 +86,13 @@ def important_token_attention(query: torch.Tensor, key: torch.Tensor, value: tor
 
         return token_subset_attention(query, key, value, important, causal=True, scale=scale, fill=fill,
                                       backend=backend)
+    return gathered_attention(query, key, value, important, fill, scale, allowed)
+
+
+def gathered_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, important: torch.Tensor,
+                       fill: torch.Tensor, scale: float, allowed: torch.Tensor | None = None) -> torch.Tensor:
+    """``important_token_attention`` without the kernel: the important rows gathered, run through one causal
+    SDPA call (or the ``allowed`` mask) and scattered back into ``fill``."""
     rows = important.expand(query.shape[0], 1, -1)
     index = rows.unsqueeze(-1)
     gathered = [t.gather(2, index.expand(-1, t.shape[1], -1, t.shape[-1])) for t in (query, key, value)]
