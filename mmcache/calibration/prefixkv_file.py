@@ -18,6 +18,8 @@ from .file import CalibrationMismatchError, config_hash, read_calibration_json
 from .schema import FORMAT_VERSION, validate_calibration
 
 BUDGET_TOLERANCE = 1e-9
+SINKS = 4  # PrefixKV keeps the first real tokens (attention sinks) ...
+PROTECTED_LAST = 1  # ... and the last one, at calibration and at run time alike
 
 
 def describe_vlm(target: Any) -> dict[str, Any]:

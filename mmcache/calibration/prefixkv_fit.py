@@ -17,12 +17,12 @@ import torch
 from ..errors import ConfigError
 from ..kv.budgets import global_threshold_evictions
 from ..kv.policy import KVPolicy, PrefillCall
-from .prefixkv_file import PrefixKVCalibration, describe_vlm
+from .prefixkv_file import PROTECTED_LAST, SINKS, PrefixKVCalibration, describe_vlm
 
 if TYPE_CHECKING:
     from ..kv.layer_cache import PrunableLayer
 
-PROTECTED = 5  # 4 attention sinks and the last token
+PROTECTED = SINKS + PROTECTED_LAST
 
 
 class ImportanceRecorder(KVPolicy):

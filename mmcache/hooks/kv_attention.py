@@ -193,11 +193,11 @@ def compressed_attention(query: torch.Tensor, layer: PrunableLayer, mask: KVMask
         allowed = mask.allowed(positions)
     if not layer.quantized:
         return attend_kept(query, layer.keys, layer.values, allowed, scale).transpose(1, 2)
-    from mmcache.kernels import quantized_decode_attention
+    from mmcache.kernels import SUPPORTED_HEAD_DIMS, quantized_decode_attention
     from mmcache.kernels.quantized_decode_attention import quantized_decode_attention_reference
 
     segments = [part.segment for part in layer.quantized]
-    if query.dtype in (torch.float16, torch.bfloat16) and query.shape[-1] in (32, 64, 128):
+    if query.dtype in (torch.float16, torch.bfloat16) and query.shape[-1] in SUPPORTED_HEAD_DIMS:
         parts = [quantized_decode_attention(query, segments, scale=scale, backend=backend, return_lse=True)]
     else:
         parts = [quantized_decode_attention_reference(query, segments, scale=scale, return_lse=True)]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from ..calibration.prefixkv_file import PrefixKVCalibration
+from ..calibration.prefixkv_file import PROTECTED_LAST, SINKS, PrefixKVCalibration
 from ..kv.budgets import global_threshold_evictions
 from ..kv.policy import KVPolicy, PrefillCall
 from ..kv.scoring import attention_received, first_real_tokens, last_real_tokens, select_tokens
@@ -31,8 +31,6 @@ from .base import MethodConfig, is_number, require
 if TYPE_CHECKING:
     from ..kv.layer_cache import PrunableLayer
 
-SINKS = 4
-PROTECTED_LAST = 1
 DECODE_DISTANCE = 25
 
 
