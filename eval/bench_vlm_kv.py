@@ -32,16 +32,19 @@ from .vlm_kv_methods import ZIPVL_CACHES, config_identity, file_label, method_gr
 
 def kv_costs(runs: list[Any]) -> dict[str, Any]:
     """Sums over the answers' ``KVStats`` (``None`` everywhere for the plain model, which has none)."""
+    if not runs:
+        return dict.fromkeys(("prompt_tokens", "prompt_kept", "important", "kv_bytes_full", "kv_bytes_held",
+                              "flops_dense", "flops"))
     layers = [layer for stats in runs for layer in stats.layers]
     important = [layer.important_tokens for layer in layers]
     return {
-        "prompt_tokens": sum(layer.prefill_tokens for layer in layers) if runs else None,
-        "prompt_kept": sum(layer.prefill_kept for layer in layers) if runs else None,
-        "important": sum(important) if runs and None not in important else None,
-        "kv_bytes_full": sum(stats.kv_bytes_full for stats in runs) if runs else None,
-        "kv_bytes_held": sum(stats.kv_bytes_held for stats in runs) if runs else None,
-        "flops_dense": sum(stats.prefill_attention_flops_dense for stats in runs) if runs else None,
-        "flops": sum(stats.prefill_attention_flops for stats in runs) if runs else None,
+        "prompt_tokens": sum(layer.prefill_tokens for layer in layers),
+        "prompt_kept": sum(layer.prefill_kept for layer in layers),
+        "important": None if None in important else sum(important),
+        "kv_bytes_full": sum(stats.kv_bytes_full for stats in runs),
+        "kv_bytes_held": sum(stats.kv_bytes_held for stats in runs),
+        "flops_dense": sum(stats.prefill_attention_flops_dense for stats in runs),
+        "flops": sum(stats.prefill_attention_flops for stats in runs),
     }
 
 
