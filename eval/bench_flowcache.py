@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from mmcache.files import atomic_write_json, atomic_write_text
 
@@ -116,7 +117,9 @@ def addnoise_check(pipe: Any, prompts: list[str], frames: int, noise: int) -> di
 
     values = []
     for index, prompt in enumerate(prompts):
+        torch.manual_seed(index)  # diffusers draws the prefix's re-noising from torch's global generator
         plain = run_one(pipe, prompt, index, frames, None, addnoise_condition=noise)
+        torch.manual_seed(index)
         cached = run_one(pipe, prompt, index, frames, mmcache.FlowCacheConfig(threshold=0), addnoise_condition=noise)
         values.append(float(psnr(cached["frames"], plain["frames"])))
     return {"addnoise_condition": noise, "frames": frames, "psnr": values, "mean_psnr": statistics.mean(values)}
