@@ -14,19 +14,24 @@ load_installed_kernels()  # before anything imports transformers or diffusers
 from .api import disable, enable, enabled
 from .calibration.api import calibrate
 from .calibration.file import Calibration, CalibrationMismatchError
+from .calibration.hack_file import HACKCalibration
 from .calibration.prefixkv_file import PrefixKVCalibration
 from .errors import AlreadyEnabledError, ConfigError, MMCacheError, NotEnabledError, UnsupportedModelError
 from .families import FamilyAdapter, VLMAdapter, families, register_family
+from .families.var_adapter import VARAdapter
 from .handle import CacheHandle
 from .methods.base import MethodConfig
 from .methods.easycache import EasyCacheConfig
 from .methods.ertacache import ERTACacheConfig
 from .methods.flowcache import FlowCacheConfig
+from .methods.hack import HACKConfig
 from .methods.kv_baselines import PyramidKVConfig, SnapKVConfig, StreamingLLMConfig
 from .methods.prefixkv import PrefixKVConfig
 from .methods.reuse_schedule import ReuseScheduleConfig
+from .methods.scale_kv_baselines import RecentScalesConfig, ScaleKVConfig, ScaleTopKConfig
 from .methods.sparse_attention import SparseAttentionConfig
 from .methods.zipvl import ZipVLConfig
+from .kv.scale_stats import ScaleKVStats
 from .kv.stats import KVLayerStats, KVStats
 from .stats import BranchCounts, CacheStats, ChunkRecord, StepRecord
 
@@ -52,6 +57,13 @@ __all__ = [
     "StreamingLLMConfig",
     "SnapKVConfig",
     "PyramidKVConfig",
+    "HACKConfig",
+    "ScaleTopKConfig",
+    "RecentScalesConfig",
+    "ScaleKVConfig",
+    "ScaleKVStats",
+    "HACKCalibration",
+    "VARAdapter",
     "KVStats",
     "KVLayerStats",
     "PrefixKVCalibration",

@@ -6,7 +6,7 @@ import contextlib
 from typing import Any, Callable, Iterator
 
 from .errors import AlreadyEnabledError, ConfigError, NotEnabledError
-from .families.registry import is_vlm_target, resolve_target
+from .families.registry import is_var_target, is_vlm_target, resolve_target
 from .handle import HANDLE_ATTRIBUTE, CacheHandle, existing_handle
 from .hooks import call as call_hook
 from .methods.base import MethodConfig, StepPolicy
@@ -27,6 +27,10 @@ def _check_configs(configs: tuple[Any, ...]) -> None:
     if kv:
         raise ConfigError(f"{kv} compress the KV cache of a vision-language model (LLaVA, LLaVA-OneVision, Qwen2-VL, "
                           "Qwen2.5-VL); enable them on such a model, not on a diffusers pipeline.")
+    scale_kv = [config.method for config in configs if config.role == "scale_kv"]
+    if scale_kv:
+        raise ConfigError(f"{scale_kv} compress the KV cache of a next-scale-prediction (VAR) model; enable them on "
+                          "a VARPipeline (e.g. toy-var) or its transformer.")
     names = [config.method for config in configs]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
@@ -51,7 +55,9 @@ def enable(target: Any, *configs: MethodConfig, num_inference_steps: int | None 
         configs: method configs, e.g. ``EasyCacheConfig(threshold=0.1)``; at most one step method,
             plus attention methods. With no config mmcache only observes (counts and times calls).
             A vision-language model takes exactly one KV method (``ZipVLConfig``, ``PrefixKVConfig``,
-            ``StreamingLLMConfig``, ``SnapKVConfig``, ``PyramidKVConfig``).
+            ``StreamingLLMConfig``, ``SnapKVConfig``, ``PyramidKVConfig``); a next-scale-prediction
+            (VAR) pipeline at most one scale-KV method (``HACKConfig``, ``ScaleTopKConfig``,
+            ``RecentScalesConfig``, ``ScaleKVConfig``) and returns a ``ScaleKVHandle``.
         num_inference_steps: the number of denoising steps, needed only when ``target`` is a bare
             denoiser driven outside a diffusers pipeline that does not say it.
     """
@@ -62,6 +68,10 @@ def enable(target: Any, *configs: MethodConfig, num_inference_steps: int | None 
         from .kv_api import enable_kv
 
         return enable_kv(target, configs)
+    if is_var_target(target):
+        from .scale_kv_api import enable_scale_kv
+
+        return enable_scale_kv(target, configs)
     _check_configs(configs)
     step_config = next((config for config in configs if config.role == "step"), None)
     factory = step_config.policy if step_config is not None else None

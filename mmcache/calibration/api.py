@@ -12,6 +12,8 @@ from ..families.registry import resolve_target
 from ..methods.ertacache import supports_time_adjustment
 from . import ertacache_fit
 from .file import Calibration, describe_target
+from .hack_file import HACKCalibration
+from .hack_fit import calibrate_hack
 from .prefixkv_file import PrefixKVCalibration
 from .prefixkv_fit import calibrate_prefixkv
 from .recording import Trajectory, record_trajectories
@@ -71,14 +73,16 @@ def fit_ertacache(trajectories: list[Trajectory], pipe: Any, threshold: float, c
 def calibrate(pipe: Any, method: str = "ertacache", prompts: Sequence[str] = (), seeds: Iterable[int] = (0,),
               threshold: float = 0.1, granularity: str = "channel", final_steps: int = 1,
               storage_dtype: torch.dtype = torch.float32, progress: bool = True,
-              inputs: Sequence[Mapping[str, Any]] = (), budget: float = 0.5,
-              **generation_kwargs: Any) -> Calibration | PrefixKVCalibration:
+              inputs: Sequence[Mapping[str, Any]] = (), budget: float = 0.5, contextual_fraction: float = 0.5,
+              **generation_kwargs: Any) -> Calibration | PrefixKVCalibration | HACKCalibration:
     """Profile full-compute runs of ``pipe`` and fit a calibration for ``method``.
 
     Args:
         pipe: the diffusers pipeline the calibration is for; for ``"prefixkv"``, the
             vision-language model (or an object holding one as ``.model``).
-        method: ``"ertacache"`` or ``"prefixkv"``.
+        method: ``"ertacache"``, ``"prefixkv"`` or ``"hack"`` (``pipe``: a VAR pipeline; every prompt with
+            every seed is profiled, ``generation_kwargs`` go to its calls; ``contextual_fraction``: the
+            share of heads classified contextual).
         inputs, budget: PrefixKV only: the calibration prompts as model input dicts (a processor's
             output for a prompt with its image or video) and the fraction of the KV cache kept.
         prompts, seeds: the calibration runs (every prompt with every seed).
@@ -97,6 +101,8 @@ def calibrate(pipe: Any, method: str = "ertacache", prompts: Sequence[str] = (),
             raise ConfigError("calibrate(method='prefixkv') takes inputs=[...] (model input dicts) and budget=...; "
                               f"got {sorted(generation_kwargs) or ['prompts']} as well.")
         return calibrate_prefixkv(pipe, inputs, budget, progress)
+    if method == "hack":
+        return calibrate_hack(pipe, list(prompts), list(seeds), contextual_fraction, progress, **generation_kwargs)
     prompts = list(prompts)
     if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
         raise ConfigError("calibrate needs at least one non-empty prompt.")

@@ -14,7 +14,7 @@ import pydantic
 from ..errors import ConfigError
 
 FORMAT_VERSION = 2
-METHODS = ("ertacache", "prefixkv")
+METHODS = ("ertacache", "prefixkv", "hack")
 
 StrictFloat = pydantic.StrictFloat | pydantic.StrictInt
 
@@ -127,7 +127,42 @@ class PrefixKVCalibrationModel(_Strict):
         return self
 
 
-MODELS: dict[str, type[_Strict]] = {"ertacache": CalibrationModel, "prefixkv": PrefixKVCalibrationModel}
+class VARTargetModel(_Strict):
+    transformer_class: str
+    config_hash: str
+    num_layers: pydantic.PositiveInt
+    num_heads: pydantic.PositiveInt
+    patch_nums: list[pydantic.PositiveInt] = pydantic.Field(min_length=1)
+
+
+class HACKCalibrationModel(_Strict):
+    """The JSON layout of ``HACKCalibration.to_dict()``: each VAR head's class and the scores behind it."""
+
+    version: int
+    method: Literal["hack"]
+    target: VARTargetModel
+    contextual_fraction: StrictFloat = pydantic.Field(ge=0, le=1)
+    contextual_heads: list[list[pydantic.NonNegativeInt]]
+    head_scores: list[list[StrictFloat]]
+    layer_selectivity: list[StrictFloat]
+    samples: pydantic.PositiveInt
+    prompts: list[str] = []
+
+    @pydantic.model_validator(mode="after")
+    def _consistent(self) -> "HACKCalibrationModel":
+        layers, heads = self.target.num_layers, self.target.num_heads
+        for name in ("contextual_heads", "head_scores", "layer_selectivity"):
+            if len(getattr(self, name)) != layers:
+                raise ValueError(f"{name} has {len(getattr(self, name))} entries but the model has {layers} layers")
+        if any(len(row) != heads for row in self.head_scores):
+            raise ValueError(f"every row of head_scores needs {heads} values (one per head)")
+        if any(head >= heads for row in self.contextual_heads for head in row):
+            raise ValueError(f"contextual_heads names a head outside 0 … {heads - 1}")
+        return self
+
+
+MODELS: dict[str, type[_Strict]] = {"ertacache": CalibrationModel, "prefixkv": PrefixKVCalibrationModel,
+                                    "hack": HACKCalibrationModel}
 
 
 def _location(error: dict[str, Any]) -> str:

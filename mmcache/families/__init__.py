@@ -15,7 +15,7 @@ from .adapter import FamilyAdapter
 from .registry import families, register_family, resolve_target
 from .vlm_adapter import VLMAdapter
 
-_INFRASTRUCTURE = {"adapter", "registry", "vlm_adapter"}
+_INFRASTRUCTURE = {"adapter", "registry", "var_adapter", "vlm_adapter"}
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name not in _INFRASTRUCTURE:

@@ -14,9 +14,10 @@ import torch
 
 from ..errors import ConfigError, UnsupportedModelError
 from .adapter import FamilyAdapter
+from .var_adapter import VARAdapter
 from .vlm_adapter import VLMAdapter
 
-Adapter = FamilyAdapter | VLMAdapter
+Adapter = FamilyAdapter | VLMAdapter | VARAdapter
 
 _FAMILIES: dict[str, Adapter] = {}
 _UNSUPPORTED_PIPELINES: dict[str, str] = {}
@@ -24,7 +25,7 @@ ADDING_A_FAMILY = "docs/FAMILIES.md ('Adding a family')"
 
 
 def register_family(adapter: Adapter) -> Adapter:
-    """Add (or replace) a family adapter (a diffusers ``FamilyAdapter`` or a ``VLMAdapter``)."""
+    """Add (or replace) a family adapter (a diffusers ``FamilyAdapter``, a ``VLMAdapter`` or a ``VARAdapter``)."""
     _FAMILIES[adapter.name] = adapter
     return adapter
 
@@ -46,6 +47,11 @@ def _pipeline_families() -> dict[str, FamilyAdapter]:
 def vlm_families() -> dict[str, VLMAdapter]:
     """The registered vision-language model families."""
     return {name: adapter for name, adapter in _FAMILIES.items() if isinstance(adapter, VLMAdapter)}
+
+
+def var_families() -> dict[str, VARAdapter]:
+    """The registered next-scale-prediction (VAR) families."""
+    return {name: adapter for name, adapter in _FAMILIES.items() if isinstance(adapter, VARAdapter)}
 
 
 def family_preset(family: str, method: str) -> Mapping[str, Any]:
@@ -75,6 +81,8 @@ def supported_summary() -> str:
     ]
     lines += [f"  - {adapter.name} (vision-language, KV methods): {', '.join(adapter.model_classes)}"
               for adapter in vlm_families().values()]
+    lines += [f"  - {adapter.name} (next-scale prediction, scale-KV methods): {', '.join(adapter.pipeline_classes)}"
+              for adapter in var_families().values()]
     return "\n".join(lines)
 
 
@@ -201,3 +209,39 @@ def resolve_vlm(target: Any) -> ResolvedVLM:
         raise _unsupported(f"the model {type(model).__name__}",
                            f"no language model with decoder layers at `{adapter.language_model}`")
     return ResolvedVLM(target, model, adapter, language_model, modules)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolvedVAR:
+    """A user's VAR target resolved: the object enabled on, its transformer and the family adapter."""
+
+    owner: Any
+    transformer: torch.nn.Module
+    adapter: VARAdapter
+
+
+def _var_match(obj: Any) -> tuple[VARAdapter, torch.nn.Module] | None:
+    names = _class_names(obj)
+    for adapter in var_families().values():
+        if isinstance(obj, torch.nn.Module) and any(name in adapter.transformer_classes for name in names):
+            return adapter, obj
+        if any(name in adapter.pipeline_classes for name in names):
+            transformer = getattr(obj, adapter.transformer_attribute, None)
+            if isinstance(transformer, torch.nn.Module):
+                return adapter, transformer
+    return None
+
+
+def is_var_target(target: Any) -> bool:
+    """Whether ``target`` is a registered VAR pipeline or transformer."""
+    return _var_match(target) is not None
+
+
+def resolve_var(target: Any) -> ResolvedVAR:
+    """The transformer and adapter of a VAR pipeline or transformer."""
+    match = _var_match(target)
+    if match is None:
+        raise _unsupported(f"objects of type {type(target).__name__} with scale-KV methods (expected a "
+                           "next-scale-prediction pipeline such as VARPipeline, or its transformer)")
+    adapter, transformer = match
+    return ResolvedVAR(target, unwrap_compiled(transformer), adapter)

@@ -5,7 +5,9 @@ applies it. Defining the subclass registers it under its ``method`` name. A **st
 (``role = "step"``) builds a ``StepPolicy`` that decides, per denoiser forward, whether to compute
 or to reuse; an **attention** method (``role = "attention"``) attaches to the denoiser's attention
 modules and composes with one step method; a **KV** method (``role = "kv"``) compresses the KV
-cache of a vision-language model's language model (``kv_policy``).
+cache of a vision-language model's language model (``kv_policy``); a **scale-KV** method
+(``role = "scale_kv"``) compresses the per-block KV cache of a next-scale-prediction (VAR) model
+(``head_groups``, see ``scale_budget``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from ..runtime.controller import CacheController
     from ..runtime.tracker import RunTracker
 
-Role = Literal["step", "attention", "kv"]
+Role = Literal["step", "attention", "kv", "scale_kv"]
 
 _CONFIG_CLASSES: dict[str, type["MethodConfig"]] = {}
 
