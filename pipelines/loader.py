@@ -70,6 +70,16 @@ def is_vision_language(name_or_path: str) -> bool:
     return name_or_path in BUNDLED_VLMS or name_or_path == TINY_VLM or is_vlm_folder(name_or_path)
 
 
+def is_next_scale(name_or_path: str) -> bool:
+    """``name_or_path`` names a next-scale-prediction image model (``toy-var``, ``tiny:var`` or a saved
+    ``VARPipeline`` folder); nothing is loaded."""
+    from .var.pipeline import is_var_folder
+
+    if name_or_path in ("toy-var", TINY_PREFIX + TINY_VAR):
+        return True
+    return is_var_folder(name_or_path)
+
+
 def available_vlms() -> list[str]:
     """Video-QA model names ``load`` accepts without a path: bundled ones present, and ``tiny:vlm``."""
     return [name for name in BUNDLED_VLMS if is_vlm_folder(bundled_path(name))] + [TINY_VLM]
@@ -276,4 +286,7 @@ def read_defaults(folder: Path) -> dict[str, Any]:
 def method_preset(name_or_path: str, method: str) -> dict[str, Any]:
     """The settings of ``method`` tuned for this model (``method_presets`` in its defaults file), or ``{}``."""
     folder = bundled_path(name_or_path) if name_or_path in BUNDLED + BUNDLED_VLMS else Path(name_or_path)
-    return dict(_defaults_file(folder).get(METHOD_PRESETS, {}).get(method, {})) if folder.is_dir() else {}
+    preset = dict(_defaults_file(folder).get(METHOD_PRESETS, {}).get(method, {})) if folder.is_dir() else {}
+    if isinstance(preset.get("calibration"), str) and (folder / preset["calibration"]).is_file():
+        preset["calibration"] = str(folder / preset["calibration"])  # a file shipped beside the weights
+    return preset

@@ -1,5 +1,8 @@
 """Generate a video with a cache method; with --compare, also the uncached baseline, side by side.
 
+On a next-scale-prediction image model (toy-var, tiny:var) it generates images with a KV method (default:
+hack) instead; see ``generate_image``.
+
 --compare runs the baseline first with the same seed, writes OUT (cached), OUT_baseline.mp4 and
 OUT_compare.mp4 (side by side), and prints the speedup (wall clock and denoiser calls) and the
 PSNR/SSIM of the cached video against the baseline. Videos are H.264 MP4s that browsers play.
@@ -20,13 +23,16 @@ from ..validation.checks import InputError, check_device, check_output_file
 from .method_args import add_method_arguments, configs_from_args
 
 DEFAULT_TIMING_RUNS = 2
+VIDEO_PROMPT = "a red circle moving left on a black background"
+IMAGE_PROMPT = "a red circle on a black background"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None,
                         help="bundled name (toy-t2v), tiny:<family>, a local diffusers folder or a hub id "
                              "(default: toy-t2v, or tiny:wan2.1-t2v when the bundled weights are absent)")
-    parser.add_argument("--prompt", default="a red circle moving left on a black background")
+    parser.add_argument("--prompt", default=None,
+                        help=f"what to generate (default: {VIDEO_PROMPT!r}; on image models {IMAGE_PROMPT!r})")
     parser.add_argument("--negative-prompt", default=None)
     parser.add_argument("--steps", type=positive_int, default=None, help="denoising steps (default: the model's)")
     parser.add_argument("--seed", type=seed_int, default=0)
@@ -34,7 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=positive_int, default=None)
     parser.add_argument("--frames", type=positive_int, default=None, help="number of video frames")
     parser.add_argument("--guidance-scale", type=non_negative_float, default=None)
-    parser.add_argument("--out", default="outputs/video.mp4", help="output video path (.mp4)")
+    parser.add_argument("--out", default=None,
+                        help="output path: a video .mp4 (default: outputs/video.mp4), or a .png for an image model "
+                             "(default: outputs/image.png)")
+    parser.add_argument("--num-images", type=positive_int, default=1, help="images per call (image models)")
     parser.add_argument("--compare", action="store_true", help="also run the uncached baseline and compare")
     parser.add_argument("--timing-runs", type=positive_int, default=None, metavar="N",
                         help=f"with --compare, time each side N times, alternating, and keep its fastest run "
@@ -49,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--no-warmup-run", action="store_true",
                         help="with --compare, skip the short untimed runs that warm up kernels and caches first")
-    add_method_arguments(parser)
+    add_method_arguments(parser, default=None, default_help="easycache; hack on image models")
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -85,8 +94,28 @@ def run(args: argparse.Namespace) -> int:
     from mmcache.pipelines.request_checks import check_loaded, check_model_and_size
     from .timing import outlier_notes, time_sides
 
-    _check(args)
+    from mmcache.pipelines.loader import is_next_scale
+
     model = args.model or default_model()
+    if is_next_scale(model):
+        from .generate_image import run_image
+
+        args.out = args.out or "outputs/image.png"
+        args.prompt = IMAGE_PROMPT if args.prompt is None else args.prompt
+        if not args.prompt.strip():
+            raise InputError("--prompt is empty; describe the image to generate.")
+        args.method = args.method or "hack"
+        configs = configs_from_args(args, method_preset(model, args.method))
+        check_device("--device", args.device)
+        if args.stats_json is not None:
+            check_output_file("--stats-json", args.stats_json, ".json")
+        return run_image(args, model, configs)
+    args.out = args.out or "outputs/video.mp4"
+    args.prompt = VIDEO_PROMPT if args.prompt is None else args.prompt
+    args.method = args.method or "easycache"
+    if args.num_images != 1:
+        raise InputError("--num-images applies to image models (toy-var); a video model makes one video per call.")
+    _check(args)
     configs = configs_from_args(args, method_preset(model, args.method))
     if args.compare and not configs:
         raise InputError("--compare compares a cache method with the baseline; choose one with --method.")

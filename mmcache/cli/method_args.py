@@ -8,27 +8,31 @@ import json
 from ..methods.base import MethodConfig, registered_methods
 from ..methods.spec import parse_method_spec
 from ..errors import ConfigError
-from ..validation.arg_types import finite_float, int_in_range, non_negative_int
+from ..validation.arg_types import finite_float, int_in_range, kept_fraction, non_negative_int
 
 NO_METHOD = "none"
 # flag destination → config field name (only applied when the chosen method has that field)
 KNOB_FLAGS = {"threshold": "threshold", "warmup_steps": "warmup_steps", "final_steps": "final_steps",
-              "calibration": "calibration", "kv_budget": "kv_budget"}
+              "calibration": "calibration", "kv_budget": "kv_budget", "budget": "budget"}
 
 
-def add_method_arguments(parser: argparse.ArgumentParser, default: str = "easycache") -> None:
+def add_method_arguments(parser: argparse.ArgumentParser, default: str | None = "easycache",
+                         default_help: str | None = None) -> None:
+    """The method flags; ``default`` ``None`` leaves the choice to the command (``default_help`` says what it does)."""
     group = parser.add_argument_group("cache method")
     group.add_argument("--method", default=default,
                        help=f"cache method: {', '.join(sorted(registered_methods()))} or '{NO_METHOD}' "
-                            f"(default: {default})")
+                            f"(default: {default_help or default})")
     group.add_argument("--preset", help="start from a model family's preset of the method, e.g. wan, hunyuan-video")
     group.add_argument("--threshold", type=finite_float, help="reuse threshold (EasyCache: tau; larger = faster)")
     group.add_argument("--warmup-steps", type=non_negative_int, help="first steps always computed (EasyCache: R)")
     group.add_argument("--final-steps", type=non_negative_int, help="last steps always computed")
-    group.add_argument("--calibration", help="calibration file of a calibrated method (ERTACache), from "
-                                             "`mmcache calibrate`")
+    group.add_argument("--calibration", help="calibration file of a calibrated method (ERTACache, PrefixKV, HACK), "
+                                             "from `mmcache calibrate`")
     group.add_argument("--kv-budget", type=int_in_range(1), help="tokens per head and layer a KV method keeps "
                                                                  "(FlowCache: of the finished chunks)")
+    group.add_argument("--budget", type=kept_fraction,
+                       help="share of the KV cache a KV method keeps (PrefixKV, SnapKV, HACK, ...; 1.0 keeps all)")
     group.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                        help="any other method parameter (repeatable)")
 

@@ -89,3 +89,11 @@ def open_fraction(text: str) -> float:
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"expects a fraction between 0 and 1 (exclusive), got {text!r}.")
     return value
+
+
+def kept_fraction(text: str) -> float:
+    """A number in (0, 1] (a share of something kept; 1 keeps everything)."""
+    value = _number(text, float)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expects a fraction in (0, 1] (1 keeps everything), got {text!r}.")
+    return value

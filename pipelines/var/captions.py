@@ -63,3 +63,9 @@ def train_image_specs() -> list[ImageSpec]:
 
 def held_out_image_specs() -> list[ImageSpec]:
     return [spec for spec in all_image_specs() if is_held_out(spec)]
+
+
+def calibration_captions(count: int) -> list[str]:
+    """``count`` training captions spread evenly over the training set (never a held-out one), for offline fits."""
+    specs = train_image_specs()
+    return [specs[round(i * (len(specs) - 1) / max(1, count - 1))].text for i in range(max(0, count))]

@@ -13,19 +13,26 @@ Stage options: ``python -m mmcache.pipelines.var.train <stage> --help``.
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from ..loader import MODELS_DIR
-from ..saving import install_folder
+from mmcache.files import atomic_write_json
+
+from ..loader import METHOD_PRESETS, MODELS_DIR
+from ..saving import DEFAULTS_FILE, install_folder
 from ..training import stage_parsers
 from . import train_tokenizer, train_transformer
 from .pipeline import is_var_folder
 
 COMMAND = "python -m mmcache.pipelines.var.train"
+HACK_CALIBRATION = "hack_calibration.json"
+HACK_CALIBRATION_PROMPTS = 8
+HACK_PRESET_BUDGET = 0.3
+CALL_KEYS = ("guidance_scale", "top_k", "top_p", "guidance_ramp")
 STAGES = {"tokenizer": train_tokenizer, "transformer": train_transformer}
 BUNDLED_NAME = "toy-var"
 # toy-var's recipe: (run folder, stage, options); ``{root}`` is the recipe's folder
@@ -66,15 +73,35 @@ def run_recipe(args: argparse.Namespace) -> None:
             return
 
 
-def install(pipeline: Path, models_dir: Path = MODELS_DIR) -> Path:
-    """Copies an exported VAR pipeline folder over the bundled ``toy-var``."""
+def install(pipeline: Path, models_dir: Path = MODELS_DIR, calibration_prompts: int = HACK_CALIBRATION_PROMPTS) -> Path:
+    """Copies an exported VAR pipeline folder over the bundled ``toy-var``, with a HACK head classification made
+    on training captions beside it (``hack_calibration.json``, the HACK and ScaleKV presets' file)."""
     if not is_var_folder(pipeline):
         raise FileNotFoundError(f"{pipeline} holds no exported VAR pipeline (model_index.json naming VARPipeline); "
                                 "pass <transformer run>/pipeline.")
     target = models_dir / BUNDLED_NAME
     install_folder(pipeline, target, ignore=shutil.ignore_patterns(".*"))
+    add_hack_presets(target, calibration_prompts)
     print(f"installed {pipeline} -> {target}")
     return target
+
+
+def add_hack_presets(folder: Path, calibration_prompts: int) -> None:
+    """Classifies the heads of the pipeline in ``folder`` and names the file in its method presets."""
+    import mmcache
+
+    from .captions import calibration_captions
+    from .pipeline import VARPipeline
+
+    pipe = VARPipeline.from_pretrained(folder)
+    pipe.set_progress_bar_config(disable=True)
+    defaults_path = folder / DEFAULTS_FILE
+    defaults = json.loads(defaults_path.read_text()) if defaults_path.is_file() else {}
+    mmcache.calibrate(pipe, method="hack", prompts=calibration_captions(calibration_prompts), seeds=[0],
+                      progress=False, **{key: value for key, value in defaults.items() if key in CALL_KEYS}
+                      ).save(folder / HACK_CALIBRATION)
+    presets = {method: {"budget": HACK_PRESET_BUDGET, "calibration": HACK_CALIBRATION} for method in ("hack", "scalekv")}
+    atomic_write_json(defaults_path, {**defaults, METHOD_PRESETS: {**defaults.get(METHOD_PRESETS, {}), **presets}})
 
 
 def main(argv: list[str] | None = None) -> None:

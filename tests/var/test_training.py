@@ -1,9 +1,14 @@
 """Training toy-var's stages: a 2-step smoke run of each, exact resume, export, install, the recipe."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+
+import mmcache
+from mmcache.families.registry import resolve_var
 
 from mmcache.pipelines.var import VARPipeline, train
 
@@ -31,6 +36,9 @@ def test_two_steps_of_each_stage_export_a_working_pipeline(tokenizer_run, tmp_pa
     assert out.images.shape == (1, 16, 16, 3)
     installed = train.install(tmp_path / "transformer" / "pipeline", models_dir=tmp_path / "models")
     assert installed == tmp_path / "models" / "toy-var" and (installed / "mmcache_defaults.json").is_file()
+    presets = json.loads((installed / "mmcache_defaults.json").read_text())["method_presets"]
+    assert presets["hack"] == {"budget": 0.3, "calibration": "hack_calibration.json"}
+    mmcache.HACKCalibration.load(installed / "hack_calibration.json").check(resolve_var(pipe))
     assert train.install(installed, models_dir=tmp_path / "models") == installed  # the installed folder as source
     assert (installed / "mmcache_defaults.json").is_file()
 
