@@ -3,7 +3,8 @@
 For every prompt and video length, one run of the plain pipeline and one per method, all in one
 process: causal restructuring alone (``threshold 0``), plus chunkwise reuse, plus KV compression,
 and EasyCache deciding for the whole window (the paper's TeaCache-style baseline) over a range of
-thresholds, so that FlowCache is compared at equal compute. Per run: compute saved (the
+thresholds, so that FlowCache is compared at equal compute; and restructuring composed with those
+whole-window decisions (``window_threshold``). Per run: compute saved (the
 denoiser's linear-layer MACs not spent, counted the same way for every method; and the latent
 positions not run through the blocks, from ``CacheStats``), wall-clock speedup (the median over
 prompts, with the plain run measured in the same loop), PSNR/SSIM against the plain output, the
@@ -34,7 +35,7 @@ def _floats(text: str) -> list[float]:
 
 
 def method_grid(reuse: list[float], rate: list[float], budget: int | None, kv_threshold: float,
-                easycache: list[float], warmup: int) -> dict[str, Any]:
+                easycache: list[float], warmup: int, compose: list[float] = ()) -> dict[str, Any]:
     """Label → method config (``None``: the plain pipeline); no KV rows without a budget (bidirectional models).
 
     FlowCache runs with the paper's metric (``reuse``: the chunk's timestep modulation) and with
@@ -54,6 +55,10 @@ def method_grid(reuse: list[float], rate: list[float], budget: int | None, kv_th
                                                                          metric=metric, kv_budget=budget)
     for tau in easycache:
         grid[f"easycache {tau:g} (whole window)"] = mmcache.EasyCacheConfig(threshold=tau, warmup_steps=warmup)
+    if budget is not None:
+        for tau in compose:
+            grid[f"flowcache restructure + easycache {tau:g}"] = mmcache.FlowCacheConfig(
+                threshold=0, window_threshold=tau, warmup_steps=warmup)
     return grid
 
 
@@ -167,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kv-budget", type=int, default=128, help="tokens per head and layer (one chunk of toy-ar)")
     parser.add_argument("--easycache", type=_floats, default=[0.02, 0.05, 0.1],
                         help="EasyCache thresholds (whole-window decisions)")
+    parser.add_argument("--compose", type=_floats, default=[0.02, 0.05, 0.08, 0.1],
+                        help="EasyCache thresholds of whole-window decisions composed with restructuring "
+                             "(block-causal models)")
     parser.add_argument("--warmup-steps", type=int, default=5, help="warm-up of every method (per chunk for FlowCache)")
     parser.add_argument("--kv-lengths", type=int, nargs="*", default=[41, 81, 161],
                         help="lengths of the peak-KV table (one prompt; empty: skip)")
@@ -188,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     pipe.set_progress_bar_config(disable=True)
     causal = int(pipe.transformer.config.num_frame_per_block) > 1
     grid = method_grid(args.reuse, args.rate, args.kv_budget if causal else None, args.kv_threshold, args.easycache,
-                       args.warmup_steps)
+                       args.warmup_steps, args.compose)
     prompts = held_out_prompts(args.prompts)
     store = args.out / "runs"
     summary: dict[str, dict[str, dict[str, Any]]] = {}

@@ -19,6 +19,11 @@ window through the denoiser. FlowCache saves work three ways, each a knob here:
 3. **KV compression** (``kv_budget`` tokens per head and layer): once the finished chunks hold more,
    each head keeps the tokens with the highest ``λ·a − (1 − λ)·r`` (``mmcache.kv.scoring``), scored
    with the queries of the chunks being denoised; memory stays bounded however long the video.
+
+With ``window_threshold`` an EasyCache decision for the whole iteration comes first: when it reuses,
+the iteration runs nothing (every frame takes the whole call's last output offset, as EasyCache does);
+when it computes, the iteration runs restructured (and with chunkwise reuse if ``threshold`` > 0).
+Restructuring stays exact, so this composes its saving with whole-window reuse.
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ class FlowCacheConfig(MethodConfig):
         reuse: what a reused chunk takes from its last computed step: ``"residual"`` (the paper's:
             its block-stack residual, then the output head) or ``"output"`` (its output offset
             ``o − x``, as EasyCache reuses a whole call; the head's output for it is replaced).
+        window_threshold: EasyCache's τ for one decision per iteration before the chunks are planned
+            (``warmup_steps`` / ``final_steps`` count the window's iterations there); ``None``: off.
     """
 
     method: ClassVar[str] = "flowcache"
@@ -83,6 +90,7 @@ class FlowCacheConfig(MethodConfig):
     rescale: tuple[float, ...] | None = None
     restructure: bool | None = None
     reuse: str = "residual"
+    window_threshold: float | None = None
 
     def coerce(self, name: str, value: Any) -> Any:
         return tuple(value) if name == "rescale" and isinstance(value, list) else value
@@ -109,6 +117,9 @@ class FlowCacheConfig(MethodConfig):
             f"FlowCacheConfig.rescale must be None or a list of finite polynomial coefficients, got {self.rescale!r}.")
         require(self.restructure in (None, True, False), "FlowCacheConfig.restructure must be None, True or False.")
         require(self.reuse in REUSE_TARGETS, f"FlowCacheConfig.reuse must be one of {REUSE_TARGETS}, got {self.reuse!r}.")
+        require(self.window_threshold is None or (is_number(self.window_threshold) and math.isfinite(
+            self.window_threshold) and self.window_threshold >= 0),
+            f"FlowCacheConfig.window_threshold must be None or a finite number >= 0, got {self.window_threshold!r}.")
 
     @classmethod
     def preset(cls, family: str, **overrides: Any) -> "FlowCacheConfig":
@@ -152,6 +163,12 @@ class FlowCachePolicy(StepPolicy):
         self.selectors: list[CacheSelectionRouter] = []
         self.stack: BlockStack | None = None
         self.rope_hook: Any = None
+        self.window_policy: StepPolicy | None = None
+        if config.window_threshold is not None:
+            from .easycache import EasyCacheConfig
+
+            self.window_policy = EasyCacheConfig(threshold=config.window_threshold, warmup_steps=config.warmup_steps,
+                                                 final_steps=config.final_steps).policy(tracker)
         super().__init__(tracker)
 
     # -- attaching ------------------------------------------------------------------------------
@@ -192,6 +209,8 @@ class FlowCachePolicy(StepPolicy):
 
     # -- runs and windows -----------------------------------------------------------------------
     def start_run(self) -> None:
+        if self.window_policy is not None:
+            self.window_policy.start_run()
         self.records: list[ChunkRecord] = []
         self.store.peak_bytes = 0
         for selector in self.selectors:
@@ -199,6 +218,8 @@ class FlowCachePolicy(StepPolicy):
         self.start_window()
 
     def start_window(self) -> None:
+        if self.window_policy is not None:
+            self.window_policy.start_window()
         self.store.clear()
         self._accumulated: dict[tuple[str, int], float] = {}
         self._previous: dict[tuple[str, int], torch.Tensor] = {}
@@ -248,6 +269,11 @@ class FlowCachePolicy(StepPolicy):
         branch = call.info.state_key
         active = window.active_blocks(iteration)
         finished = window.finished_blocks(iteration)
+        if self.window_policy is not None:
+            verdict = self.window_policy.decide(call)
+            if not verdict.compute:
+                self._record_skipped(window, iteration, branch, active, finished)
+                return verdict
         if self._restructured(window):
             encoded = self._encoded.setdefault(branch, set())
             pending = [chunk for chunk in finished if chunk not in encoded]
@@ -291,6 +317,8 @@ class FlowCachePolicy(StepPolicy):
             output = self._reuse_offsets(call.latent, output, window, forward)
         if self.config.metric == "rate" and self.config.threshold > 0 and forward is not None:
             self._learn_rates(call.latent, output, window, forward)
+        if self.window_policy is not None:
+            self.window_policy.after_compute(call, output)
         return output
 
     def _learn_rates(self, latent: torch.Tensor, output: torch.Tensor, window: Window, forward: _Forward) -> None:
@@ -323,7 +351,9 @@ class FlowCachePolicy(StepPolicy):
         return output
 
     def reused_output(self, call: DenoiserCall) -> torch.Tensor:
-        raise AssertionError("FlowCache computes every denoiser call and reuses per chunk")
+        if self.window_policy is None:
+            raise AssertionError("Without window_threshold FlowCache computes every denoiser call and reuses per chunk")
+        return self.window_policy.reused_output(call)
 
     def after_compute(self, call: DenoiserCall, output: torch.Tensor) -> None:
         return None
@@ -455,6 +485,14 @@ class FlowCachePolicy(StepPolicy):
                 state = "skipped"
             self.records.append(ChunkRecord(window.index, forward.iteration, forward.branch, chunk, state))
         self._computed_frames = len(forward.computed) * window.block_size
+
+    def _record_skipped(self, window: Window, iteration: int, branch: str, active: list[int],
+                        finished: list[int]) -> None:
+        """Timeline of an iteration the whole-window decision reused: nothing ran."""
+        for chunk in range(window.num_blocks):
+            state = "reused" if chunk in active else "cached" if chunk in finished else "skipped"
+            self.records.append(ChunkRecord(window.index, iteration, branch, chunk, state))
+        self._computed_frames = 0
 
     def run_stats(self) -> dict[str, Any]:
         """What the run's chunk decisions and KV cache came to (merged into ``CacheStats``)."""

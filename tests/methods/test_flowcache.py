@@ -167,3 +167,17 @@ def test_reuse_targets_and_metrics_reuse_and_stay_close(pipes, options):
     frames, stats = run(pipes[CAUSAL], CAUSAL, mmcache.FlowCacheConfig(threshold=0.3, warmup_steps=2, **options), **LONG)
     assert stats.chunk_counts["reused"] > 0
     assert 0 < (frames - plain).abs().max() < 0.1  # frames in [0, 1]
+
+
+def test_a_whole_window_decision_composes_with_restructuring(pipes):
+    plain, _ = run(pipes[CAUSAL], CAUSAL, **LONG)
+    never, restructured = run(pipes[CAUSAL], CAUSAL, mmcache.FlowCacheConfig(threshold=0, window_threshold=0), **LONG)
+    torch.testing.assert_close(never, plain, atol=1e-5, rtol=0)
+    config = mmcache.FlowCacheConfig(threshold=0, window_threshold=0.2, warmup_steps=2)
+    frames, stats = run(pipes[CAUSAL], CAUSAL, config, **LONG)
+    assert stats.skipped > 0 and stats.chunk_counts["reused"] > 0 and stats.chunk_counts["cached"] > 0
+    skipped_iterations = {(r.window, r.step, r.branch) for r in stats.timeline if not r.computed}
+    assert all(c.state in ("reused", "cached", "skipped") for c in stats.chunk_timeline
+               if (c.window, c.iteration, c.branch) in skipped_iterations)  # a reused iteration runs nothing
+    assert stats.compute_saved > restructured.compute_saved
+    assert 0 < (frames - plain).abs().max() < 0.1
