@@ -21,7 +21,8 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _config_dict(config: MethodConfig) -> dict[str, Any]:
+def config_dict(config: MethodConfig) -> dict[str, Any]:
+    """The config's fields, JSON-ready (values that are not plain data as text)."""
     data = config.to_dict()
     return {key: value if isinstance(value, (str, int, float, bool, type(None), list, tuple)) else str(value)
             for key, value in data.items()}
@@ -51,7 +52,7 @@ def comparison_metrics(model: str, request: GenerationRequest, config: MethodCon
     return {
         "model": model,
         "method": config.method,
-        "config": _config_dict(config),
+        "config": config_dict(config),
         "request": {
             "prompt": request.prompt, "negative_prompt": request.negative_prompt, "seed": request.seed,
             "steps": request.num_inference_steps, "height": request.height, "width": request.width,

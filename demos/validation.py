@@ -36,7 +36,8 @@ def _finite_number(name: str, value: Any, what: str) -> float:
     return number
 
 
-def _whole_number(name: str, value: Any, low: int, high: int) -> int:
+def whole_number(name: str, value: Any, low: int, high: int) -> int:
+    """``value`` as a whole number from ``low`` to ``high``; ``DemoInputError`` naming ``name`` otherwise."""
     if value is None or value == "":
         raise DemoInputError(f"{name} is required (a whole number from {low} to {high}).")
     number = _finite_number(name, value, f"a whole number from {low} to {high}")
@@ -68,11 +69,11 @@ def check_request(prompt: str | None, negative_prompt: str | None, seed: Any, st
     return GenerationRequest(
         prompt=text,
         negative_prompt=(negative_prompt or "").strip() or None,
-        seed=_whole_number("seed", seed, *SEED_RANGE),
-        num_inference_steps=_whole_number("steps", steps, *STEPS_RANGE),
-        height=_whole_number("height", height, *SIZE_RANGE),
-        width=_whole_number("width", width, *SIZE_RANGE),
-        num_frames=_whole_number("frames", frames, *FRAMES_RANGE),
+        seed=whole_number("seed", seed, *SEED_RANGE),
+        num_inference_steps=whole_number("steps", steps, *STEPS_RANGE),
+        height=whole_number("height", height, *SIZE_RANGE),
+        width=whole_number("width", width, *SIZE_RANGE),
+        num_frames=whole_number("frames", frames, *FRAMES_RANGE),
         guidance_scale=guidance,
     )
 

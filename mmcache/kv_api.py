@@ -13,6 +13,7 @@ from .errors import AlreadyEnabledError, ConfigError
 from .families.registry import ResolvedVLM, resolve_vlm
 from .handle import HANDLE_ATTRIBUTE, existing_handle
 from .hooks.kv_attention import LanguageModelAttachment
+from .kv.kept_positions import KeptPositions
 from .kv.policy import KVPolicy
 from .kv.stats import KVRecorder, KVStats
 from .methods.base import MethodConfig
@@ -23,6 +24,7 @@ class KVCacheHandle:
 
     ``stats()`` summarises the generation in progress, or else the last finished one (``KVStats``:
     per layer kept tokens, KV bytes before and after, prefill attention FLOPs dense and computed);
+    ``kept_prompt_positions()`` says which prompt tokens each layer kept;
     ``history`` holds every finished generation; ``disable()`` restores the original model.
     """
 
@@ -52,6 +54,12 @@ class KVCacheHandle:
         if self.recorder.history:
             return self.recorder.history[-1]
         return KVStats(self.recorder.method, -1, (), 0)
+
+    def kept_prompt_positions(self) -> list[KeptPositions]:
+        """Per layer, which prompt positions its cache kept after the prefill (``KeptPositions.mask()``: ``[B, heads,
+        prompt tokens]`` bool), for the same generation as ``stats()``; ``mmcache.kv.kept_positions.kept_share`` gives
+        the share of layers (and heads) that kept each position. Empty before any prompt."""
+        return self.recorder.kept_positions()
 
     def disable(self) -> None:
         """Remove the method; the model's outputs are the original ones again."""

@@ -135,14 +135,12 @@ def _methods(pipe: Any, configs: list) -> Iterator[Any]:
 
 def _answer(pipe: Any, frames: Any, question: str, configs: list, runs: int, generate: dict) -> tuple[Any, Any]:
     """The fastest of ``runs`` measured answers (after a warm-up when ``runs`` > 1) and the method's stats."""
-    from mmcache.pipelines.vlm.measure import fastest, measured_answer
+    from mmcache.pipelines.vlm.measure import fastest_answer
 
     with _methods(pipe, configs) as handle:
-        if runs > 1:
-            measured_answer(pipe, frames, question, **generate)
-        answers = [measured_answer(pipe, frames, question, **generate) for _ in range(runs)]
+        answer = fastest_answer(pipe, frames, question, runs, **generate)
         stats = handle.stats() if handle is not None else None
-    return fastest(answers), stats
+    return answer, stats
 
 
 def _kib(size: int) -> str:

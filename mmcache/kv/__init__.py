@@ -13,4 +13,6 @@ attention over them.
 * ``attention``: queries over stored and fresh keys with a chunk-causal mask; over kept tokens;
   among important tokens only; partial attentions merged by log-sum-exp.
 * ``policy`` / ``stats``: what a KV method of a VLM decides at prefill and decode, and what it did.
+* ``kept_positions``: which prompt positions each layer kept after the prefill, and per position the
+  share of layers (and heads) that kept it.
 """

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from .kept_positions import KeptPositions
+
 if TYPE_CHECKING:
     from .layer_cache import PrunableLayer
     from .policy import PrefillCall
@@ -118,6 +120,7 @@ class _LayerRun:
     scoring_flops: int
     important: int | None
     width: Any  # a [B, Hkv, 1, D] tensor of the dense dtype, for the uncompressed size
+    kept: KeptPositions | None = None  # the prompt positions held after the prefill
 
 
 class KVRecorder:
@@ -129,6 +132,7 @@ class KVRecorder:
         self.run = -1
         self._layers: dict[int, _LayerRun] = {}
         self._decode_forwards = 0
+        self._last_kept: list[KeptPositions] = []
 
     @property
     def active(self) -> bool:
@@ -141,6 +145,7 @@ class KVRecorder:
     def end_run(self) -> None:
         if self._layers:
             self.history.append(self.freeze())
+            self._last_kept = self._kept_now()
         self._layers, self._decode_forwards = {}, 0
 
     def prefill(self, call: "PrefillCall", layer: "PrunableLayer | None") -> None:
@@ -150,9 +155,10 @@ class KVRecorder:
 
     def prefill_done(self) -> None:
         """The prompt went through every layer: what each layer kept of it is final now."""
-        for record in self._layers.values():
+        for index, record in self._layers.items():
             if record.layer is not None:
                 record.prefill_kept = record.layer.kept_tokens
+            record.kept = KeptPositions.of(index, record.prefill_tokens, int(record.width.shape[0]), record.layer)
 
     def decode(self, layer_index: int) -> None:
         if layer_index == 0:
@@ -175,3 +181,11 @@ class KVRecorder:
 
     def current(self) -> KVStats | None:
         return self.freeze() if self._layers else None
+
+    def _kept_now(self) -> list[KeptPositions]:
+        return [self._layers[index].kept for index in sorted(self._layers) if self._layers[index].kept is not None]
+
+    def kept_positions(self) -> list[KeptPositions]:
+        """Per layer, the prompt positions held after the prefill: of the run in progress once its prefill is
+        done, else of the last finished run (empty before any)."""
+        return self._kept_now() if self._layers else list(self._last_kept)

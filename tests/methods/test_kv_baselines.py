@@ -7,13 +7,6 @@ import torch
 
 import mmcache
 from mmcache.kv.budgets import pyramid_budgets
-from mmcache.pipelines.tiny.vlm import build_tiny_vlm, tiny_vlm_inputs
-
-
-@pytest.fixture(scope="module")
-def llava():
-    model = build_tiny_vlm("llava")
-    return model, tiny_vlm_inputs(model, "llava")
 
 
 def prefill_cache(model, inputs, config):
