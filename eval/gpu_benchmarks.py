@@ -92,30 +92,49 @@ def vlm_prefill_markdown(result: dict[str, Any]) -> list[str]:
             f"causal; kernel backend {result['backend']}.", "", *timings, "", "Kernel correctness:", "", *checks]
 
 
+def var_kv_markdown(result: dict[str, Any]) -> list[str]:
+    rows = [{**row, "ms": row["seconds_per_image"] * 1000,
+             "memory": row["peak_memory_bytes"] / 2**30 if row["peak_memory_bytes"] is not None else None}
+            for row in result["sides"]]
+    calibration, config = result["calibration"], result["config"]
+    return [f"{result['tokens']} tokens per {result['image_size']}x{result['image_size']} image, batch "
+            f"{config['batch']} with CFG, {config['dtype']}; HACK's head classes: {calibration['how']} "
+            f"({calibration['contextual_share']:.0%} contextual, {calibration['seconds']:.1f} s).", "",
+            *markdown_table(rows, ["side", "ms", "speedup", "memory", "kv_peak_ratio", "kv_held_ratio",
+                                   "flops_ratio"],
+                            ["KV cache", "ms per image", "speedup", "peak GiB", "KV peak / plain",
+                             "KV held / plain", "attention FLOPs / plain"])]
+
+
 BENCHMARKS: tuple[GpuBenchmark, ...] = (
     GpuBenchmark(
         "core", "hook-engine overhead on a Wan2.1-1.3B-sized transformer, 480x832, 81 frames, bf16",
         "mmcache.eval.bench_core:main", ("--timing-steps", "6", "--repeats", "2", "--full-repeats", "1"),
-        ("--smoke",), gpu_timeout_s=150, markdown="mmcache.eval.gpu_benchmarks:core_markdown"),
+        ("--smoke",), gpu_timeout_s=145, markdown="mmcache.eval.gpu_benchmarks:core_markdown"),
     GpuBenchmark(
         "attention", "block-sparse and quantized decode attention kernels vs SDPA and FlexAttention",
         "mmcache.eval.bench_attention:main", ("--sizes", "8k,32k,75k", "--repeats", "10", "--warmup", "3"),
-        ("--smoke",), gpu_timeout_s=160, markdown="mmcache.eval.gpu_benchmarks:attention_markdown",
+        ("--smoke",), gpu_timeout_s=150, markdown="mmcache.eval.gpu_benchmarks:attention_markdown",
         triton_kernels=True),
     GpuBenchmark(
         "sparse-dit", "step time of the Wan2.1-1.3B-sized transformer with block-sparse attention vs dense",
         "mmcache.eval.bench_sparse_dit:main", ("--densities", "1.0,0.5,0.25", "--timing-steps", "5", "--repeats", "2"),
-        ("--smoke", "--densities", "1.0,0.5"), gpu_timeout_s=110,
+        ("--smoke", "--densities", "1.0,0.5"), gpu_timeout_s=100,
         markdown="mmcache.eval.gpu_benchmarks:sparse_dit_markdown"),
     GpuBenchmark(
         "flowcache", "one 97-frame window of a SkyReels-V2-DF-1.3B-sized model at 540P: FlowCache's sources of saving",
         "mmcache.eval.bench_flowcache_gpu:main", ("--steps", "10", "--repeats", "1"), ("--smoke",),
-        gpu_timeout_s=120, markdown="mmcache.eval.gpu_benchmarks:flowcache_markdown"),
+        gpu_timeout_s=110, markdown="mmcache.eval.gpu_benchmarks:flowcache_markdown"),
     GpuBenchmark(
         "vlm-prefill", "prefill attention of a Qwen2.5-VL-7B-sized layer over the kept tokens only vs dense SDPA",
         "mmcache.eval.bench_vlm_prefill:main", ("--lengths", "8k,16k,32k", "--repeats", "5", "--warmup", "2"),
-        ("--smoke",), gpu_timeout_s=60, markdown="mmcache.eval.gpu_benchmarks:vlm_prefill_markdown",
+        ("--smoke",), gpu_timeout_s=50, markdown="mmcache.eval.gpu_benchmarks:vlm_prefill_markdown",
         triton_kernels=True),
+    GpuBenchmark(
+        "var-kv", "scale-by-scale sampling of a VAR-d16-sized model, 16 images at 256x256 with CFG: plain KV cache vs "
+        "HACK and ScaleTopK at budget 0.3",
+        "mmcache.eval.bench_var_kv_gpu:main", ("--budget", "0.3", "--repeats", "3"), ("--smoke",),
+        gpu_timeout_s=45, markdown="mmcache.eval.gpu_benchmarks:var_kv_markdown"),
 )
 
 

@@ -9,7 +9,8 @@ from ..validation.checks import check_device, check_output_file
 
 DEFAULT_BUDGET = 0.5
 DIFFUSION_FLAGS = {"--steps": "steps", "--height": "height", "--width": "width", "--frames": "frames",
-                   "--guidance-scale": "guidance_scale", "--negative-prompt": "negative_prompt"}
+                   "--guidance-scale": "guidance_scale", "--negative-prompt": "negative_prompt",
+                   "--threshold": "threshold", "--granularity": "granularity", "--final-steps": "final_steps"}
 
 
 def run_prefixkv(args: argparse.Namespace) -> int:
@@ -21,7 +22,7 @@ def run_prefixkv(args: argparse.Namespace) -> int:
     given = [flag for flag, name in DIFFUSION_FLAGS.items() if getattr(args, name) is not None]
     if given:
         raise ConfigError(f"{', '.join(given)} are for diffusion pipelines only; --method prefixkv calibrates a "
-                          "vision-language model (flags: --model, --prompts, --images, --budget, --seeds).")
+                          "vision-language model (flags: --model, --prompts, --limit, --images, --budget, --seeds).")
     if args.model is None:
         raise ConfigError(f"--method prefixkv needs --model: a saved transformers vision-language model folder, or a "
                           f"tiny random one ({', '.join(vlm_names())}).")
@@ -29,7 +30,7 @@ def run_prefixkv(args: argparse.Namespace) -> int:
         raise ConfigError("--method prefixkv on a saved model needs --images: one image per prompt, or one for all.")
     check_output_file("--out", args.out, ".json")
     check_device("--device", args.device)
-    prompts = list(load_prompts(args.prompts).prompts)
+    prompts = list(load_prompts(args.prompts, args.limit).prompts)
     loaded = load_vlm(args.model, device=args.device, dtype=_resolve_dtype(args.dtype))
     inputs = prompt_inputs(loaded, prompts, list(args.images), list(args.seeds))
     budget = args.budget if args.budget is not None else DEFAULT_BUDGET

@@ -16,7 +16,8 @@ USER_ERRORS = (MMCacheError, FileNotFoundError, NotADirectoryError, IsADirectory
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("mmcache.cli.generate", "generate a video (optionally side by side with the uncached baseline)"),
     "ask": ("mmcache.cli.ask", "ask a video-QA model (toy-vlm) about a clip, optionally with a KV/token method"),
-    "calibrate": ("mmcache.cli.calibrate", "calibrate a method offline (ERTACache on a diffusion pipeline, PrefixKV on a vision-language model)"),
+    "calibrate": ("mmcache.cli.calibrate", "calibrate a method offline (ERTACache on a diffusion pipeline, PrefixKV on "
+                                           "a vision-language model, HACK on a next-scale-prediction model)"),
     "eval": ("mmcache.eval.cli", "evaluate methods against the baseline and peers (speed, fidelity, VBench)"),
     "demo": ("mmcache.demos.cli", "launch the Gradio demo: baseline vs accelerated side by side"),
     "models": ("mmcache.cli.models", "list the models and methods mmcache knows"),

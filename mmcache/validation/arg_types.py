@@ -97,3 +97,11 @@ def kept_fraction(text: str) -> float:
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"expects a fraction in (0, 1] (1 keeps everything), got {text!r}.")
     return value
+
+
+def closed_fraction(text: str) -> float:
+    """A number in [0, 1] (a share, where both ends mean something)."""
+    value = _number(text, float)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expects a number from 0 to 1, got {text!r}.")
+    return value

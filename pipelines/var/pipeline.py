@@ -104,17 +104,9 @@ class VARPipeline:
 
     def _ids_of(self, item: str | int, words: list[str] | None) -> list[int]:
         if isinstance(item, str) and words:
-            tokens = re.sub(r"[^a-z\s]", " ", item.lower()).split()
-            unknown = sorted({token for token in tokens if token not in words})
-            if unknown or not tokens:
-                listed = ", ".join(unknown) or "no words at all"
-                raise ValueError(f"Prompt {item!r} has words this model does not know ({listed}); use only: "
-                                 f"{' '.join(words)}.")
-            return [words.index(token) for token in tokens]
+            return caption_ids(item, words)
         if isinstance(item, int) and not isinstance(item, bool) and not words:
-            if not 0 <= item < self.transformer.num_conditions:
-                raise ValueError(f"Class label {item} is outside 0 … {self.transformer.num_conditions - 1}.")
-            return [item]
+            return [class_label(item, self.transformer.num_conditions)]
         wanted = "captions (str)" if words else "class labels (int)"
         raise TypeError(f"This model is conditioned on {wanted}; got {item!r}.")
 
@@ -186,6 +178,34 @@ class VARPipeline:
         if output_type == "pil":
             images = [Image.fromarray((image * 255).round().astype(np.uint8)) for image in images]
         return ImagePipelineOutput(images=images) if return_dict else (images,)
+
+
+def caption_ids(caption: str, words: list[str]) -> list[int]:
+    """A caption's word ids in a text-conditioned model's vocabulary ``words``; ``ValueError`` names unknown words."""
+    tokens = re.sub(r"[^a-z\s]", " ", caption.lower()).split()
+    unknown = sorted({token for token in tokens if token not in words})
+    if unknown or not tokens:
+        listed = ", ".join(unknown) or "no words at all"
+        raise ValueError(f"Prompt {caption!r} has words this model does not know ({listed}); use only: "
+                         f"{' '.join(words)}.")
+    return [words.index(token) for token in tokens]
+
+
+def class_label(label: int, num_classes: int) -> int:
+    """``label`` when a class-conditioned model of ``num_classes`` classes has it; else ``ValueError``."""
+    if not 0 <= label < num_classes:
+        raise ValueError(f"Class label {label} is outside 0 … {num_classes - 1}.")
+    return label
+
+
+def saved_conditioning(folder: str | Path) -> tuple[list[str] | None, int]:
+    """``(caption words or None, class count)`` of a saved pipeline's transformer, read from its config only."""
+    file = Path(folder) / "transformer" / "config.json"
+    if not file.is_file():
+        raise FileNotFoundError(f"{folder} has no transformer/config.json; pass a folder written by "
+                                "VARPipeline.save_pretrained.")
+    config = json.loads(file.read_text())
+    return config.get("condition_words") or None, int(config.get("num_classes") or 0)
 
 
 def is_var_folder(folder: str | Path) -> bool:

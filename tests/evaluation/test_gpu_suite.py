@@ -26,7 +26,8 @@ def test_smoke_run_writes_json_and_markdown_for_every_benchmark(tmp_path: Path, 
     assert "Command: `python -m mmcache.eval.gpu_suite --smoke" in text
     for header in ("#### core:", "| mmcache enabled, never reusing / plain |", "#### attention:", "| vs Flex |",
                    "#### sparse-dit:", "| density=0.5 |", "#### flowcache:", "| compute saved |",
-                   "#### vlm-prefill:", "| token_subset_attention |", "rel. error vs reference"):
+                   "#### vlm-prefill:", "| token_subset_attention |", "rel. error vs reference",
+                   "#### var-kv:", "| KV held / plain |", "| hack 0.3 |"):
         assert header in text
     printed = capsys.readouterr().out
     assert [line.split("]")[0] for line in printed.splitlines() if line.startswith("[")] == [
