@@ -100,7 +100,7 @@ class ZipVLConfig(MethodConfig):
             head_dim = int(target.attention_modules[0].head_dim)
             require(head_dim % self.group_size == 0,
                     f"ZipVLConfig.group_size ({self.group_size}) must divide the model's head dim ({head_dim}) to "
-                    "quantize its KV cache; pick a divisor such as 32.")
+                    f"quantize its KV cache; pick a divisor such as {math.gcd(self.group_size, head_dim)}.")
         return ZipVLPolicy(self)
 
 
