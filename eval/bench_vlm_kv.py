@@ -20,77 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
 from mmcache.files import atomic_write_json, atomic_write_text
 
+from .vlm_answers import answer_clip, clip_examples, summarize
 from .vlm_kv_methods import ZIPVL_CACHES, config_identity, file_label, method_grid, prefixkv_calibrations
-
-
-def kv_costs(runs: list[Any]) -> dict[str, Any]:
-    """Sums over the answers' ``KVStats`` (``None`` everywhere for the plain model, which has none)."""
-    if not runs:
-        return dict.fromkeys(("prompt_tokens", "prompt_kept", "important", "kv_bytes_full", "kv_bytes_held",
-                              "flops_dense", "flops"))
-    layers = [layer for stats in runs for layer in stats.layers]
-    important = [layer.important_tokens for layer in layers]
-    return {
-        "prompt_tokens": sum(layer.prefill_tokens for layer in layers),
-        "prompt_kept": sum(layer.prefill_kept for layer in layers),
-        "important": None if None in important else sum(important),
-        "kv_bytes_full": sum(stats.kv_bytes_full for stats in runs),
-        "kv_bytes_held": sum(stats.kv_bytes_held for stats in runs),
-        "flops_dense": sum(stats.prefill_attention_flops_dense for stats in runs),
-        "flops": sum(stats.prefill_attention_flops for stats in runs),
-    }
-
-
-def answer_clip(pipe: Any, frames: Any, questions: list[str], config: Any) -> dict[str, Any]:
-    """The answers to ``questions`` about one clip under ``config`` (``None``: plain), their times and KV costs."""
-    import mmcache
-    from mmcache.pipelines.vlm.measure import measured_answer
-
-    handle = mmcache.enable(pipe.model, config) if config is not None else None
-    answers, stats = [], []
-    try:
-        for question in questions:
-            answers.append(measured_answer(pipe, frames, question))
-            if handle is not None:
-                stats.append(handle.stats())
-    finally:
-        if handle is not None:
-            handle.disable()
-    return {"answers": [run.answer for run in answers], "seconds": sum(run.seconds for run in answers),
-            "prefill_seconds": sum(run.prefill_seconds for run in answers), **kv_costs(stats)}
-
-
-def _ratio(rows: list[dict[str, Any]], part: str, whole: str) -> float:
-    if rows[0][part] is None:
-        return 1.0  # the plain model: nothing dropped, nothing skipped
-    return sum(row[part] for row in rows) / sum(row[whole] for row in rows)
-
-
-def summarize(rows: list[dict[str, Any]], plain: list[dict[str, Any]], examples: Any) -> dict[str, Any]:
-    from mmcache.pipelines.vlm.evaluate import score_answers
-
-    given = [answer for row in rows for answer in row["answers"]]
-    reference = [answer for row in plain for answer in row["answers"]]
-    scored = score_answers(examples, given)
-    return {
-        "items": len(given),
-        "accuracy": scored["overall"]["accuracy"],
-        "by_kind": {kind: share["accuracy"] for kind, share in scored["by_kind"].items()},
-        "agreement": sum(a == b for a, b in zip(given, reference)) / len(given),
-        "prompt_kept": _ratio(rows, "prompt_kept", "prompt_tokens"),
-        "important": None if rows[0]["important"] is None else _ratio(rows, "important", "prompt_tokens"),
-        "kv_bytes": _ratio(rows, "kv_bytes_held", "kv_bytes_full"),
-        "flops": _ratio(rows, "flops", "flops_dense"),
-        "time": statistics.median(row["seconds"] / row["plain_seconds"] for row in rows),
-        "prefill_time": statistics.median(row["prefill_seconds"] / row["plain_prefill_seconds"] for row in rows),
-    }
 
 
 def markdown(summary: dict[str, dict[str, Any]], command: str, clips: int, calibration_clips: int) -> str:
@@ -164,8 +101,6 @@ def main(argv: list[str] | None = None) -> int:
     from mmcache.families.registry import resolve_vlm
     from mmcache.pipelines import load
     from mmcache.pipelines.vlm.data import evaluation_set
-    from mmcache.pipelines.vlm.questions import KINDS
-
     pipe = load(args.model, device="cpu")
     frames, size = pipe.processor.num_frames, pipe.processor.size
     examples = evaluation_set(args.clips, frames, size, "held_out")
@@ -179,9 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, list[dict[str, Any]]] = {label: [] for label in grid}
     warmed = False
     for clip in range(args.clips):
-        start = clip * len(KINDS)
-        clip_frames, caption = examples.frames[start], examples.captions[start]
-        questions = examples.questions[start:start + len(KINDS)]
+        asked = clip_examples(examples, clip)
+        clip_frames, caption, questions = asked.frames[0], asked.captions[0], asked.questions
         files = {label: store / f"{clip:04d}-{file_label(label)}.json" for label in grid}
         found = {label: stored_run(files[label], args.model, identities[label]) for label in grid}
         if all(run is not None for run in found.values()):

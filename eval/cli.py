@@ -1,8 +1,8 @@
-"""Evaluate cache methods against the uncached baseline and their peers: speed, fidelity, VBench.
+"""Evaluate methods against the unaccelerated model: video generation (speed, fidelity, VBench) or video QA.
 
-For every prompt x seed the baseline and every method run with the same seed; videos are saved in
-VBench's naming (OUT/videos/METHOD/{prompt}-{i}.mp4). Results: OUT/results.json, OUT/report.md,
-OUT/pareto.png. A rerun skips everything finished; `accelerate launch -m mmcache.eval ...`
+--task video (the default): for every prompt x seed the baseline and every method run with the same
+seed; videos are saved in VBench's naming (OUT/videos/METHOD/{prompt}-{i}.mp4). Results:
+OUT/results.json, OUT/report.md, OUT/pareto.png. A rerun skips everything finished; `accelerate launch -m mmcache.eval ...`
 splits the items across processes and nodes. See docs/EVAL.md.
 
 Methods are written name:key=value,... and separated by commas, e.g.
@@ -10,6 +10,13 @@ Methods are written name:key=value,... and separated by commas, e.g.
 mmcache methods take their config fields; peers (diffusers-fbc, diffusers-magcache,
 diffusers-taylorseer, diffusers-pab, diffusers-fastercache, diffusers-seacache, cache-dit) take
 the fields of their diffusers / cache-dit config.
+
+--task vqa: a video-QA model (toy-vlm, tiny:vlm or a folder saved by `python -m mmcache.pipelines.vlm.train`)
+answers the four questions about each of --clips held-out clips, plainly and under each KV method, e.g.
+  --task vqa --methods zipvl:tau=0.9,snapkv:budget=0.25,prefixkv:budget=0.25 --clips 50
+Per method: exact-match accuracy (overall and per question kind), agreement with the plain model, prompt KV
+kept, KV bytes held and prefill attention FLOPs over the plain model's, and the median answer time ratio.
+Flags of the other task are refused.
 """
 
 from __future__ import annotations
@@ -21,22 +28,34 @@ from mmcache.validation.checks import check_output_folder
 
 from .errors import EvalError
 from .prompts import BUILTIN
+from .task_flags import DEFAULT_CALIBRATION_CLIPS, DEFAULT_CLIPS, check_task_flags, with_defaults
 from .vbench_runner import DEFAULT_DIMENSIONS
+
+
+# defaults of the video task's flags that default to None on the command line (see task_flags)
+VIDEO_DEFAULTS = {"prompts": BUILTIN, "seeds": (0,), "fps": 8, "vbench": "auto",
+                  "vbench_dimensions": ",".join(DEFAULT_DIMENSIONS), "out": "outputs/eval"}
+VQA_OUT = "outputs/eval-vqa"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--task", choices=("video", "vqa"), default="video",
+                        help="video: generation methods on a video model (default); vqa: KV methods on a video-QA model")
     parser.add_argument("--model", default=None,
                         help="bundled name (toy-t2v), tiny:<family>, a local diffusers folder or a hub id "
-                             "(default: toy-t2v, or tiny:wan2.1-t2v when the bundled weights are absent)")
+                             "(default: toy-t2v, or tiny:wan2.1-t2v when the bundled weights are absent); "
+                             "with --task vqa: toy-vlm, tiny:vlm or a folder saved by the VLM trainer (default: "
+                             "toy-vlm, or tiny:vlm when its weights are absent)")
     parser.add_argument("--methods", action="append", default=None, metavar="SPECS",
-                        help="comma-separated method specs name:key=value,... (repeatable; default: easycache); "
-                             "the baseline always runs")
-    parser.add_argument("--prompts", default=BUILTIN,
+                        help="comma-separated method specs name:key=value,... (repeatable; default: easycache, "
+                             "with --task vqa prefixkv); the baseline (vqa: the plain model) always runs")
+    parser.add_argument("--prompts", default=None,
                         help="'builtin' (reference-model captions), a text file with one prompt per line "
                              "(VBench's prompts/*.txt format) or a JSON list (default: builtin)")
     parser.add_argument("--limit-prompts", type=positive_int, default=None, metavar="N", help="use only the first N prompts")
-    parser.add_argument("--seeds", type=seed_list, default=(0,), help="comma-separated seeds; the i-th is sample i in file names")
+    parser.add_argument("--seeds", type=seed_list, default=None,
+                        help="comma-separated seeds; the i-th is sample i in file names (default: 0)")
     parser.add_argument("--steps", type=positive_int, default=None, help="denoising steps (default: the model's, else 50)")
     parser.add_argument("--height", type=positive_int, default=None)
     parser.add_argument("--width", type=positive_int, default=None)
@@ -45,12 +64,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--negative-prompt", default=None)
     parser.add_argument("--dtype", default=None, choices=DTYPES, help="default: the checkpoint's")
     parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: this process's accelerator)")
-    parser.add_argument("--out", default="outputs/eval", help="output folder (default: outputs/eval)")
-    parser.add_argument("--fps", type=positive_int, default=8, help="frame rate of the written videos (VBench uses 8)")
-    parser.add_argument("--vbench", choices=("auto", "off"), default="auto",
+    parser.add_argument("--out", default=None,
+                        help=f"output folder (default: outputs/eval, with --task vqa {VQA_OUT})")
+    parser.add_argument("--fps", type=positive_int, default=None,
+                        help="frame rate of the written videos (default: 8, as VBench)")
+    parser.add_argument("--vbench", choices=("auto", "off"), default=None,
                         help="auto: run VBench where the package, a GPU and the weights are present (default)")
-    parser.add_argument("--vbench-dimensions", default=",".join(DEFAULT_DIMENSIONS),
-                        help="comma-separated VBench dimensions (custom-input mode)")
+    parser.add_argument("--vbench-dimensions", default=None,
+                        help="comma-separated VBench dimensions (custom-input mode; default: "
+                             f"{','.join(DEFAULT_DIMENSIONS)})")
     parser.add_argument("--force", action="store_true",
                         help="reuse an output folder made for other settings, deleting its results")
     parser.add_argument("--retry-failed", action="store_true", help="run again the items recorded as failed")
@@ -61,9 +83,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="count the denoiser's linear-layer MACs of every generation (compute saved, also for "
                              "peers that skip work inside a call); adds hook overhead to the timings")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    vqa = parser.add_argument_group("--task vqa")
+    vqa.add_argument("--clips", type=positive_int, default=None,
+                     help=f"held-out clips, each asked the four questions (default: {DEFAULT_CLIPS})")
+    vqa.add_argument("--calibration-clips", type=positive_int, default=None, metavar="N",
+                     help="clips of the training captions (x 4 questions) PrefixKV is calibrated on, once per budget, "
+                          f"where a spec gives no calibration= file (default: {DEFAULT_CALIBRATION_CLIPS})")
 
 
 def run(args: argparse.Namespace) -> int:
+    check_task_flags(args)
+    if args.task == "vqa":
+        return _run_vqa(args)
+    return _run_video(with_defaults(args, VIDEO_DEFAULTS))
+
+
+def _run_vqa(args: argparse.Namespace) -> int:
+    from .vqa_evaluation import VqaOptions, run_vqa_evaluation
+
+    out = args.out or VQA_OUT
+    check_output_folder("--out", out)
+    options = VqaOptions(out=out, model=args.model, clips=args.clips or DEFAULT_CLIPS,
+                         calibration_clips=args.calibration_clips or DEFAULT_CALIBRATION_CLIPS, dtype=args.dtype,
+                         device=args.device, force=args.force, quiet=args.quiet)
+    if args.methods:
+        options.method_texts = args.methods
+    return run_vqa_evaluation(options)
+
+
+def _run_video(args: argparse.Namespace) -> int:
     from .evaluation import EvalOptions, run_evaluation
     from .vbench_runner import check_dimensions
 

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import os
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from mmcache.methods.base import MethodConfig, registered_methods
 from mmcache.methods.spec import parse_method_spec
@@ -95,13 +95,16 @@ def _parse_one(spec: str) -> EvalMethod | None:
     raise EvalError(f"Unknown method {name!r} in {spec!r}; known methods: {', '.join(known_method_names())}.")
 
 
-def resolve_methods(texts: list[str]) -> list[EvalMethod]:
-    """The baseline, then each method of ``texts`` (each a comma-separated list of specs), in order."""
-    methods = [BASELINE_METHOD]
+def resolve_methods(texts: list[str], parse_one: Callable[[str], EvalMethod | None] = _parse_one,
+                    first: EvalMethod = BASELINE_METHOD) -> list[EvalMethod]:
+    """``first`` (the baseline), then each method of ``texts`` (each a comma-separated list of specs), in order.
+
+    ``parse_one`` turns one spec into a method (``None``: the baseline, which runs anyway)."""
+    methods = [first]
     seen: dict[str, str] = {}
     for text in texts:
         for spec in split_method_list(text):
-            method = _parse_one(spec)
+            method = parse_one(spec)
             if method is None:
                 continue
             identity = json.dumps({"name": method.name, "params": _jsonable(method.params)}, sort_keys=True)

@@ -43,3 +43,11 @@ def model_weights_digest(model: str) -> str | None:
         return folder_digest(pipeline_folder(model))
     except ModelNotFoundError:
         return None
+
+
+def vlm_weights_digest(model: str) -> str | None:
+    """The digest of a saved video-QA model's folder; ``None`` for ``tiny:vlm`` (the same random weights always)."""
+    from mmcache.pipelines.loader import vlm_folder
+
+    folder = vlm_folder(model)
+    return None if folder is None else folder_digest(folder)

@@ -6,6 +6,12 @@
     vbench/<method>/summary.json     ``VBenchSummary``
     .mmcache-eval.lock               ``LockOwner``
 
+and those of ``--task vqa``:
+
+    items/<method>/clip-<n>.json     ``VqaRecord``
+    run_config.json                  ``VqaRunConfig`` (``task: vqa``)
+    results.json                     ``VqaResults``
+
 Unknown keys are kept (newer writers may add fields); a known key with the wrong type or a value
 out of range makes the whole file invalid (``mmcache.eval.validated_files`` says which field).
 """
@@ -156,3 +162,75 @@ class LockOwner(_Schema):
     host: str
     started_at: str
     command: str = ""
+
+
+Share = Annotated[float, Field(ge=0, le=1)]
+Ratio = Annotated[float, Field(ge=0)]
+Count = NonNegativeInt | None
+
+
+class VqaRunConfig(_Schema):
+    """The settings an output folder of ``--task vqa`` holds results for (``mmcache.eval.vqa_evaluation``)."""
+
+    task: Literal["vqa"]
+    model: str
+    model_weights: str | None = None
+    dtype: str | None = None
+
+
+class VqaRecord(_Schema):
+    """One method's answers to the questions about one held-out clip, with their times and KV costs.
+
+    ``plain_seconds`` / ``plain_prefill_seconds``: the plain model's times on the same clip, measured in
+    the same loop (the time ratios compare these). KV costs are ``None`` for the plain model."""
+
+    schema_: Literal[1] = Field(alias="schema")
+    task: Literal["vqa"]
+    method: str
+    fingerprint: str
+    clip: NonNegativeInt
+    caption: str
+    questions: Annotated[list[str], Field(min_length=1)]
+    answers: list[str]
+    seconds: Seconds
+    prefill_seconds: Seconds
+    plain_seconds: Seconds
+    plain_prefill_seconds: Seconds
+    prompt_tokens: Count = None
+    prompt_kept: Count = None
+    important: Count = None
+    kv_bytes_full: Count = None
+    kv_bytes_held: Count = None
+    flops_dense: Count = None
+    flops: Count = None
+    finished_at: str
+
+
+class VqaMethodSummary(_Schema):
+    label: str
+    name: str
+    kind: Literal["baseline", "mmcache"]
+    spec: str
+    params: dict[str, Any]
+    items: NonNegativeInt
+    accuracy: Share
+    by_kind: dict[str, Share | None]
+    agreement: Share
+    prompt_kept: Share
+    important: Share | None = None
+    kv_bytes: Ratio
+    flops: Ratio
+    time: Ratio
+    prefill_time: Ratio
+
+
+class VqaResults(_Schema):
+    """``results.json`` of ``--task vqa``."""
+
+    schema_version: Literal[1]
+    task: Literal["vqa"]
+    generated_at: str
+    versions: dict[str, str]
+    run: dict[str, Any]
+    summary: dict[str, VqaMethodSummary]
+    clips: list[dict[str, Any]]

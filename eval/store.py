@@ -8,6 +8,10 @@
     OUT/vbench/{method}/             VBench's own output when it ran
     OUT/results.json, OUT/report.md, OUT/pareto.png
 
+A folder of ``--task vqa`` holds ``items/{method}/clip-{n}.json`` records (``vqa_records``), the
+PrefixKV calibrations it made in ``calibration/``, ``results.json``, ``report.md`` and
+``run_config.json``; a run of one task is refused in a folder of the other unless ``--force``.
+
 A record is written after its video, so a record on disk means the item is complete; an
 interrupted run leaves no partial file behind (``mmcache.files`` writes through a temporary file).
 Every file read back is validated (``schemas``): an invalid record, or a done record whose video is
@@ -17,6 +21,7 @@ generated again; an invalid ``run_config.json`` is one error naming the file and
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -27,13 +32,31 @@ from mmcache.files import atomic_write_json
 
 from .errors import EvalError
 from .plan import EvalItem, config_differences
-from .schemas import ItemRecord, RunConfig
+from .schemas import ItemRecord, RunConfig, VqaRunConfig
 from .validated_files import InvalidFileError, as_dict, read_validated
 from .video_check import video_problem
 
 RUN_CONFIG = "run_config.json"
 RESULT_ENTRIES = ("videos", "items", "calibration", "vbench", "results.json", "report.md", "pareto.png",
                   "prompts.json", RUN_CONFIG)
+
+
+def _task(config: dict[str, Any]) -> str:
+    """The task a run configuration is for (video runs have no ``task`` field)."""
+    return config.get("task", "video")
+
+
+def _task_change(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    return [f"--task {_task(stored)}, not {_task(current)}"] if _task(stored) != _task(current) else []
+
+
+def _run_config_schema(path: Path) -> Any:
+    """``VqaRunConfig`` for a file that says ``"task": "vqa"``, else ``RunConfig`` (which reports what is wrong)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return RunConfig
+    return VqaRunConfig if isinstance(data, dict) and data.get("task") == "vqa" else RunConfig
 
 
 def _print_notice(message: str) -> None:
@@ -49,7 +72,8 @@ class ResultStore:
         self._noticed: set[str] = set()
         self._video_checks: dict[tuple[Path, int, int], str | None] = {}
 
-    def _notice(self, message: str) -> None:
+    def notice(self, message: str) -> None:
+        """Print ``message`` as a one-line notice (once per run)."""
         if message not in self._noticed:
             self._noticed.add(message)
             self.notify(f"mmcache eval: {message}")
@@ -88,7 +112,7 @@ class ResultStore:
         try:
             return self.load_record(label, item)
         except InvalidFileError as error:
-            self._notice(f"{error} It will be generated again.")
+            self.notice(f"{error} It will be generated again.")
             return None
 
     def video_problem(self, label: str, item: EvalItem, record: dict[str, Any]) -> str | None:
@@ -112,7 +136,7 @@ class ResultStore:
         if record["status"] == "done":
             problem = self.video_problem(label, item, record)
             if problem is not None:
-                self._notice(f"{self.video_path(label, item)} {problem}; it will be generated again.")
+                self.notice(f"{self.video_path(label, item)} {problem}; it will be generated again.")
                 return None
         return record
 
@@ -142,14 +166,15 @@ class ResultStore:
         path = self.root / RUN_CONFIG
         if path.exists():
             try:
-                stored = as_dict(read_validated(path, RunConfig))
+                stored = as_dict(read_validated(path, _run_config_schema(path)))
             except InvalidFileError as error:
                 if not force:
                     raise InvalidFileError(f"{error} Fix or delete it (the results there are matched to the "
                                            "current settings item by item), or pass --force to delete the "
                                            "folder's results and start over.") from None
                 stored = None
-            changes = config_differences(stored, config) if stored is not None else ["run_config.json invalid"]
+            changes = ["run_config.json invalid"] if stored is None else _task_change(stored, config) or \
+                config_differences(stored, config)
             if changes and not force:
                 raise EvalError(f"{self.root} holds results for other settings ({'; '.join(changes)}). Use another "
                                 "--out, or --force to delete those results and start over.")

@@ -63,7 +63,6 @@ def file_label(text: str) -> str:
 def prefixkv_calibrations(pipe: Any, model: str, budgets: list[float], examples: Any, folder: Path,
                           quiet: bool) -> dict[float, Path | None]:
     """A calibration file per budget below 1 (budget 1 drops nothing and needs none), made once and kept in ``folder``."""
-    import mmcache
     from mmcache.pipelines.vlm.questions import KINDS
 
     files: dict[float, Path | None] = {}
@@ -71,11 +70,24 @@ def prefixkv_calibrations(pipe: Any, model: str, budgets: list[float], examples:
         if budget >= 1:
             files[budget] = None
             continue
-        path = folder / f"prefixkv-{file_label(model)}-budget{budget:g}-clips{len(examples) // len(KINDS)}.json"
+        path = calibration_file(folder, model, budget, len(examples) // len(KINDS))
         if not path.is_file():
-            inputs = [dict(pipe.inputs(frames, question)) for frames, question in zip(examples.frames, examples.questions)]
-            mmcache.calibrate(pipe.model, method="prefixkv", inputs=inputs, budget=budget, progress=False).save(path)
-            if not quiet:
-                print(f"calibrated prefixkv at budget {budget:g} on {len(inputs)} prompts: {path}", file=sys.stderr)
+            calibrate_prefixkv(pipe, budget, examples, path, quiet)
         files[budget] = path
     return files
+
+
+def calibration_file(folder: Path, model: str, budget: float, clips: int) -> Path:
+    """Where the PrefixKV calibration of ``model`` at ``budget`` on ``clips`` training clips is kept in ``folder``."""
+    return folder / f"prefixkv-{file_label(model)}-budget{budget:g}-clips{clips}.json"
+
+
+def calibrate_prefixkv(pipe: Any, budget: float, examples: Any, path: Path, quiet: bool) -> Path:
+    """Calibrate PrefixKV at ``budget`` on every (clip, question) of ``examples`` and save the file at ``path``."""
+    import mmcache
+
+    inputs = [dict(pipe.inputs(frames, question)) for frames, question in zip(examples.frames, examples.questions)]
+    mmcache.calibrate(pipe.model, method="prefixkv", inputs=inputs, budget=budget, progress=False).save(path)
+    if not quiet:
+        print(f"calibrated prefixkv at budget {budget:g} on {len(inputs)} prompts: {path}", file=sys.stderr)
+    return path

@@ -222,15 +222,33 @@ def load(name_or_path: str, device: str | torch.device | None = None,
     return pipe
 
 
+def vlm_folder(name_or_path: str) -> Path | None:
+    """Where a video-QA model is saved (bundled or a folder); ``None`` for ``tiny:vlm``, which is built in memory."""
+    if name_or_path == TINY_VLM:
+        return None
+    return bundled_path(name_or_path) if name_or_path in BUNDLED_VLMS else Path(name_or_path)
+
+
+def load_vlm_processor(name_or_path: str) -> Any:
+    """The processor of a video-QA model without its weights: clip length, frame size and vocabulary."""
+    from .vlm.configs import TINY_VLM_SPEC, build_processor
+    from .vlm.processor import ToyVLMProcessor
+
+    folder = vlm_folder(name_or_path)
+    if folder is None:
+        return build_processor(TINY_VLM_SPEC)
+    return ToyVLMProcessor.from_pretrained(str(folder), local_files_only=True)
+
+
 def _load_vlm(name_or_path: str, device: str | torch.device | None, dtype: torch.dtype | None) -> Any:
     """A ``VideoQAPipeline``: random weights for ``tiny:vlm``, else the saved folder's."""
     from .vlm.configs import TINY_VLM_SPEC, build_pipeline
     from .vlm.pipeline import VideoQAPipeline
 
-    if name_or_path == TINY_VLM:
+    folder = vlm_folder(name_or_path)
+    if folder is None:
         pipe = build_pipeline(TINY_VLM_SPEC)
     else:
-        folder = bundled_path(name_or_path) if name_or_path in BUNDLED_VLMS else Path(name_or_path)
         pipe = VideoQAPipeline.from_pretrained(folder, dtype=dtype)
     pipe.to(torch.device(device) if device is not None else default_device(), dtype)
     pipe.mmcache_model_name = name_or_path

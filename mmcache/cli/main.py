@@ -18,7 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ask": ("mmcache.cli.ask", "ask a video-QA model (toy-vlm) about a clip, optionally with a KV/token method"),
     "calibrate": ("mmcache.cli.calibrate", "calibrate a method offline (ERTACache on a diffusion pipeline, PrefixKV on "
                                            "a vision-language model, HACK on a next-scale-prediction model)"),
-    "eval": ("mmcache.eval.cli", "evaluate methods against the baseline and peers (speed, fidelity, VBench)"),
+    "eval": ("mmcache.eval.cli", "evaluate methods against the baseline and peers (speed, fidelity, VBench; "
+                                 "--task vqa: accuracy and KV memory of video-QA models)"),
     "demo": ("mmcache.demos.cli", "launch the Gradio demo: baseline vs accelerated side by side"),
     "models": ("mmcache.cli.models", "list the models and methods mmcache knows"),
 }

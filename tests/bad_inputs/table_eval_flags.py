@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .cases import BAD_INPUT, USAGE, cli, make_file
+from .cases import BAD_INPUT, USAGE, Setup, cli, make_file
 
 
 def other_settings_folder(tmp: Path) -> None:
@@ -15,6 +15,15 @@ def other_settings_folder(tmp: Path) -> None:
               "seeds": [0], "num_prompts": 1, "prompts_digest": "0", "model_weights": None}
     (tmp / "run").mkdir()
     (tmp / "run" / "run_config.json").write_text(json.dumps(config))
+
+
+def vqa_folder(model: str) -> Setup:
+    """A setup that makes an output folder of --task vqa for ``model``."""
+    def setup(tmp: Path) -> None:
+        (tmp / "run").mkdir()
+        (tmp / "run" / "run_config.json").write_text(json.dumps({"task": "vqa", "model": model, "dtype": None}))
+
+    return setup
 
 
 def latin1_prompts(tmp: Path) -> None:
@@ -56,6 +65,9 @@ EVAL_FLAG_CASES = [
     cli("toy-frames", "--model toy-t2v --frames 16", BAD_INPUT, "--frames must be 4·k + 1", needs_bundled=True),
     cli("folder-for-other-settings", "--model tiny:wan2.1-t2v --steps 2 --limit-prompts 1", BAD_INPUT,
         "holds results for other settings (", setup=other_settings_folder),
+    cli("vqa-flag", "--clips 3", BAD_INPUT, "--clips applies only to --task vqa. Leave it out, or use --task vqa."),
+    cli("folder-of-the-vqa-task", "--model tiny:wan2.1-t2v --steps 2 --limit-prompts 1", BAD_INPUT,
+        "holds results for other settings (--task vqa, not video)", setup=vqa_folder("tiny:vlm")),
     cli("image-model-frames", "--model tiny:flux --steps 2 --limit-prompts 1 --frames 5", BAD_INPUT,
         "--frames: FluxPipeline takes no num_frames argument", before_load=False),
 ]

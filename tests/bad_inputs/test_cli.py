@@ -13,6 +13,7 @@ from .table_ask import ASK_CASES
 from .table_calibrate import CALIBRATE_CASES, CALIBRATE_REQUIRED
 from .table_demo_cli import DEMO_CLI_CASES
 from .table_eval_flags import EVAL_FLAG_CASES
+from .table_eval_vqa import EVAL_VQA_CASES
 from .table_generate import GENERATE_CASES
 from .table_top_level import TOP_LEVEL_CASES
 
@@ -20,6 +21,7 @@ PREFIXES = {
     "generate": ("generate", "--quiet", "--out", "{tmp}/v.mp4"),
     "calibrate": ("calibrate", "--quiet", "--prompts", "builtin", "--out", "{tmp}/c.json"),
     "eval": ("eval", "--quiet", "--vbench", "off", "--out", "{tmp}/run"),
+    "eval-vqa": ("eval", "--task", "vqa", "--quiet", "--model", "tiny:vlm", "--clips", "1", "--out", "{tmp}/run"),
     "demo": ("demo",),
     "ask": ("ask", "--model", "tiny:vlm", "--question", "what shape is it?"),
     "": (),
@@ -61,6 +63,12 @@ def test_commands(case, tmp_path, capsys, request):
 @pytest.mark.parametrize("case", EVAL_FLAG_CASES)
 def test_eval_flags(case, tmp_path, capsys, request):
     run_case(case, PREFIXES["eval"], tmp_path, capsys, request)
+    assert not (tmp_path / "run" / "items").exists()
+
+
+@pytest.mark.parametrize("case", EVAL_VQA_CASES)
+def test_eval_vqa_flags(case, tmp_path, capsys, request):
+    run_case(case, PREFIXES["eval-vqa"], tmp_path, capsys, request)
     assert not (tmp_path / "run" / "items").exists()
 
 
