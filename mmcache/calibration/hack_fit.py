@@ -85,10 +85,13 @@ def calibrate_hack(pipe: Any, prompts: Sequence[Any], seeds: Sequence[int], cont
     profile = _Profile(layers, heads)
     restore = adapter.install(transformer, lambda layer: _ProfilingCache(layer, layout, heads, profile))
     runs = [(prompt, seed) for prompt in prompts for seed in seeds]
+    sample = getattr(pipe, "sample_indices", pipe)  # the tokens are enough: no image to decode
+    if sample is not pipe:
+        generation = {key: value for key, value in generation.items() if key != "output_type"}
     try:
         for prompt, seed in tqdm(runs, desc="profiling heads", disable=not progress):
             generator = torch.Generator(device="cpu").manual_seed(int(seed))
-            pipe(prompt, generator=generator, **generation)
+            sample(prompt, generator=generator, **generation)
     finally:
         restore()
     scores = profile.variance / profile.runs.clamp_min(1)[:, None]

@@ -124,7 +124,7 @@ def run_hack(args: argparse.Namespace) -> int:
     print(f"calibrating hack on {args.model}: {len(prompts)} prompts x {len(seeds)} seeds, "
           f"{fraction:.0%} of the heads contextual")
     calibration = calibrate(pipe, method="hack", prompts=prompts, seeds=seeds, contextual_fraction=fraction,
-                            progress=not args.quiet, output_type="pt", **kwargs)
+                            progress=not args.quiet, **kwargs)
     calibration.save(args.out)
     heads = calibration.target["num_heads"]
     print("contextual heads per layer: " + " ".join(f"{len(layer)}/{heads}" for layer in calibration.contextual_heads))

@@ -31,7 +31,7 @@ def observed_attention(selection: SelectionInput, count: int) -> torch.Tensor:
 
 def keep_by_tier(tiers: torch.Tensor, scores: torch.Tensor, capacity: int) -> torch.Tensor:
     """``[B, h, capacity]`` indices: every token of tier 0 first, then tier 1, ...; the higher score within a tier."""
-    span = scores.abs().amax().item() + 1.0
+    span = scores.abs().amax(dim=-1, keepdim=True) + 1.0  # no host sync: the offset stays on the device
     ranked = scores - tiers.to(scores.dtype) * 2 * span
     return ranked.topk(capacity, dim=-1).indices
 
