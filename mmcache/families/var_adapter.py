@@ -15,16 +15,9 @@ from typing import Any, Callable, Mapping
 import torch
 
 from ..kv.scale_layout import ScaleLayout
+from .vlm_adapter import attribute_path
 
 CacheFactory = Callable[[int], Any]
-
-
-def _attribute_path(root: Any, path: str) -> Any:
-    for name in path.split("."):
-        root = getattr(root, name, None)
-        if root is None:
-            return None
-    return root
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,10 +48,10 @@ class VARAdapter:
     notes: str = ""
 
     def blocks(self, transformer: torch.nn.Module) -> list[torch.nn.Module]:
-        return list(_attribute_path(transformer, self.blocks_attribute))
+        return list(attribute_path(transformer, self.blocks_attribute))
 
     def attention(self, block: torch.nn.Module) -> torch.nn.Module:
-        return _attribute_path(block, self.attention_attribute)
+        return attribute_path(block, self.attention_attribute)
 
     def layout(self, transformer: torch.nn.Module) -> ScaleLayout:
         return ScaleLayout(tuple(int(pn) for pn in getattr(transformer, self.scales_attribute)))

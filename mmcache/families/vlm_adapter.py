@@ -10,7 +10,7 @@ import torch
 ROPE_KINDS = ("1d", "mrope")
 
 
-def _attribute_path(root: Any, path: str) -> Any:
+def attribute_path(root: Any, path: str) -> Any:
     for name in path.split("."):
         root = getattr(root, name, None)
         if root is None:
@@ -58,7 +58,7 @@ class VLMAdapter:
     def find_language_model(self, model: torch.nn.Module) -> torch.nn.Module | None:
         """The language model inside ``model`` (the generation class or its base model)."""
         for path in (self.language_model, self.language_model.split(".", 1)[-1]):
-            found = _attribute_path(model, path)
+            found = attribute_path(model, path)
             if isinstance(found, torch.nn.Module):
                 return found
         return None

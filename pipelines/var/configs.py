@@ -29,12 +29,14 @@ def build_transformer(tokenizer: MultiScaleVQVAE, **architecture: Any) -> VARTra
                           patch_nums=tuple(config.patch_nums), condition_words=list(WORDS), **architecture)
 
 
-def build_tiny_var(seed: int = 0) -> VARPipeline:
+def build_tiny_var(seed: int = 0, **sizes: Any) -> VARPipeline:
     """A random-weight VARPipeline of a few thousand parameters (16×16 images), for tests. Its weights are
-    noised away from VAR's initialisation (gates near zero, a tiny codebook), so every block and code matters."""
+    noised away from VAR's initialisation (gates near zero, a tiny codebook), so every block and code matters.
+    ``sizes`` override the tokenizer's ``patch_nums`` or the transformer's sizes (e.g. ``depth``)."""
     torch.manual_seed(seed)
-    tokenizer = MultiScaleVQVAE(**TINY_TOKENIZER)
-    pipe = VARPipeline(tokenizer, build_transformer(tokenizer, **TINY_TRANSFORMER))
+    tokenizer = MultiScaleVQVAE(**{**TINY_TOKENIZER, **{k: v for k, v in sizes.items() if k in TINY_TOKENIZER}})
+    transformer = {**TINY_TRANSFORMER, **{k: v for k, v in sizes.items() if k not in TINY_TOKENIZER}}
+    pipe = VARPipeline(tokenizer, build_transformer(tokenizer, **transformer))
     with torch.no_grad():
         for parameter in pipe.transformer.parameters():
             parameter.add_(0.1 * torch.randn_like(parameter))

@@ -14,9 +14,8 @@ from mmcache.errors import ConfigError
 from mmcache.kv.scale_cache import GroupedScaleCache, HeadGroup
 from mmcache.kv.scale_layout import ScaleLayout
 from mmcache.kv.scale_selectors import recent, structural, top_attended
-from mmcache.pipelines.var import VARPipeline
-from mmcache.pipelines.var.configs import TINY_TOKENIZER, TINY_TRANSFORMER, build_transformer
-from mmcache.pipelines.var.vqvae import MultiScaleVQVAE
+from mmcache.pipelines.var import VARPipeline, build_tiny_var
+from mmcache.pipelines.var.configs import TINY_TRANSFORMER
 
 PROMPT = "a green triangle on a gray background"
 CAPTIONS = ["a red circle on a black background", "a blue square on a white background"]
@@ -24,15 +23,7 @@ PATCH_NUMS = (1, 2, 3, 4)  # 30 tokens: the cache outgrows small budgets before 
 
 
 def tiny_var(seed: int = 0, depth: int = 2) -> VARPipeline:
-    torch.manual_seed(seed)
-    tokenizer = MultiScaleVQVAE(**{**TINY_TOKENIZER, "patch_nums": PATCH_NUMS})
-    pipe = VARPipeline(tokenizer, build_transformer(tokenizer, **{**TINY_TRANSFORMER, "depth": depth}))
-    with torch.no_grad():
-        for parameter in pipe.transformer.parameters():
-            parameter.add_(0.1 * torch.randn_like(parameter))
-        tokenizer.quantize.embedding.weight.normal_()
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return build_tiny_var(seed, patch_nums=PATCH_NUMS, depth=depth)
 
 
 def images(pipe):
