@@ -2,10 +2,11 @@
 
 ``build_app`` makes the ``gr.Blocks`` (nothing is loaded until the first request); ``launch``
 serves it on a local address, offline: analytics off, no share link, no server-side rendering.
-Two tabs: "Generate" (a video generator with and without a cache method) and "Video QA" (a video-QA model
-with and without a KV method, ``video_qa_tab.py``). The generate action is the API endpoint ``/generate``,
-the Video QA one ``/video_qa``; their knob parameters are named ``<method>_<field>`` (e.g.
-``easycache_threshold``), so ``gradio_client`` can drive them by name.
+Three tabs: "Generate" (a video generator with and without a cache method), "Video QA" (a video-QA model
+with and without a KV method, ``video_qa_tab.py``) and "Image (VAR)" (a next-scale-prediction image model with
+its plain KV cache and with a scale-KV method, ``var_image_tab.py``). The generate action is the API endpoint
+``/generate``, the Video QA one ``/video_qa``, the Image (VAR) one ``/var_image``; their knob parameters are
+named ``<method>_<field>`` (e.g. ``easycache_threshold``), so ``gradio_client`` can drive them by name.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import gradio as gr  # noqa: E402
 
 from mmcache.pipelines.loader import (  # noqa: E402
     available_models,
+    available_var_models,
     available_vlms,
     default_model,
     generation_defaults,
@@ -27,11 +29,13 @@ from mmcache.pipelines.loader import (  # noqa: E402
 )
 
 from .compare import ComparisonRunner  # noqa: E402
-from .controls import knob_updates, method_panels  # noqa: E402
+from .controls import knob_updates, method_panels, show_selected_panel  # noqa: E402
 from .endpoints import errors_shown, with_named_parameters  # noqa: E402
 from .knobs import all_knobs, build_config, initial_values, merge_uploads  # noqa: E402
 from .state import ModelCache  # noqa: E402
 from .validation import check_model_name, check_request  # noqa: E402
+from .var_image import VARImageRunner  # noqa: E402
+from .var_image_tab import var_image_tab  # noqa: E402
 from .video_qa import VideoQARunner  # noqa: E402
 from .video_qa_tab import video_qa_tab  # noqa: E402
 
@@ -66,7 +70,8 @@ def _progress_reporter(progress: gr.Progress):
 def build_app(model: str | None = None, device: str | None = None, dtype: str | None = None,
               method: str = "easycache", knob_overrides: dict[str, dict[str, Any]] | None = None,
               setting_overrides: dict[str, Any] | None = None, runner: ComparisonRunner | None = None,
-              video_qa_model: str | None = None, video_qa_runner: VideoQARunner | None = None) -> gr.Blocks:
+              video_qa_model: str | None = None, video_qa_runner: VideoQARunner | None = None,
+              var_image_model: str | None = None, var_image_runner: VARImageRunner | None = None) -> gr.Blocks:
     """The demo as a ``gr.Blocks`` with its queue set up (one request per action at a time; others wait).
 
     ``model`` is the initially selected model (default: ``default_model()``); the dropdown also
@@ -74,18 +79,23 @@ def build_app(model: str | None = None, device: str | None = None, dtype: str | 
     ``knob_overrides`` (method → field → value) replaces the starting values of method knobs and
     ``setting_overrides`` those of ``num_inference_steps``, ``height``, ``width``, ``num_frames``,
     ``guidance_scale``. ``video_qa_model`` is the model first selected in the Video QA tab (default:
-    ``toy-vlm``, or ``tiny:vlm`` without its weights).
+    ``toy-vlm``, or ``tiny:vlm`` without its weights) and ``var_image_model`` the one first selected in the Image
+    (VAR) tab (default: ``toy-var``, or ``tiny:var`` without its weights).
     """
     model = model or default_model()
     model_choices = list(dict.fromkeys([model, *available_models()]))
     video_qa_model = video_qa_model or available_vlms()[0]
     video_qa_choices = list(dict.fromkeys([video_qa_model, *available_vlms()]))
+    var_image_model = var_image_model or available_var_models()[0]
+    var_image_choices = list(dict.fromkeys([var_image_model, *available_var_models()]))
     knobs = all_knobs()
     if method not in knobs:
         raise ValueError(f"Unknown method {method!r}; registered: {sorted(knobs)}.")
     runner = runner or ComparisonRunner(ModelCache(lambda name: load(name, device=device, dtype=dtype)))
     video_qa_runner = video_qa_runner or VideoQARunner(ModelCache(lambda name: load(name, device=device,
                                                                                    dtype=dtype)))
+    var_image_runner = var_image_runner or VARImageRunner(ModelCache(lambda name: load(name, device=device,
+                                                                                      dtype=dtype)))
 
     def knob_values_for(name: str) -> dict[str, dict[str, Any]]:
         return {m: initial_values(m, name, (knob_overrides or {}).get(m)) for m in knobs}
@@ -153,11 +163,7 @@ def build_app(model: str | None = None, device: str | None = None, dtype: str | 
                 api_name=API_NAME,
             )
 
-            def show_method(selected: str) -> list[gr.Group]:
-                return [gr.Group(visible=name == selected) for name in panels]
-
-            method_box.change(show_method, inputs=method_box, outputs=list(panels.values()), queue=False,
-                              api_visibility="private")
+            show_selected_panel(method_box, panels)
 
             value_controls = [knob_controls[name] for name in knob_updates(knobs, knob_values_for(model))]
 
@@ -171,9 +177,12 @@ def build_app(model: str | None = None, device: str | None = None, dtype: str | 
                              queue=False, api_visibility="private")
         with gr.Tab("Video QA", id="video-qa"):
             video_qa_tab(video_qa_choices, video_qa_model, video_qa_runner, knob_overrides)
+        with gr.Tab("Image (VAR)", id="var-image"):
+            var_image_tab(var_image_choices, var_image_model, var_image_runner, knob_overrides)
     demo.queue(default_concurrency_limit=1, max_size=64)
     demo.mmcache_runner = runner  # type: ignore[attr-defined]
     demo.mmcache_video_qa_runner = video_qa_runner  # type: ignore[attr-defined]
+    demo.mmcache_var_image_runner = var_image_runner  # type: ignore[attr-defined]
     return demo
 
 
@@ -184,7 +193,8 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, bl
     ``block=False`` returns at once with the server running in a background thread (close it with
     ``demo.close()``); otherwise this returns when the server stops (Ctrl-C). Returns the local URL.
     """
-    runners = [getattr(demo, name, None) for name in ("mmcache_runner", "mmcache_video_qa_runner")]
+    runners = [getattr(demo, name, None)
+               for name in ("mmcache_runner", "mmcache_video_qa_runner", "mmcache_var_image_runner")]
     allowed = [str(runner.outputs.root) for runner in runners if runner is not None] or None
     _, url, _ = demo.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=not block,
                             quiet=quiet, ssr_mode=False, pwa=False, mcp_server=False, allowed_paths=allowed,

@@ -55,3 +55,9 @@ def knob_updates(knobs: dict[str, list[Knob]], values: dict[str, dict[str, Any]]
     """New shown values for every non-upload control, e.g. after the model changed (new presets)."""
     return {knob.name: display_value(knob, values[method][knob.field])
             for method, method_knobs in knobs.items() for knob in method_knobs}
+
+
+def show_selected_panel(method_box: gr.Dropdown, panels: dict[str, gr.Group]) -> None:
+    """When ``method_box`` changes, only the chosen method's panel of knobs is shown (a UI event, not in the API)."""
+    method_box.change(lambda selected: [gr.Group(visible=name == selected) for name in panels], inputs=method_box,
+                      outputs=list(panels.values()), queue=False, api_visibility="private")

@@ -3,7 +3,8 @@
 Every registered method appears in the demo without edits: each dataclass field becomes one knob
 whose kind follows the field's type (number, integer, on/off, auto/on/off, integer list, text).
 Fields that name a file (``calibration``, ``*_path``, ``*_file``) become file knobs. Known fields
-get friendlier ranges (the reuse ``threshold`` is a slider).
+get friendlier ranges (the reuse ``threshold`` is a slider; a threshold that may be ``None`` is a number box
+that may be left empty).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def _kind_of(field_name: str, annotation: Any) -> KnobKind:
     optional, inner = _is_optional(annotation)
     if inner is bool:
         return "optional_bool" if optional else "bool"
-    if inner is float and THRESHOLD_FIELD.search(field_name):
+    if inner is float and THRESHOLD_FIELD.search(field_name) and not optional:  # a slider cannot be left empty
         return "threshold"
     if inner in (float, int):
         return "float" if inner is float else "int"

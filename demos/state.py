@@ -15,6 +15,9 @@ from typing import Any, Callable, Generic, TypeVar
 
 from mmcache.pipelines.generation import GenerationRequest, GenerationResult
 
+from .outputs import OutputFolder
+
+TIMING_RUNS = 3  # timed runs of each side of a comparison; the fastest counts
 Key = TypeVar("Key")
 Value = TypeVar("Value")
 
@@ -65,6 +68,7 @@ class LoadedModel:
     pipe: Any
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     warmed_up: bool = False
+    derived: dict[str, Any] = dataclasses.field(default_factory=dict)  # made once per load, e.g. a calibration file
 
 
 class ModelCache:
@@ -91,6 +95,23 @@ class ModelCache:
 
     def __contains__(self, name: object) -> bool:
         return name in self._models
+
+
+class TimedRunner:
+    """What the side-by-side tabs' runners share: the cached models, the folder their files go to and how many
+    timed runs each side gets (the fastest counts)."""
+
+    def __init__(self, models: ModelCache, outputs: OutputFolder | None = None,
+                 timing_runs: int = TIMING_RUNS) -> None:
+        self.models = models
+        self.outputs = outputs if outputs is not None else OutputFolder()
+        self.timing_runs = timing_runs
+
+    def loaded(self, model: str, progress: Callable[[str], None]) -> LoadedModel:
+        """``model`` from the cache, after ``progress("loading")`` when it must be loaded first."""
+        if model not in self.models:
+            progress("loading")
+        return self.models.get(model)
 
 
 @dataclasses.dataclass(frozen=True)

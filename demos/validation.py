@@ -48,6 +48,19 @@ def whole_number(name: str, value: Any, low: int, high: int) -> int:
     return int(number)
 
 
+def stripped_text(what: str, value: Any, empty: str, limit: int) -> str:
+    """``value`` stripped; ``DemoInputError`` when it is not text, when it is empty (the message ``empty``) or when it
+    is longer than ``limit`` characters (``what``: the control, e.g. "question")."""
+    if value is not None and not isinstance(value, str):
+        raise DemoInputError(f"The {what} must be text, got {type(value).__name__}.")
+    text = (value or "").strip()
+    if not text:
+        raise DemoInputError(empty)
+    if len(text) > limit:
+        raise DemoInputError(f"The {what} is {len(text)} characters long; keep it under {limit}.")
+    return text
+
+
 def check_request(prompt: str | None, negative_prompt: str | None, seed: Any, steps: Any, height: Any, width: Any,
                   frames: Any, guidance_scale: Any) -> GenerationRequest:
     """The request the inputs describe, with the checks that need no model; ``DemoInputError`` otherwise."""

@@ -22,13 +22,11 @@ from mmcache.methods.base import MethodConfig
 from mmcache.pipelines.vlm.measure import AnswerRun, fastest_answer
 
 from .kept_heatmap import group_frames, save_heatmap_png, visual_token_grid
-from .outputs import OutputFolder
-from .state import ModelCache
+from .state import TimedRunner
 from .summary import config_dict
 from .video_qa_checks import ClipRequest, check_question_words
 from .validation import DemoInputError
 
-TIMING_RUNS = 3
 # progress(phase): "loading", "plain model", "method" or "drawing"
 VideoQAProgress = Callable[[str], None]
 
@@ -100,14 +98,8 @@ def video_qa_markdown(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-class VideoQARunner:
+class VideoQARunner(TimedRunner):
     """Answers on cached video-QA models; safe to call from several threads (one request per model at a time)."""
-
-    def __init__(self, models: ModelCache, outputs: OutputFolder | None = None,
-                 timing_runs: int = TIMING_RUNS) -> None:
-        self.models = models
-        self.outputs = outputs if outputs is not None else OutputFolder()
-        self.timing_runs = timing_runs
 
     def run(self, model: str, clip: ClipRequest, question: str, config: MethodConfig,
             progress: VideoQAProgress | None = None) -> VideoQAResult:
@@ -118,9 +110,7 @@ class VideoQARunner:
         """
         progress = progress or (lambda _phase: None)
         started = time.perf_counter()
-        if model not in self.models:
-            progress("loading")
-        loaded = self.models.get(model)
+        loaded = self.loaded(model, progress)
         pipe = loaded.pipe
         check_question_words(question, pipe.processor, model)
         frames, origin = read_clip(clip, pipe.processor)

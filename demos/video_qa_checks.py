@@ -10,11 +10,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from mmcache.pipelines.loader import ModelNotFoundError, is_vision_language, model_source
+from mmcache.pipelines.loader import is_vision_language
 from mmcache.pipelines.toy.captions import CaptionSpec, parse_caption
 from mmcache.pipelines.vlm.questions import QUESTIONS
 
-from .validation import SEED_RANGE, DemoInputError, whole_number
+from .model_kinds import ModelKind, check_model_kind
+from .validation import SEED_RANGE, DemoInputError, stripped_text, whole_number
 
 CLIP_SOURCES = ("caption", "video file")
 MAX_QUESTION_CHARS = 500
@@ -29,28 +30,14 @@ class ClipRequest:
     seed: int = 0
 
 
+VIDEO_QA = ModelKind("video-QA model", "a", is_vision_language,
+                     "a model saved by `python -m mmcache.pipelines.vlm.train`",
+                     "config.json and processor_config.json", "generates video and cannot answer questions")
+
+
 def check_video_qa_model(model: str | None, known: list[str]) -> str:
     """A video-QA model: one of ``known``, or the folder of a saved one; generators are refused by name."""
-    name = (model or "").strip()
-    if not name:
-        raise DemoInputError("Choose a video-QA model.")
-    wanted = (f"choose {' or '.join(known)}, or enter the folder of a model saved by "
-              "`python -m mmcache.pipelines.vlm.train`")
-    if name in known:
-        return name
-    if is_vision_language(name):
-        model_source(name)  # a bundled one without weights: says how to get them
-        return name
-    try:
-        source = model_source(name)
-    except ModelNotFoundError:
-        source = None
-    if source in ("bundled", "tiny", "folder"):
-        raise DemoInputError(f"{name} generates video and cannot answer questions; {wanted}.")
-    if Path(name).is_dir():
-        raise DemoInputError(f"{name} is a folder but not a saved video-QA model (config.json and "
-                             f"processor_config.json); {wanted}.")
-    raise DemoInputError(f"Unknown video-QA model {name!r}: {wanted}.")
+    return check_model_kind(model, known, VIDEO_QA)
 
 
 def check_clip(source: str | None, video: Any, caption: str | None, seed: Any) -> ClipRequest:
@@ -79,14 +66,9 @@ def check_clip(source: str | None, video: Any, caption: str | None, seed: Any) -
 
 def check_question_text(question: Any) -> str:
     """The question, stripped; refused when it is not text, empty or too long."""
-    if question is not None and not isinstance(question, str):
-        raise DemoInputError(f"The question must be text, got {type(question).__name__}.")
-    text = (question or "").strip()
-    if not text:
-        raise DemoInputError(f"The question is empty: choose one ({' / '.join(QUESTIONS.values())}) or type one.")
-    if len(text) > MAX_QUESTION_CHARS:
-        raise DemoInputError(f"The question is {len(text)} characters long; keep it under {MAX_QUESTION_CHARS}.")
-    return text
+    return stripped_text("question", question,
+                         f"The question is empty: choose one ({' / '.join(QUESTIONS.values())}) or type one.",
+                         MAX_QUESTION_CHARS)
 
 
 def check_question_words(question: str, processor: Any, model: str) -> None:

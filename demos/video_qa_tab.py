@@ -15,7 +15,7 @@ import gradio as gr
 from mmcache.methods.base import registered_methods
 from mmcache.pipelines.vlm.questions import QUESTIONS
 
-from .controls import knob_updates, method_panels
+from .controls import knob_updates, method_panels, show_selected_panel
 from .endpoints import errors_shown, with_named_parameters
 from .knobs import build_config, initial_values, merge_uploads, method_knobs
 from .video_qa import VideoQARunner
@@ -87,8 +87,7 @@ def video_qa_tab(models: list[str], model: str, runner: VideoQARunner,
         outputs=[plain_box, method_answer_box, summary_box, heatmap_image, metrics_box],
         api_name=API_NAME,
     )
-    method_box.change(lambda selected: [gr.Group(visible=name == selected) for name in panels], inputs=method_box,
-                      outputs=list(panels.values()), queue=False, api_visibility="private")
+    show_selected_panel(method_box, panels)
     video_box.upload(lambda: CLIP_SOURCES[1], outputs=clip_box, queue=False, api_visibility="private")
 
     def model_changed(selected: str) -> list[Any]:

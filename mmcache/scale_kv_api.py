@@ -13,7 +13,7 @@ from typing import Any, Callable
 from .errors import AlreadyEnabledError, ConfigError
 from .families.registry import ResolvedVAR, resolve_var
 from .handle import HANDLE_ATTRIBUTE, existing_handle
-from .kv.scale_cache import GroupedScaleCache
+from .kv.scale_cache import GroupedScaleCache, KeptTokens
 from .kv.scale_stats import ScaleKVRecorder, ScaleKVStats
 from .methods.base import MethodConfig
 from .methods.scale_budget import keep_everything
@@ -25,6 +25,10 @@ class ScaleKVHandle:
     ``stats()``: the sampling run in progress, or else the last finished one (``ScaleKVStats``: keys read
     and tokens kept per block and scale, peak and held KV bytes, attention FLOPs, and the same for the
     plain cache); ``history``: every finished run; ``head_groups``: per block, the head groups in use.
+
+    ``record_kept`` (off by default; set it before sampling, it applies from the next run): every block also
+    records which tokens each head group keeps after each scale, for the first batch row (a small int tensor per
+    block, scale and group, copied to the CPU); ``kept_tokens()`` returns them.
     """
 
     def __init__(self, target: Any, configs: tuple[MethodConfig, ...], resolved: ResolvedVAR,
@@ -36,6 +40,21 @@ class ScaleKVHandle:
     @property
     def family(self) -> str:
         return self.resolved.adapter.name
+
+    @property
+    def record_kept(self) -> bool:
+        return self.recorder.record_kept
+
+    @record_kept.setter
+    def record_kept(self, on: bool) -> None:
+        if not isinstance(on, bool):
+            raise TypeError(f"record_kept must be True or False, got {on!r}.")
+        self.recorder.record_kept = on
+
+    def kept_tokens(self) -> dict[int, dict[int, tuple[KeptTokens, ...]]]:
+        """Layer → scale → per head group (``head_groups`` order), the tokens kept after that scale by the run of
+        ``stats()``, for its first batch row; empty when the run was not recorded (``record_kept`` off)."""
+        return self.stats().kept_tokens()
 
     @property
     def history(self) -> list[ScaleKVStats]:
@@ -86,7 +105,7 @@ def enable_scale_kv(target: Any, configs: tuple[MethodConfig, ...]) -> ScaleKVHa
         groups = [keep_everything(adapter.num_heads(transformer), layout) for _ in range(layers)]
     recorder = ScaleKVRecorder(configs[0].method if configs else "plain", layout)
     restore = adapter.install(transformer, lambda layer: GroupedScaleCache(layer, layout, groups[layer],
-                                                                           recorder.record))
+                                                                           recorder.record, recorder.record_kept))
     handle = ScaleKVHandle(target, configs, resolved, recorder, groups, restore)
     for obj in (target, transformer):
         setattr(obj, HANDLE_ATTRIBUTE, handle)

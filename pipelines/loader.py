@@ -85,6 +85,14 @@ def available_vlms() -> list[str]:
     return [name for name in BUNDLED_VLMS if is_vlm_folder(bundled_path(name))] + [TINY_VLM]
 
 
+def available_var_models() -> list[str]:
+    """Next-scale-prediction (VAR) image model names ``load`` accepts without a path: ``toy-var`` when its weights
+    are present, and ``tiny:var``."""
+    var_bundled = [name for name in BUNDLED if name not in VIDEO_BUNDLED]
+    present = [name for name in var_bundled if (bundled_path(name) / "model_index.json").is_file()]
+    return present + [TINY_PREFIX + TINY_VAR]
+
+
 def available_models() -> list[str]:
     """Generator names ``load`` accepts without a path: bundled reference models present, and tiny random ones
     (video-QA models: ``available_vlms``)."""

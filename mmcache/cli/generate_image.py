@@ -9,33 +9,17 @@ FLOPs over the plain cache's, and PSNR / SSIM against the plain images.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..files import atomic_write_json
+from ..pipelines.var.measure import ImageRun, call_settings, sample_images
 from ..validation.checks import InputError
 
 VIDEO_ONLY_FLAGS = {"steps": "--steps", "height": "--height", "width": "--width", "frames": "--frames",
                     "negative_prompt": "--negative-prompt", "upscale": "--upscale"}
-
-
-@dataclasses.dataclass
-class _NoDenoiserTime:
-    denoiser_seconds: None = None
-
-
-@dataclasses.dataclass
-class ImageRun:
-    """One call's images (uint8 ``[N, H, W, 3]``), wall time and, under a method, its ``ScaleKVStats``."""
-
-    images: np.ndarray
-    wall_seconds: float
-    kv_stats: Any = None
-    stats: _NoDenoiserTime = dataclasses.field(default_factory=_NoDenoiserTime)
 
 
 def check_image_flags(args: argparse.Namespace) -> None:
@@ -49,21 +33,7 @@ def check_image_flags(args: argparse.Namespace) -> None:
 
 
 def sample(pipe: Any, args: argparse.Namespace, configs: list, call: dict[str, Any]) -> ImageRun:
-    import torch
-
-    import mmcache
-
-    handle = mmcache.enable(pipe, *configs) if configs else None
-    try:
-        start = time.perf_counter()
-        images = pipe(args.prompt, num_images=args.num_images, generator=torch.Generator().manual_seed(args.seed),
-                      output_type="np", **call).images
-        seconds = time.perf_counter() - start
-        stats = handle.stats() if handle is not None else None
-    finally:
-        if handle is not None:
-            handle.disable()
-    return ImageRun((images * 255).round().astype(np.uint8), seconds, stats)
+    return sample_images(pipe, args.prompt, args.num_images, args.seed, configs, call)
 
 
 def _save(images: np.ndarray, path: Path, factor: int) -> Path:
@@ -78,7 +48,7 @@ def _save(images: np.ndarray, path: Path, factor: int) -> Path:
 
 
 def run_image(args: argparse.Namespace, model: str, configs: list) -> int:
-    from mmcache.pipelines.loader import generation_defaults, load
+    from mmcache.pipelines.loader import load
     from mmcache.quality import psnr, ssim
 
     from .timing import outlier_notes, time_sides
@@ -88,8 +58,7 @@ def run_image(args: argparse.Namespace, model: str, configs: list) -> int:
         raise InputError("--compare compares a KV method with the plain cache; choose one with --method (e.g. hack).")
     pipe = load(model, device=args.device, dtype=args.dtype)
     pipe.set_progress_bar_config(disable=args.quiet)
-    call = {key: value for key, value in generation_defaults(model).items()
-            if key in ("guidance_scale", "top_k", "top_p", "guidance_ramp")}
+    call = call_settings(model)
     if args.guidance_scale is not None:
         call["guidance_scale"] = args.guidance_scale
     method = configs[0].method if configs else "none"

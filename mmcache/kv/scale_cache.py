@@ -7,6 +7,10 @@ While scale ``s`` is sampled, each group attends over its kept tokens plus scale
 when that is more than the group's ``capacity``, its selector picks the ``capacity`` tokens each head
 keeps (a gather). The last scale's keys are never stored: nothing reads them again.
 
+With ``record_kept`` on, each scale's ``ScaleRecord`` also carries, per head group, the sequence positions its
+heads kept for the first batch row (``KeptTokens``: a small int tensor on the CPU, copied there after every scale,
+so recording syncs a GPU); off (the default), nothing is copied.
+
 The object answers the pipeline's cache interface (``attend``, ``append``, ``keys_values``, ``k`` / ``v``)
 duck-typed, so the core does not import the pipeline.
 """
@@ -51,9 +55,19 @@ class HeadGroup:
     selector: Selector
 
 
+@dataclasses.dataclass(frozen=True)
+class KeptTokens:
+    """One head group's tokens kept after a scale, for the first batch row: ``ids [heads, n]`` sequence positions."""
+
+    group: str
+    heads: tuple[int, ...]
+    ids: torch.Tensor
+
+
 @dataclasses.dataclass
 class ScaleRecord:
-    """One block at one scale: tokens its heads attended over and kept afterwards (summed over heads)."""
+    """One block at one scale: tokens its heads attended over and kept afterwards (summed over heads), and with
+    ``record_kept`` which tokens each head group kept (in the block's group order; none kept after the last scale)."""
 
     layer: int
     scale: int
@@ -64,6 +78,7 @@ class ScaleRecord:
     head_dim: int
     batch: int
     element_size: int
+    kept_tokens: tuple[KeptTokens, ...] | None = None
 
 
 class _GroupState:
@@ -77,11 +92,13 @@ class GroupedScaleCache:
     """One block's cache: per head group, kept keys, values and their sequence positions."""
 
     def __init__(self, layer: int, layout: ScaleLayout, groups: list[HeadGroup],
-                 record: Callable[[ScaleRecord], None] | None = None) -> None:
+                 record: Callable[[ScaleRecord], None] | None = None, record_kept: bool = False) -> None:
         heads = sorted(head for group in groups for head in group.heads)
         if heads != list(range(len(heads))):
             raise ValueError(f"Head groups must cover heads 0 … H−1 once each, got {heads}.")
         self.layer, self.layout, self.groups, self.record = layer, layout, groups, record
+        self.record_kept = record_kept and record is not None
+        self._id_dtype = torch.int16 if layout.total_tokens <= 2**15 else torch.int32
         self.num_heads = len(heads)
         self._states = [_GroupState() for _ in groups]
         self._index = [torch.tensor(group.heads) for group in groups]
@@ -127,6 +144,7 @@ class GroupedScaleCache:
         out = None if whole else torch.empty_like(q)
         last = scale == self.layout.num_scales - 1
         read = kept = 0
+        kept_tokens: list[KeptTokens] = []
         for group, state, index in zip(self.groups, self._states, self._index):
             keys, values, ids = self._joined(state, index, k, v, scale)
             queries = q if whole else q.index_select(1, index.to(q.device))
@@ -138,6 +156,8 @@ class GroupedScaleCache:
             read += keys.shape[2] * len(group.heads)
             if last:
                 state.k = state.v = state.ids = None
+                if self.record_kept:
+                    kept_tokens.append(self._kept(group, ids[:, :, :0]))
                 continue
             if keys.shape[2] > group.capacity:
                 selection = SelectionInput(self.layer, scale, queries, keys, ids, softmax_scale, group.capacity,
@@ -146,9 +166,11 @@ class GroupedScaleCache:
                 keys, values, ids = _gather(keys, keep), _gather(values, keep), ids.gather(2, keep)
             self._store(state, keys, values, ids)
             kept += keys.shape[2] * len(group.heads)
+            if self.record_kept:
+                kept_tokens.append(self._kept(group, ids))
         if self.record is not None:
             self.record(ScaleRecord(self.layer, scale, q.shape[2], read, kept, self.num_heads, q.shape[-1],
-                                    q.shape[0], q.element_size()))
+                                    q.shape[0], q.element_size(), tuple(kept_tokens) if self.record_kept else None))
         return out
 
     # -- helpers ---------------------------------------------------------------------------------------
@@ -165,6 +187,9 @@ class GroupedScaleCache:
             return k, v, new_ids
         return (torch.cat((state.k, k), dim=2), torch.cat((state.v, v), dim=2),
                 torch.cat((state.ids, new_ids), dim=2))
+
+    def _kept(self, group: HeadGroup, ids: torch.Tensor) -> KeptTokens:
+        return KeptTokens(group.name, group.heads, ids[0].to("cpu", self._id_dtype))
 
     @staticmethod
     def _store(state: _GroupState, k: torch.Tensor, v: torch.Tensor, ids: torch.Tensor) -> None:

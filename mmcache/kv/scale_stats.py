@@ -8,6 +8,9 @@ Counted the same way for every method and for the plain cache (``ScaleKVStats.pl
   cache keeps everything; the last scale's keys, which nothing reads again, count for neither);
 * ``attention_flops``: query-key and attention-value products of the sampling, ``4 · B · l · n · D`` per head
   and block for ``l`` queries over ``n`` keys.
+
+A run recorded with ``record_kept`` (``ScaleKVHandle.record_kept``) also says which tokens every head group kept
+after each scale (``kept_tokens``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .scale_cache import ScaleRecord
+from .scale_cache import KeptTokens, ScaleRecord
 from .scale_layout import ScaleLayout
 
 
@@ -54,6 +57,17 @@ class ScaleKVStats:
             table.setdefault(record.layer, {})[record.scale] = record.kept / record.heads
         return table
 
+    def kept_tokens(self) -> dict[int, dict[int, tuple[KeptTokens, ...]]]:
+        """Layer → scale → per head group, the tokens its heads kept after that scale (first batch row).
+
+        Empty unless the run was recorded with ``record_kept``; after the last scale every group keeps none.
+        """
+        table: dict[int, dict[int, tuple[KeptTokens, ...]]] = {}
+        for record in self.records:
+            if record.kept_tokens is not None:
+                table.setdefault(record.layer, {})[record.scale] = record.kept_tokens
+        return table
+
     def plain(self) -> "ScaleKVStats":
         """The same run's counts for the plain cache: every token of every earlier scale read and kept."""
         if self.layout is None:
@@ -62,7 +76,7 @@ class ScaleKVStats:
         for record in self.records:
             through = self.layout.tokens_through(record.scale) * record.heads
             last = record.scale == self.layout.num_scales - 1
-            records.append(dataclasses.replace(record, read=through, kept=0 if last else through))
+            records.append(dataclasses.replace(record, read=through, kept=0 if last else through, kept_tokens=None))
         return ScaleKVStats("plain", tuple(records), self.layout)
 
     def ratios(self) -> dict[str, float | None]:
@@ -87,6 +101,7 @@ class ScaleKVRecorder:
 
     def __init__(self, method: str, layout: ScaleLayout) -> None:
         self.method, self.layout = method, layout
+        self.record_kept = False  # whether the caches of the next runs record the kept tokens
         self._records: list[ScaleRecord] = []
         self.history: list[ScaleKVStats] = []
 

@@ -26,13 +26,13 @@ from ..loader import METHOD_PRESETS, MODELS_DIR
 from ..saving import DEFAULTS_FILE, install_folder
 from ..training import stage_parsers
 from . import train_tokenizer, train_transformer
+from .measure import CALL_KEYS
 from .pipeline import is_var_folder
 
 COMMAND = "python -m mmcache.pipelines.var.train"
 HACK_CALIBRATION = "hack_calibration.json"
 HACK_CALIBRATION_PROMPTS = 8
 HACK_PRESET_BUDGET = 0.3
-CALL_KEYS = ("guidance_scale", "top_k", "top_p", "guidance_ramp")
 STAGES = {"tokenizer": train_tokenizer, "transformer": train_transformer}
 BUNDLED_NAME = "toy-var"
 # toy-var's recipe: (run folder, stage, options); ``{root}`` is the recipe's folder

@@ -83,6 +83,8 @@ def test_optional_numbers_may_be_left_empty():
     knob = knobs_of("example", WithOptional)[0]
     assert knob.kind == "float" and knob.optional
     assert parameter_value(knob, None) is None and parameter_value(knob, 0.25) == 0.25
+    window = {knob.field: knob for knob in all_knobs()["flowcache"]}["window_threshold"]
+    assert window.kind == "float" and window.optional  # no slider: it may be left empty (off)
     with pytest.raises(KnobError, match="needs a number"):
         parameter_value(knobs_of("example", ExampleConfig)[0], None)
 
