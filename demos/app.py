@@ -83,7 +83,8 @@ def build_app(model: str | None = None, device: str | None = None, dtype: str | 
     (VAR) tab (default: ``toy-var``, or ``tiny:var`` without its weights).
     """
     model = model or default_model()
-    model_choices = list(dict.fromkeys([model, *available_models()]))
+    video_models = [name for name in available_models() if name not in available_var_models()]
+    model_choices = list(dict.fromkeys([model, *video_models]))
     video_qa_model = video_qa_model or available_vlms()[0]
     video_qa_choices = list(dict.fromkeys([video_qa_model, *available_vlms()]))
     var_image_model = var_image_model or available_var_models()[0]
