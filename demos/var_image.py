@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
-from mmcache.cli.timing import time_sides
+from mmcache.side_timing import time_sides
 from mmcache.methods.base import MethodConfig
 from mmcache.pipelines.var.measure import ImageRun, call_settings, sample_images
 from mmcache.quality import psnr, ssim

@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     from mmcache.video import side_by_side, upscale, write_mp4
 
     from mmcache.pipelines.request_checks import check_loaded, check_model_and_size
-    from .timing import outlier_notes, time_sides
+    from ..side_timing import outlier_notes, time_sides
 
     from mmcache.pipelines.loader import is_next_scale
 

@@ -51,7 +51,7 @@ def run_image(args: argparse.Namespace, model: str, configs: list) -> int:
     from mmcache.pipelines.loader import load
     from mmcache.quality import psnr, ssim
 
-    from .timing import outlier_notes, time_sides
+    from ..side_timing import outlier_notes, time_sides
 
     check_image_flags(args)
     if args.compare and not configs:

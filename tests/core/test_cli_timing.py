@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import types
 
-from mmcache.cli.timing import outlier_notes, time_sides
+from mmcache.side_timing import outlier_notes, time_sides
 
 
 def fake_runs(*seconds: float):
