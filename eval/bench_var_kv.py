@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +27,9 @@ import numpy as np
 
 from mmcache.files import atomic_write_json, atomic_write_text
 
+from .var_images import CALIBRATED, calibrate_heads, generate_one, held_out_images, image_row
+
 METHODS = ("hack", "scaletopk", "recentscales", "scalekv")
-CALIBRATED = {"hack", "scalekv"}
 
 
 def method_grid(methods: list[str], budgets: list[float], calibration: Path) -> dict[str, Any]:
@@ -50,23 +49,6 @@ def identity(model: str, config: Any, caption: str, seed: int) -> dict[str, Any]
     if data and data.get("calibration"):
         data["calibration"] = Path(data["calibration"]).name
     return {"model": model, "config": data, "caption": caption, "seed": seed}
-
-
-def generate_one(pipe: Any, config: Any, caption: str, seed: int) -> tuple[np.ndarray, float, dict[str, Any]]:
-    """One image (uint8 ``[H, W, 3]``), its wall time and, under a method, its ``ScaleKVStats``."""
-    import mmcache
-    import torch
-
-    handle = mmcache.enable(pipe, config) if config is not None else None
-    try:
-        start = time.perf_counter()
-        image = pipe(caption, num_images=1, generator=torch.Generator().manual_seed(seed), output_type="np").images[0]
-        seconds = time.perf_counter() - start
-        stats = handle.stats().to_dict() if handle is not None else {}
-    finally:
-        if handle is not None:
-            handle.disable()
-    return (image * 255).round().astype(np.uint8), seconds, stats
 
 
 def run_all(pipe: Any, model: str, grid: dict[str, Any], captions: list[tuple[str, int]], out: Path,
@@ -100,45 +82,15 @@ def run_all(pipe: Any, model: str, grid: dict[str, Any], captions: list[tuple[st
     return runs
 
 
-def pooled_psnr(images: np.ndarray, reference: np.ndarray) -> float:
-    """PSNR (dB) of the mean squared error over all images together (``PSNR_CAP`` when all are identical): one
-    differing image counts by its error, not by an average of per-image dBs that identical images inflate."""
-    from mmcache.quality import PSNR_CAP
-
-    mse = float(np.mean((images.astype(np.float64) / 255 - reference.astype(np.float64) / 255) ** 2))
-    return PSNR_CAP if mse == 0 else min(PSNR_CAP, -10 * float(np.log10(mse)))
-
-
 def summarize(runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """One row per method: fidelity to the plain images, adherence, KV and FLOP ratios, time ratio."""
-    from mmcache.quality import ssim
-
     plain = runs["plain"]
     reference = np.stack([run["image"] for run in plain])
-    rows = []
-    for label, items in runs.items():
-        images = np.stack([run["image"] for run in items])
-        judged = [run["shape_ok"] for run in items if run["shape_ok"] is not None]
-        ratios = [run["stats"].get("ratios", {}) for run in items]
-
-        def mean_ratio(name: str) -> float:
-            values = [ratio[name] for ratio in ratios if ratio.get(name) is not None]
-            return float(np.mean(values)) if values else 1.0
-
-        rows.append({
-            "method": label,
-            "psnr_db": pooled_psnr(images, reference),
-            "ssim": ssim(images, reference),
-            "identical": int(sum(np.array_equal(a, b) for a, b in zip(images, reference))),
-            "colour": sum(run["colour_ok"] for run in items) / len(items),
-            "shape": sum(judged) / len(judged) if judged else None,
-            "kv_bytes_peak": mean_ratio("kv_bytes_peak"),
-            "kv_bytes_held": mean_ratio("kv_bytes_held"),
-            "attention_flops": mean_ratio("attention_flops"),
-            "time": statistics.median(run["seconds"] / base["seconds"] for run, base in zip(items, plain)),
-            "images": len(items),
-        })
-    return rows
+    return [{"method": label, **image_row(np.stack([run["image"] for run in items]), reference,
+                                          [run["colour_ok"] for run in items], [run["shape_ok"] for run in items],
+                                          [run["stats"].get("ratios") for run in items],
+                                          [run["seconds"] / base["seconds"] for run, base in zip(items, plain)])}
+            for label, items in runs.items()]
 
 
 def report_md(rows: list[dict[str, Any]], command: str) -> str:
@@ -181,9 +133,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         raise SystemExit(f"--contextual-fraction must lie in [0, 1], got {args.contextual_fraction}.")
     import torch
 
-    import mmcache
     from mmcache.pipelines.loader import load
-    from mmcache.pipelines.var.captions import calibration_captions, held_out_image_specs
 
     torch.set_num_threads(args.threads)
     pipe = load(args.model, device=args.device)
@@ -193,11 +143,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args.out.mkdir(parents=True, exist_ok=True)
     calibration = args.out / f"hack-{args.model.replace(':', '_').replace('/', '_')}-{args.calibration_prompts}.json"
     if not calibration.is_file():
-        made = mmcache.calibrate(pipe, method="hack", prompts=calibration_captions(args.calibration_prompts),
-                                 seeds=[0], contextual_fraction=args.contextual_fraction, progress=not args.quiet)
-        made.save(calibration)
-    specs = held_out_image_specs()
-    captions = [(specs[index % len(specs)].text, args.seed + index) for index in range(args.prompts)]
+        calibrate_heads(pipe, calibration, args.calibration_prompts, args.quiet, args.contextual_fraction)
+    captions = held_out_images(args.prompts, args.seed)
     grid = method_grid(args.methods, args.budgets, calibration)
     rows = summarize(run_all(pipe, args.model, grid, captions, args.out, args.quiet))
     command = "python -m mmcache.eval.bench_var_kv " + " ".join(argv if argv is not None else sys.argv[1:])

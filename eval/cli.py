@@ -1,4 +1,5 @@
-"""Evaluate methods against the unaccelerated model: video generation (speed, fidelity, VBench) or video QA.
+"""Evaluate methods against the unaccelerated model: video generation (speed, fidelity, VBench), video QA or
+next-scale-prediction images.
 
 --task video (the default): for every prompt x seed the baseline and every method run with the same
 seed; videos are saved in VBench's naming (OUT/videos/METHOD/{prompt}-{i}.mp4). Results:
@@ -16,7 +17,14 @@ answers the four questions about each of --clips held-out clips, plainly and und
   --task vqa --methods zipvl:tau=0.9,snapkv:budget=0.25,prefixkv:budget=0.25 --clips 50
 Per method: exact-match accuracy (overall and per question kind), agreement with the plain model, prompt KV
 kept, KV bytes held and prefill attention FLOPs over the plain model's, and the median answer time ratio.
-Flags of the other task are refused.
+
+--task image: a next-scale-prediction model (toy-var, tiny:var or a folder saved by VARPipeline) makes
+--prompts N held-out images (the 15 held-out captions in turn, image i seeded seed + i for each of --seeds),
+plainly and under each scale-KV method, e.g.
+  --task image --methods hack:budget=0.3,scaletopk:budget=0.3 --prompts 45
+Per method: PSNR and SSIM against the plain images, identical images, colour and shape adherence, peak KV
+bytes, KV bytes held and attention FLOPs over the plain cache's, and the median wall-time ratio.
+Flags of the other tasks are refused.
 """
 
 from __future__ import annotations
@@ -28,7 +36,8 @@ from mmcache.validation.checks import check_output_folder
 
 from .errors import EvalError
 from .prompts import BUILTIN
-from .task_flags import DEFAULT_CALIBRATION_CLIPS, DEFAULT_CLIPS, check_task_flags, with_defaults
+from .task_flags import (DEFAULT_CALIBRATION_CLIPS, DEFAULT_CALIBRATION_PROMPTS, DEFAULT_CLIPS, DEFAULT_IMAGES,
+                         check_task_flags, with_defaults)
 from .vbench_runner import DEFAULT_DIMENSIONS
 
 
@@ -36,26 +45,32 @@ from .vbench_runner import DEFAULT_DIMENSIONS
 VIDEO_DEFAULTS = {"prompts": BUILTIN, "seeds": (0,), "fps": 8, "vbench": "auto",
                   "vbench_dimensions": ",".join(DEFAULT_DIMENSIONS), "out": "outputs/eval"}
 VQA_OUT = "outputs/eval-vqa"
+IMAGE_OUT = "outputs/eval-image"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--task", choices=("video", "vqa"), default="video",
-                        help="video: generation methods on a video model (default); vqa: KV methods on a video-QA model")
+    parser.add_argument("--task", choices=("video", "vqa", "image"), default="video",
+                        help="video: generation methods on a video model (default); vqa: KV methods on a video-QA "
+                             "model; image: scale-KV methods on a next-scale-prediction (VAR) image model")
     parser.add_argument("--model", default=None,
                         help="bundled name (toy-t2v), tiny:<family>, a local diffusers folder or a hub id "
                              "(default: toy-t2v, or tiny:wan2.1-t2v when the bundled weights are absent); "
                              "with --task vqa: toy-vlm, tiny:vlm or a folder saved by the VLM trainer (default: "
-                             "toy-vlm, or tiny:vlm when its weights are absent)")
+                             "toy-vlm, or tiny:vlm when its weights are absent); with --task image: toy-var, tiny:var "
+                             "or a folder saved by VARPipeline (default: toy-var, or tiny:var without its weights)")
     parser.add_argument("--methods", action="append", default=None, metavar="SPECS",
                         help="comma-separated method specs name:key=value,... (repeatable; default: easycache, "
-                             "with --task vqa prefixkv); the baseline (vqa: the plain model) always runs")
+                             "with --task vqa prefixkv, with --task image hack); the baseline (vqa, image: the plain "
+                             "model) always runs")
     parser.add_argument("--prompts", default=None,
                         help="'builtin' (reference-model captions), a text file with one prompt per line "
-                             "(VBench's prompts/*.txt format) or a JSON list (default: builtin)")
+                             "(VBench's prompts/*.txt format) or a JSON list (default: builtin); with --task image: "
+                             f"how many held-out images, the 15 held-out captions in turn (default: {DEFAULT_IMAGES})")
     parser.add_argument("--limit-prompts", type=positive_int, default=None, metavar="N", help="use only the first N prompts")
     parser.add_argument("--seeds", type=seed_list, default=None,
-                        help="comma-separated seeds; the i-th is sample i in file names (default: 0)")
+                        help="comma-separated seeds; the i-th is sample i in file names (default: 0); with --task "
+                             "image, image i of seed s is seeded s + i")
     parser.add_argument("--steps", type=positive_int, default=None, help="denoising steps (default: the model's, else 50)")
     parser.add_argument("--height", type=positive_int, default=None)
     parser.add_argument("--width", type=positive_int, default=None)
@@ -65,7 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default=None, choices=DTYPES, help="default: the checkpoint's")
     parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: this process's accelerator)")
     parser.add_argument("--out", default=None,
-                        help=f"output folder (default: outputs/eval, with --task vqa {VQA_OUT})")
+                        help=f"output folder (default: outputs/eval, with --task vqa {VQA_OUT}, with --task image "
+                             f"{IMAGE_OUT})")
     parser.add_argument("--fps", type=positive_int, default=None,
                         help="frame rate of the written videos (default: 8, as VBench)")
     parser.add_argument("--vbench", choices=("auto", "off"), default=None,
@@ -89,12 +105,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     vqa.add_argument("--calibration-clips", type=positive_int, default=None, metavar="N",
                      help="clips of the training captions (x 4 questions) PrefixKV is calibrated on, once per budget, "
                           f"where a spec gives no calibration= file (default: {DEFAULT_CALIBRATION_CLIPS})")
+    image = parser.add_argument_group("--task image")
+    image.add_argument("--calibration-prompts", type=positive_int, default=None, metavar="N",
+                       help="training captions HACK's head classes come from, where a hack or scalekv spec gives no "
+                            "calibration= file and the model ships none (default: "
+                            f"{DEFAULT_CALIBRATION_PROMPTS})")
 
 
 def run(args: argparse.Namespace) -> int:
     check_task_flags(args)
     if args.task == "vqa":
         return _run_vqa(args)
+    if args.task == "image":
+        return _run_image(args)
     return _run_video(with_defaults(args, VIDEO_DEFAULTS))
 
 
@@ -109,6 +132,29 @@ def _run_vqa(args: argparse.Namespace) -> int:
     if args.methods:
         options.method_texts = args.methods
     return run_vqa_evaluation(options)
+
+
+def image_count(text: str | None) -> int:
+    """``--prompts`` of --task image: a whole number of images, at least 1."""
+    if text is None:
+        return DEFAULT_IMAGES
+    if not text.strip().isdigit() or int(text) < 1:
+        raise EvalError(f"--prompts {text}: with --task image it is how many held-out images to make (a whole number "
+                        f">= 1, the 15 held-out captions in turn), e.g. --prompts {DEFAULT_IMAGES}.")
+    return int(text)
+
+
+def _run_image(args: argparse.Namespace) -> int:
+    from .image_evaluation import ImageOptions, run_image_evaluation
+
+    out = args.out or IMAGE_OUT
+    options = ImageOptions(out=out, model=args.model, images=image_count(args.prompts), seeds=args.seeds or (0,),
+                           calibration_prompts=args.calibration_prompts or DEFAULT_CALIBRATION_PROMPTS,
+                           dtype=args.dtype, device=args.device, force=args.force, quiet=args.quiet)
+    check_output_folder("--out", out)
+    if args.methods:
+        options.method_texts = args.methods
+    return run_image_evaluation(options)
 
 
 def _run_video(args: argparse.Namespace) -> int:

@@ -8,10 +8,12 @@ from typing import Any, Callable
 from mmcache.files import atomic_write_json
 
 from .distributed import ProcessInfo, current_process, hardware_name
+from .errors import EvalError
 from .folder_lock import FolderLock
 from .generator import Generator
 from .methods import resolve_methods
 from .metrics.suite import MetricSuite
+from .model_tasks import WHAT_IT_DOES
 from .plan import EvalItem, EvalSettings, build_items, run_config
 from .prompts import load_prompts
 from .results import VBenchRequest, write_results
@@ -73,6 +75,15 @@ def given_flags(options: EvalOptions) -> dict[str, Any]:
             "--negative-prompt": options.negative_prompt}
 
 
+def _refuse_image_model(model: str | None) -> None:
+    """A next-scale-prediction model makes images: one error pointing to ``--task image``."""
+    from mmcache.pipelines.loader import is_next_scale
+
+    if model is not None and is_next_scale(model):
+        raise EvalError(f"--model {model} {WHAT_IT_DOES['image']}; --task video evaluates video generators (evaluate "
+                        "it with --task image).")
+
+
 def _check_before_loading(options: EvalOptions, settings: EvalSettings, items: list[EvalItem]) -> None:
     from mmcache.validation.checks import check_device
     from mmcache.pipelines.request_checks import check_model_and_size
@@ -100,6 +111,7 @@ def run_evaluation(options: EvalOptions) -> int:
     output folder's lock (``folder_lock``) from then until it has written the results.
     """
     methods = resolve_methods(options.method_texts)
+    _refuse_image_model(options.model)
     prompt_set = load_prompts(options.prompts, options.limit_prompts)
     settings = resolve_settings(options)
     items = build_items(prompt_set.prompts, options.seeds, settings)

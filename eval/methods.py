@@ -1,8 +1,9 @@
 """The methods of one evaluation: the baseline, mmcache methods and peers, parsed from ``--methods``.
 
-mmcache methods are whatever ``mmcache.methods.base.registered_methods()`` knows (a newly added
-method works here unchanged); peers are listed in ``mmcache.eval.peers.PEERS``. The uncached
-``baseline`` is always evaluated first.
+mmcache methods are the ones ``mmcache.methods.base.registered_methods()`` knows (a newly added
+method works here unchanged) except the KV methods of the other tasks, refused in one error naming
+``--task vqa`` or ``--task image`` (``task_methods``); peers are listed in ``mmcache.eval.peers.PEERS``.
+The uncached ``baseline`` is always evaluated first.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .errors import EvalError
 from .labels import method_label, short_hash
 from .method_spec import parse_spec, split_method_list
 from .peers import PEERS
+from .task_methods import methods_of_task, other_task_error
 
 BASELINE = "baseline"
 Kind = Literal["baseline", "mmcache", "peer"]
@@ -73,7 +75,7 @@ def _file_digests(params: dict[str, Any]) -> dict[str, str]:
 def known_method_names() -> list[str]:
     """Every name ``--methods`` accepts (peers whose package is missing are marked)."""
     peers = [name + (" (not installed)" if peer.unavailable_reason() else "") for name, peer in PEERS.items()]
-    return [BASELINE, *sorted(registered_methods()), *peers]
+    return [BASELINE, *methods_of_task("video"), *peers]
 
 
 def _parse_one(spec: str) -> EvalMethod | None:
@@ -82,6 +84,9 @@ def _parse_one(spec: str) -> EvalMethod | None:
         if params:
             raise EvalError(f"{spec!r}: the baseline takes no parameters.")
         return None
+    refused = other_task_error(name, spec, "video", f"--task video takes {', '.join(known_method_names())}")
+    if refused is not None:
+        raise refused
     if name in registered_methods():
         try:
             config = parse_method_spec(spec)

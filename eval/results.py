@@ -17,6 +17,7 @@ from .job import EvalJob
 from .schemas import Results
 from .validated_files import as_dict, read_validated
 from .vbench_runner import run_vbench, vbench_availability
+from .versions import versions
 
 RESULTS_SCHEMA_VERSION = 2
 
@@ -25,15 +26,6 @@ RESULTS_SCHEMA_VERSION = 2
 class VBenchRequest:
     enabled: bool
     dimensions: Sequence[str]
-
-
-def _versions() -> dict[str, str]:
-    import diffusers
-    import torch
-
-    import mmcache
-
-    return {"mmcache": mmcache.__version__, "diffusers": diffusers.__version__, "torch": torch.__version__}
 
 
 def _vbench_results(job: EvalJob, records: dict[str, list[Any]], request: VBenchRequest) -> tuple[Availability, dict]:
@@ -71,7 +63,7 @@ def write_results(job: EvalJob, run_info: dict[str, Any], availability: dict[str
     results = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "versions": _versions(),
+        "versions": versions("diffusers", "torch"),
         "run": {**run_info, "methods": [method.describe() for method in job.methods]},
         "availability": {**availability, "vbench": vbench_status.as_dict(), "pareto_plot": plot.as_dict()},
         "summary": summary,

@@ -12,6 +12,12 @@ and those of ``--task vqa``:
     run_config.json                  ``VqaRunConfig`` (``task: vqa``)
     results.json                     ``VqaResults``
 
+and those of ``--task image``:
+
+    items/<method>/<image>-<seed index>.json   ``ImageRecord``
+    run_config.json                  ``ImageRunConfig`` (``task: image``)
+    results.json                     ``ImageResults``
+
 Unknown keys are kept (newer writers may add fields); a known key with the wrong type or a value
 out of range makes the whole file invalid (``mmcache.eval.validated_files`` says which field).
 """
@@ -234,3 +240,80 @@ class VqaResults(_Schema):
     run: dict[str, Any]
     summary: dict[str, VqaMethodSummary]
     clips: list[dict[str, Any]]
+
+
+class ImageRunConfig(_Schema):
+    """The settings an output folder of ``--task image`` holds results for (``mmcache.eval.image_evaluation``)."""
+
+    task: Literal["image"]
+    model: str
+    model_weights: str | None = None
+    dtype: str | None = None
+    seeds: Annotated[list[NonNegativeInt], Field(min_length=1)]
+
+
+class ScaleKVRatios(_Schema):
+    """Peak KV bytes, KV bytes held between scales and attention FLOPs over the plain cache's."""
+
+    kv_bytes_peak: Ratio | None = None
+    kv_bytes_held: Ratio | None = None
+    attention_flops: Ratio | None = None
+
+
+class ImageRecord(_Schema):
+    """One method's image of one held-out caption and seed: its file, time, adherence and KV costs.
+
+    ``plain_seconds``: the plain pipeline's time on the same image, measured in the same loop (the time
+    ratio compares these). ``pixels_sha256``: of the image's uint8 pixels, to recognise its PNG. KV costs
+    are ``None`` for the plain pipeline."""
+
+    schema_: Literal[1] = Field(alias="schema")
+    task: Literal["image"]
+    method: str
+    fingerprint: str
+    image: NonNegativeInt
+    seed_index: NonNegativeInt
+    seed: NonNegativeInt
+    caption: str
+    file: str
+    image_shape: Annotated[list[PositiveInt], Field(min_length=3, max_length=3)]
+    pixels_sha256: str
+    seconds: Seconds
+    plain_seconds: Seconds
+    colour_ok: bool
+    shape_ok: bool | None = None
+    kv_bytes_peak: Count = None
+    kv_bytes_held: Count = None
+    attention_flops: Count = None
+    ratios: ScaleKVRatios | None = None
+    finished_at: str
+
+
+class ImageMethodSummary(_Schema):
+    label: str
+    name: str
+    kind: Literal["baseline", "mmcache"]
+    spec: str
+    params: dict[str, Any]
+    images: NonNegativeInt
+    psnr_db: float
+    ssim: float
+    identical: NonNegativeInt
+    colour: Share
+    shape: Share | None = None
+    kv_bytes_peak: Ratio
+    kv_bytes_held: Ratio
+    attention_flops: Ratio
+    time: Ratio
+
+
+class ImageResults(_Schema):
+    """``results.json`` of ``--task image``."""
+
+    schema_version: Literal[1]
+    task: Literal["image"]
+    generated_at: str
+    versions: dict[str, str]
+    run: dict[str, Any]
+    summary: dict[str, ImageMethodSummary]
+    images: list[dict[str, Any]]

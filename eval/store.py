@@ -10,7 +10,10 @@
 
 A folder of ``--task vqa`` holds ``items/{method}/clip-{n}.json`` records (``vqa_records``), the
 PrefixKV calibrations it made in ``calibration/``, ``results.json``, ``report.md`` and
-``run_config.json``; a run of one task is refused in a folder of the other unless ``--force``.
+``run_config.json``. A folder of ``--task image`` holds ``images/{method}/{image}-{seed index}.png``,
+``items/{method}/{image}-{seed index}.json`` records (``image_records``), the HACK calibration it made in
+``calibration/``, ``results.json``, ``report.md`` and ``run_config.json``. A run of one task is refused in
+a folder of another unless ``--force``.
 
 A record is written after its video, so a record on disk means the item is complete; an
 interrupted run leaves no partial file behind (``mmcache.files`` writes through a temporary file).
@@ -32,13 +35,14 @@ from mmcache.files import atomic_write_json
 
 from .errors import EvalError
 from .plan import EvalItem, config_differences
-from .schemas import ItemRecord, RunConfig, VqaRunConfig
+from .schemas import ImageRunConfig, ItemRecord, RunConfig, VqaRunConfig
 from .validated_files import InvalidFileError, as_dict, read_validated
 from .video_check import video_problem
 
 RUN_CONFIG = "run_config.json"
-RESULT_ENTRIES = ("videos", "items", "calibration", "vbench", "results.json", "report.md", "pareto.png",
+RESULT_ENTRIES = ("videos", "images", "items", "calibration", "vbench", "results.json", "report.md", "pareto.png",
                   "prompts.json", RUN_CONFIG)
+RUN_CONFIG_SCHEMAS = {"vqa": VqaRunConfig, "image": ImageRunConfig}  # by "task"; video runs have none
 
 
 def _task(config: dict[str, Any]) -> str:
@@ -51,12 +55,14 @@ def _task_change(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
 
 
 def _run_config_schema(path: Path) -> Any:
-    """``VqaRunConfig`` for a file that says ``"task": "vqa"``, else ``RunConfig`` (which reports what is wrong)."""
+    """The schema of the task a file names (``"task": "vqa"`` or ``"image"``), else ``RunConfig`` (which reports
+    what is wrong)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return RunConfig
-    return VqaRunConfig if isinstance(data, dict) and data.get("task") == "vqa" else RunConfig
+    task = data.get("task") if isinstance(data, dict) else None
+    return RUN_CONFIG_SCHEMAS.get(task, RunConfig) if isinstance(task, str) else RunConfig
 
 
 def _print_notice(message: str) -> None:

@@ -18,15 +18,17 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .errors import EvalError
-from .folder_lock import FolderLock
+from .calibrated_method import CalibratedMethod
+from .locked_run import run_locked
 from .methods import EvalMethod
 from .model_identity import vlm_weights_digest
+from .model_on_demand import ModelOnDemand, check_configs
+from .model_tasks import check_model_task
 from .store import ResultStore
 from .task_flags import DEFAULT_CALIBRATION_CLIPS, DEFAULT_CLIPS
 from .vlm_answers import answer_clip, clip_examples
 from .vlm_kv_methods import calibrate_prefixkv, calibration_file
-from .vqa_methods import VqaMethod, needs_calibration, resolve_vqa_methods
+from .vqa_methods import needs_calibration, resolve_vqa_methods
 from .vqa_records import current_record, write_record
 from .vqa_report import write_results
 
@@ -49,54 +51,25 @@ class VqaOptions:
 
 
 def check_model(model: str | None) -> str:
-    """The video-QA model to evaluate (one error for a missing model or a video generator)."""
-    from mmcache.pipelines.loader import available_vlms, model_source
+    """The video-QA model to evaluate (one error for a missing model or a model of another task)."""
+    from mmcache.pipelines.loader import available_vlms
 
     name = model or available_vlms()[0]
-    if model_source(name) != "vlm":
-        raise EvalError(f"--model {name} generates video; --task vqa evaluates a video-QA model: "
-                        f"{', '.join(available_vlms())} or a folder saved by `python -m mmcache.pipelines.vlm.train` "
-                        "(or evaluate it with --task video).")
+    check_model_task(name, "vqa", f"a video-QA model: {', '.join(available_vlms())} or a folder saved by "
+                                  "`python -m mmcache.pipelines.vlm.train`")
     return name
 
 
-class ModelOnDemand:
-    """The pipeline, loaded the first time it is needed; the methods are then checked against it."""
+def check_methods_on(model: str, pipe: Any, methods: list[EvalMethod]) -> None:
+    """What needs the model: a ZipVL group size that divides its head dim, a calibration made for it."""
+    from mmcache.families.registry import resolve_vlm
 
-    def __init__(self, model: str, options: VqaOptions, methods: list[EvalMethod]) -> None:
-        self.model, self.options, self.methods = model, options, methods
-        self.pipe: Any = None
-
-    def get(self) -> Any:
-        if self.pipe is None:
-            from mmcache.pipelines.loader import load
-
-            self.pipe = load(self.model, device=self.options.device, dtype=self.options.dtype)
-            self._check_methods()
-        return self.pipe
-
-    def _check_methods(self) -> None:
-        """What needs the model: a ZipVL group size that divides its head dim, a calibration made for it."""
-        from mmcache.errors import ConfigError
-        from mmcache.families.registry import resolve_vlm
-
-        target = resolve_vlm(self.pipe.model)
-        for method in self.methods:
-            try:
-                if method.config is not None:
-                    method.config.kv_policy(target)
-            except ConfigError as error:
-                raise EvalError(f"{method.spec!r} on {self.model}: {error}") from None
-
-    @property
-    def device(self) -> str:
-        from mmcache.pipelines.loader import default_device
-
-        return str(self.pipe.device) if self.pipe is not None else self.options.device or str(default_device())
+    target = resolve_vlm(pipe.model)
+    check_configs(model, methods, lambda config: config.kv_policy(target))
 
 
 def _calibrated(methods: list[EvalMethod], options: VqaOptions, model: str, store: ResultStore,
-                loader: ModelOnDemand, processor: Any) -> list[VqaMethod]:
+                loader: ModelOnDemand, processor: Any) -> list[CalibratedMethod]:
     """The methods to run, PrefixKV with the run's calibration (made now where the file is missing)."""
     from mmcache.pipelines.vlm.data import evaluation_set
 
@@ -111,14 +84,14 @@ def _calibrated(methods: list[EvalMethod], options: VqaOptions, model: str, stor
                     calibration_set = evaluation_set(options.calibration_clips, processor.num_frames, processor.size,
                                                      "train")
                 calibrate_prefixkv(loader.get(), method.params["budget"], calibration_set, path, options.quiet)
-        runnable.append(VqaMethod(method, path))
+        runnable.append(CalibratedMethod(method, path))
     return runnable
 
 
-def _pending(store: ResultStore, methods: list[VqaMethod], examples: Any, clips: int,
-             records: dict[str, list[Any]]) -> dict[int, list[VqaMethod]]:
+def _pending(store: ResultStore, methods: list[CalibratedMethod], examples: Any, clips: int,
+             records: dict[str, list[Any]]) -> dict[int, list[CalibratedMethod]]:
     """Per clip, the methods without a reusable record; ``records`` receives the reusable ones."""
-    pending: dict[int, list[VqaMethod]] = {}
+    pending: dict[int, list[CalibratedMethod]] = {}
     for clip in range(clips):
         rows = clip_examples(examples, clip)
         for method in methods:
@@ -129,8 +102,8 @@ def _pending(store: ResultStore, methods: list[VqaMethod], examples: Any, clips:
     return pending
 
 
-def _answer(loader: ModelOnDemand, pending: dict[int, list[VqaMethod]], examples: Any, store: ResultStore,
-            records: dict[str, list[Any]], quiet: bool) -> int:
+def _answer(loader: ModelOnDemand, pending: dict[int, list[CalibratedMethod]], examples: Any,
+            store: ResultStore, records: dict[str, list[Any]], quiet: bool) -> int:
     """Answer every pending (clip, method), plain model first on each clip; returns how many were answered."""
     if not pending:
         return 0
@@ -165,15 +138,8 @@ def run_vqa_evaluation(options: VqaOptions) -> int:
     methods = resolve_vqa_methods(options.method_texts)
     check_device("--device", options.device)
     store = ResultStore(options.out)
-    lock = FolderLock(store.root)
-    try:
-        store.check_writable()
-        lock.acquire()
-        config = run_config(model, options.dtype)
-        store.adopt_run_config(config, options.force)
-        return _evaluate(options, config, methods, store)
-    finally:
-        lock.release()
+    config = run_config(model, options.dtype)
+    return run_locked(store, config, options.force, lambda: _evaluate(options, config, methods, store))
 
 
 def _evaluate(options: VqaOptions, config: dict[str, Any], methods: list[EvalMethod], store: ResultStore) -> int:
@@ -187,7 +153,7 @@ def _evaluate(options: VqaOptions, config: dict[str, Any], methods: list[EvalMet
               f"{', '.join(method.label for method in methods)}")
     processor = load_vlm_processor(model)
     examples = evaluation_set(options.clips, processor.num_frames, processor.size, "held_out")
-    loader = ModelOnDemand(model, options, methods)
+    loader = ModelOnDemand(model, options.device, options.dtype, lambda pipe: check_methods_on(model, pipe, methods))
     runnable = _calibrated(methods, options, model, store, loader, processor)
     records: dict[str, list[Any]] = {method.label: [None] * options.clips for method in runnable}
     pending = _pending(store, runnable, examples, options.clips, records)

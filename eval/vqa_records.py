@@ -18,7 +18,7 @@ from mmcache.files import atomic_write_json
 from .schemas import VqaRecord
 from .store import ResultStore
 from .validated_files import InvalidFileError, as_dict, read_validated
-from .vqa_methods import VqaMethod
+from .calibrated_method import CalibratedMethod
 
 RECORD_SCHEMA = 1
 
@@ -38,7 +38,7 @@ def _mismatch(record: dict[str, Any], label: str, clip: int, caption: str, quest
     return None
 
 
-def current_record(store: ResultStore, method: VqaMethod, clip: int, caption: str,
+def current_record(store: ResultStore, method: CalibratedMethod, clip: int, caption: str,
                    questions: list[str]) -> dict[str, Any] | None:
     """The record of ``method`` on ``clip`` if it can be reused (see the module docstring); ``None`` otherwise."""
     path = record_path(store, method.label, clip)
@@ -55,7 +55,7 @@ def current_record(store: ResultStore, method: VqaMethod, clip: int, caption: st
     return record if record["fingerprint"] == method.fingerprint else None
 
 
-def write_record(store: ResultStore, method: VqaMethod, clip: int, caption: str, questions: list[str],
+def write_record(store: ResultStore, method: CalibratedMethod, clip: int, caption: str, questions: list[str],
                  answered: dict[str, Any], plain: dict[str, Any]) -> dict[str, Any]:
     """Store ``method``'s ``answered`` (``answer_clip``) on ``clip``, with the plain model's times of this loop."""
     record = {"schema": RECORD_SCHEMA, "task": "vqa", "method": method.label, "fingerprint": method.fingerprint,

@@ -7,21 +7,14 @@ from typing import Any
 
 from mmcache.files import atomic_write_json, atomic_write_text
 
+from .calibrated_method import CalibratedMethod
+from .plain_task_specs import PLAIN
 from .schemas import VqaResults
 from .store import ResultStore
+from .versions import versions
 from .vlm_answers import clip_examples, summarize
-from .vqa_methods import PLAIN, VqaMethod
 
 RESULTS_SCHEMA_VERSION = 1
-
-
-def _versions() -> dict[str, str]:
-    import torch
-    import transformers
-
-    import mmcache
-
-    return {"mmcache": mmcache.__version__, "transformers": transformers.__version__, "torch": torch.__version__}
 
 
 def _percent(value: float | None) -> str:
@@ -60,7 +53,7 @@ def render_report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_results(store: ResultStore, methods: list[VqaMethod], records: dict[str, list[dict[str, Any]]],
+def write_results(store: ResultStore, methods: list[CalibratedMethod], records: dict[str, list[dict[str, Any]]],
                   examples: Any, run_info: dict[str, Any]) -> dict[str, Any]:
     """Summarize every method's records (one per clip, plain first) and write results.json and report.md."""
     summary = {method.label: {**method.describe(), **summarize(records[method.label], records[PLAIN], examples)}
@@ -73,7 +66,7 @@ def write_results(store: ResultStore, methods: list[VqaMethod], records: dict[st
         "schema_version": RESULTS_SCHEMA_VERSION,
         "task": "vqa",
         "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "versions": _versions(),
+        "versions": versions("transformers", "torch"),
         "run": {**run_info, "methods": [method.describe() for method in methods]},
         "summary": summary,
         "clips": clips,

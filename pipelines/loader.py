@@ -80,6 +80,17 @@ def is_next_scale(name_or_path: str) -> bool:
     return is_var_folder(name_or_path)
 
 
+def var_conditioning(name_or_path: str) -> tuple[list[str] | None, int]:
+    """``(caption words or None, class count)`` of the next-scale-prediction model ``name_or_path`` names
+    (``tiny:var``, or a saved ``VARPipeline`` folder, bundled or local), read without loading it."""
+    from .var.captions import WORDS
+    from .var.pipeline import saved_conditioning
+
+    if name_or_path == TINY_PREFIX + TINY_VAR:
+        return list(WORDS), 0
+    return saved_conditioning(pipeline_folder(name_or_path))
+
+
 def available_vlms() -> list[str]:
     """Video-QA model names ``load`` accepts without a path: bundled ones present, and ``tiny:vlm``."""
     return [name for name in BUNDLED_VLMS if is_vlm_folder(bundled_path(name))] + [TINY_VLM]

@@ -50,16 +50,14 @@ def is_var_model(model: str) -> bool:
         return False
 
 
-def var_conditioning(model: str) -> tuple[list[str] | None, int]:
+def checked_var_conditioning(model: str) -> tuple[list[str] | None, int]:
     """``(caption words or None, class count)`` of the VAR model ``model`` names, read without loading it."""
-    from mmcache.pipelines.loader import TINY_PREFIX, TINY_VAR, model_source, pipeline_folder
-    from mmcache.pipelines.var.captions import WORDS
-    from mmcache.pipelines.var.pipeline import saved_conditioning
+    from mmcache.pipelines.loader import model_source, var_conditioning
 
     model_source(model)  # a model it cannot find: one error saying what to pass
     if not is_var_model(model):
         raise ConfigError(f"{model} is not a next-scale-prediction (VAR) model; --method hack calibrates {VAR_MODELS}.")
-    return (list(WORDS), 0) if model == TINY_PREFIX + TINY_VAR else saved_conditioning(pipeline_folder(model))
+    return var_conditioning(model)
 
 
 def builtin_captions(limit: int | None) -> list[str]:
@@ -112,7 +110,7 @@ def run_hack(args: argparse.Namespace) -> int:
                           "--guidance-scale, --top-k, --top-p, --guidance-ramp, --num-images).")
     if args.model is None:
         raise ConfigError(f"--method hack needs --model: {VAR_MODELS}.")
-    words, classes = var_conditioning(args.model)
+    words, classes = checked_var_conditioning(args.model)
     kwargs = call_kwargs(args)
     check_output_file("--out", args.out, ".json")
     check_device("--device", args.device)

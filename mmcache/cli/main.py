@@ -19,7 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "calibrate": ("mmcache.cli.calibrate", "calibrate a method offline (ERTACache on a diffusion pipeline, PrefixKV on "
                                            "a vision-language model, HACK on a next-scale-prediction model)"),
     "eval": ("mmcache.eval.cli", "evaluate methods against the baseline and peers (speed, fidelity, VBench; "
-                                 "--task vqa: accuracy and KV memory of video-QA models)"),
+                                 "--task vqa: accuracy and KV memory of video-QA models; --task image: fidelity and "
+                                 "KV memory of next-scale-prediction image models)"),
     "demo": ("mmcache.demos.cli", "launch the Gradio demo: baseline vs accelerated side by side"),
     "models": ("mmcache.cli.models", "list the models and methods mmcache knows"),
 }

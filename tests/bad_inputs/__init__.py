@@ -2,7 +2,7 @@
 
 One table per area (``table_*.py``), one test module per kind of entry point:
 
-    table_generate.py, table_calibrate.py, table_eval_flags.py,
+    table_generate.py, table_calibrate.py, table_eval_flags.py, table_eval_vqa.py, table_eval_image.py,
     table_demo_cli.py, table_top_level.py       CLI flags          → test_cli.py (in-process main(argv))
     table_eval_files.py                         eval output files  → test_eval_files.py
     table_demo_requests.py                      demo requests      → test_demo_requests.py

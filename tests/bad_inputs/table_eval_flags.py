@@ -46,6 +46,9 @@ EVAL_FLAG_CASES = [
     cli("peer-parameter-type", "--methods diffusers-fbc:threshold=fast", BAD_INPUT, "threshold must be a number"),
     cli("baseline-with-parameters", "--methods baseline:x=1", BAD_INPUT, "the baseline takes no parameters"),
     cli("method-twice", "--methods easycache,easycache", BAD_INPUT, "give each method once"),
+    cli("scale-kv-method", "--methods hack:budget=0.3", BAD_INPUT, "'hack:budget=0.3': hack is a scale-KV method of "
+        "next-scale-prediction (VAR) image models; --task video takes baseline, easycache"),
+    cli("video-qa-method", "--methods snapkv:budget=0.2", BAD_INPUT, "or use --task vqa"),
     cli("prompts-missing", "--prompts missing/prompts.txt", BAD_INPUT,
         "Prompt file 'missing/prompts.txt' does not exist"),
     cli("prompts-blank-file", "--prompts {tmp}/p.txt", BAD_INPUT, "No prompts in", setup=make_file("p.txt", " \n")),
@@ -66,6 +69,10 @@ EVAL_FLAG_CASES = [
     cli("folder-for-other-settings", "--model tiny:wan2.1-t2v --steps 2 --limit-prompts 1", BAD_INPUT,
         "holds results for other settings (", setup=other_settings_folder),
     cli("vqa-flag", "--clips 3", BAD_INPUT, "--clips applies only to --task vqa. Leave it out, or use --task vqa."),
+    cli("image-flag", "--calibration-prompts 2", BAD_INPUT,
+        "--calibration-prompts applies only to --task image. Leave it out, or use --task image."),
+    cli("image-model", "--model tiny:var", BAD_INPUT, "--model tiny:var makes images by next-scale prediction (a VAR "
+        "model); --task video evaluates video generators (evaluate it with --task image)"),
     cli("folder-of-the-vqa-task", "--model tiny:wan2.1-t2v --steps 2 --limit-prompts 1", BAD_INPUT,
         "holds results for other settings (--task vqa, not video)", setup=vqa_folder("tiny:vlm")),
     cli("image-model-frames", "--model tiny:flux --steps 2 --limit-prompts 1 --frames 5", BAD_INPUT,

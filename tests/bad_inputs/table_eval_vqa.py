@@ -19,6 +19,8 @@ EVAL_VQA_CASES = [
         f"'easycache:threshold=0.1': easycache is a video-generation method; {KV_METHODS}, or use --task video"),
     cli("video-peer", "--methods diffusers-fbc", BAD_INPUT, "diffusers-fbc is a video-generation method"),
     cli("method-unknown", "--methods magic:x=1", BAD_INPUT, f"Unknown method 'magic' in 'magic:x=1'; {KV_METHODS}"),
+    cli("scale-kv-method", "--methods hack:budget=0.3", BAD_INPUT, "'hack:budget=0.3': hack is a scale-KV method of "
+        f"next-scale-prediction (VAR) image models; {KV_METHODS}, or use --task image"),
     cli("baseline", "--methods baseline", BAD_INPUT, "the plain model always runs under --task vqa"),
     cli("plain-with-parameters", "--methods plain:x=1", BAD_INPUT, "the plain model takes no parameters"),
     cli("field-unknown", "--methods snapkv:budgt=0.2", BAD_INPUT, "snapkv has no parameter(s) ['budgt']"),
@@ -33,12 +35,15 @@ EVAL_VQA_CASES = [
     cli("video-flags", "--steps 3 --frames 5", BAD_INPUT, "--steps, --frames apply only to --task video; --task vqa "
         "takes --model, --methods, --dtype, --device, --out, --force, --quiet, --clips, --calibration-clips"),
     cli("video-flag-at-its-default", "--fps 8", BAD_INPUT, "--fps applies only to --task video"),
-    cli("prompts", "--prompts builtin --seeds 0", BAD_INPUT, "--prompts, --seeds apply only to --task video"),
+    cli("prompts", "--prompts builtin --seeds 0", BAD_INPUT, "--prompts, --seeds apply only to --task video or image"),
+    cli("image-flag", "--calibration-prompts 2", BAD_INPUT, "--calibration-prompts applies only to --task image"),
     cli("vbench", "--vbench off", BAD_INPUT, "--vbench applies only to --task video"),
     cli("report-only", "--report-only", BAD_INPUT, "--report-only applies only to --task video"),
     # the model, the device, the folder
     cli("model-generates-video", "--model tiny:wan2.1-t2v", BAD_INPUT,
         "--model tiny:wan2.1-t2v generates video; --task vqa evaluates a video-QA model"),
+    cli("model-makes-images", "--model tiny:var", BAD_INPUT, "--model tiny:var makes images by next-scale prediction "
+        "(a VAR model); --task vqa evaluates a video-QA model"),
     cli("model-unknown", "--model bogus", BAD_INPUT, "'bogus' is not a model name"),
     cli("model-folder-empty", "--model {tmp}/empty", BAD_INPUT, "holds no model_index.json",
         setup=make_folder("empty")),

@@ -13,6 +13,7 @@ from .table_ask import ASK_CASES
 from .table_calibrate import CALIBRATE_CASES, CALIBRATE_REQUIRED
 from .table_demo_cli import DEMO_CLI_CASES
 from .table_eval_flags import EVAL_FLAG_CASES
+from .table_eval_image import EVAL_IMAGE_CASES
 from .table_eval_vqa import EVAL_VQA_CASES
 from .table_generate import GENERATE_CASES
 from .table_top_level import TOP_LEVEL_CASES
@@ -22,6 +23,8 @@ PREFIXES = {
     "calibrate": ("calibrate", "--quiet", "--prompts", "builtin", "--out", "{tmp}/c.json"),
     "eval": ("eval", "--quiet", "--vbench", "off", "--out", "{tmp}/run"),
     "eval-vqa": ("eval", "--task", "vqa", "--quiet", "--model", "tiny:vlm", "--clips", "1", "--out", "{tmp}/run"),
+    "eval-image": ("eval", "--task", "image", "--quiet", "--model", "tiny:var", "--prompts", "1", "--out",
+                   "{tmp}/run"),
     "demo": ("demo",),
     "ask": ("ask", "--model", "tiny:vlm", "--question", "what shape is it?"),
     "": (),
@@ -69,6 +72,12 @@ def test_eval_flags(case, tmp_path, capsys, request):
 @pytest.mark.parametrize("case", EVAL_VQA_CASES)
 def test_eval_vqa_flags(case, tmp_path, capsys, request):
     run_case(case, PREFIXES["eval-vqa"], tmp_path, capsys, request)
+    assert not (tmp_path / "run" / "items").exists()
+
+
+@pytest.mark.parametrize("case", EVAL_IMAGE_CASES)
+def test_eval_image_flags(case, tmp_path, capsys, request):
+    run_case(case, PREFIXES["eval-image"], tmp_path, capsys, request)
     assert not (tmp_path / "run" / "items").exists()
 
 
