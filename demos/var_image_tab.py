@@ -52,7 +52,13 @@ def var_image_tab(models: list[str], model: str, runner: VARImageRunner,
     knobs = {name: method_knobs(name) for name in methods}
 
     def values_for(selected: str) -> dict[str, dict[str, Any]]:
-        return {name: initial_values(name, selected, (knob_overrides or {}).get(name)) for name in methods}
+        """Starting knob values; the calibration box starts empty, so a request uses the file of the model it
+        names (shipped or made for it), never the one of the model the tab opened with."""
+        values = {name: initial_values(name, selected, (knob_overrides or {}).get(name)) for name in methods}
+        for name, fields in values.items():
+            if "calibration" in fields and "calibration" not in (knob_overrides or {}).get(name, {}):
+                fields["calibration"] = None
+        return values
 
     values = values_for(model)
     gr.Markdown("A next-scale-prediction (VAR) model samples the caption scale by scale, with its plain KV cache "

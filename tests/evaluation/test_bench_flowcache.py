@@ -7,8 +7,8 @@ import json
 from mmcache.eval import bench_flowcache
 
 ARGS = ["--model", "tiny:skyreels-v2-df-causal", "--prompts", "1", "--frames", "21", "--reuse", "0.3",
-        "--rate", "0.3", "--kv-threshold", "0.3", "--kv-budget", "2", "--easycache", "0.2", "--warmup-steps", "2", "--kv-lengths", "21", "37",
-        "--addnoise", "20", "--quiet"]
+        "--rate", "0.3", "--kv-threshold", "0.3", "--kv-budget", "2", "--easycache", "0.2", "--compose", "0.2",
+        "--warmup-steps", "2", "--kv-lengths", "21", "37", "--addnoise", "20", "--quiet"]
 
 
 def test_the_benchmark_writes_its_tables_and_resumes(tmp_path, capsys):
@@ -16,9 +16,12 @@ def test_the_benchmark_writes_its_tables_and_resumes(tmp_path, capsys):
     results = json.loads((tmp_path / "results.json").read_text())
     rows = results["summary"]["21"]
     assert set(rows) == {"plain", "flowcache restructure", "flowcache modulation 0.3", "flowcache modulation 0.3 + kv 2",
-                         "flowcache rate 0.3", "flowcache rate 0.3 + kv 2", "easycache 0.2 (whole window)"}
+                         "flowcache rate 0.3", "flowcache rate 0.3 + kv 2", "easycache 0.2 (whole window)",
+                         "flowcache restructure + easycache 0.2"}
     assert rows["plain"]["compute_saved"] == 0 and rows["flowcache restructure"]["compute_saved"] > 0
     assert rows["flowcache restructure"]["psnr"] > 60  # exact up to float rounding
+    composed = rows["flowcache restructure + easycache 0.2"]["compute_saved"]
+    assert composed > rows["flowcache restructure"]["compute_saved"]
     assert list(results["kv_by_length"]["peaks"]) == ["21", "37"] and results["addnoise"]["mean_psnr"] > 0
     assert "| flowcache rate 0.3 + kv 2 |" in (tmp_path / "flowcache.md").read_text()
     stored = sorted(path.name for path in (tmp_path / "runs").iterdir())
