@@ -134,6 +134,7 @@ class GroupedScaleCache:
     def append(self, k: torch.Tensor, v: torch.Tensor, scale: int) -> None:
         """Stores scale ``scale``'s keys and values (compressing to each group's capacity needs queries: use
         ``attend``)."""
+        self._move_index(k.device)
         for state, index in zip(self._states, self._index):
             self._store(state, *self._joined(state, index, k, v, scale))
 
@@ -145,14 +146,15 @@ class GroupedScaleCache:
         last = scale == self.layout.num_scales - 1
         read = kept = 0
         kept_tokens: list[KeptTokens] = []
+        self._move_index(q.device)
         for group, state, index in zip(self.groups, self._states, self._index):
             keys, values, ids = self._joined(state, index, k, v, scale)
-            queries = q if whole else q.index_select(1, index.to(q.device))
+            queries = q if whole else q.index_select(1, index)
             result = F.scaled_dot_product_attention(queries, keys, values, scale=softmax_scale)
             if whole:
                 out = result
             else:
-                out[:, index.to(q.device)] = result
+                out[:, index] = result
             read += keys.shape[2] * len(group.heads)
             if last:
                 state.k = state.v = state.ids = None
@@ -177,7 +179,6 @@ class GroupedScaleCache:
     def _joined(self, state: _GroupState, index: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                 scale: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if len(self.groups) > 1:
-            index = index.to(k.device)
             k, v = k.index_select(1, index), v.index_select(1, index)
         begin, end = self.layout.begin_ends[scale]
         if end - begin != k.shape[2]:
@@ -190,6 +191,11 @@ class GroupedScaleCache:
 
     def _kept(self, group: HeadGroup, ids: torch.Tensor) -> KeptTokens:
         return KeptTokens(group.name, group.heads, ids[0].to("cpu", self._id_dtype))
+
+    def _move_index(self, device: torch.device) -> None:
+        """The head indices on the tensors' device, moved once (not per group, scale and call)."""
+        if self._index[0].device != device:
+            self._index = [index.to(device) for index in self._index]
 
     @staticmethod
     def _store(state: _GroupState, k: torch.Tensor, v: torch.Tensor, ids: torch.Tensor) -> None:
