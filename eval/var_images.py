@@ -30,6 +30,16 @@ def held_out_images(count: int, seed: int) -> list[tuple[str, int]]:
     return [(specs[index % len(specs)].text, seed + index) for index in range(count)]
 
 
+def training_images(count: int, seed: int) -> list[tuple[str, int]]:
+    """``(caption, seed)`` of ``count`` images of training captions spread evenly (``calibration_captions``; past
+    the 30 captions they repeat), image ``i`` seeded ``seed + i``: for choosing a method's settings without
+    looking at held-out captions."""
+    from mmcache.pipelines.var.captions import calibration_captions, train_image_specs
+
+    pool = calibration_captions(min(count, len(train_image_specs())))
+    return [(pool[index % len(pool)], seed + index) for index in range(count)]
+
+
 def generate_one(pipe: Any, config: Any, caption: str, seed: int) -> tuple[np.ndarray, float, dict[str, Any]]:
     """One image (uint8 ``[H, W, 3]``), its wall time and, under a method, its ``ScaleKVStats`` as a dict."""
     import torch

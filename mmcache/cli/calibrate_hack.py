@@ -61,12 +61,11 @@ def checked_var_conditioning(model: str) -> tuple[list[str] | None, int]:
 
 
 def builtin_captions(limit: int | None) -> list[str]:
-    """``limit`` (default 8) training captions of the shapes world, spread evenly over them (never held-out ones)."""
-    from mmcache.pipelines.var.captions import train_image_specs
+    """``limit`` (default 8) training captions of the shapes world, spread evenly over them (never held-out ones):
+    the captions toy-var's shipped calibration was made on."""
+    from mmcache.pipelines.var.captions import calibration_captions, train_image_specs
 
-    captions = [spec.text for spec in train_image_specs()]
-    count = min(limit or DEFAULT_CAPTIONS, len(captions))
-    return [captions[index * len(captions) // count] for index in range(count)]
+    return calibration_captions(min(limit or DEFAULT_CAPTIONS, len(train_image_specs())))
 
 
 def hack_prompts(source: str, limit: int | None, words: list[str] | None, classes: int) -> list[Any]:

@@ -5,7 +5,8 @@ Every head of a group keeps the same number of tokens, so a group's cache is one
 ``[B, h, n, D]`` tensor and its attention one ``scaled_dot_product_attention`` call: no ragged loops.
 While scale ``s`` is sampled, each group attends over its kept tokens plus scale ``s``'s own keys; then,
 when that is more than the group's ``capacity``, its selector picks the ``capacity`` tokens each head
-keeps (a gather). The last scale's keys are never stored: nothing reads them again.
+keeps (a gather; with ``merge_evicted``, the dropped tokens are averaged into their most similar kept ones).
+The last scale's keys are never stored: nothing reads them again.
 
 With ``record_kept`` on, each scale's ``ScaleRecord`` also carries, per head group, the sequence positions its
 heads kept for the first batch row (``KeptTokens``: a small int tensor on the CPU, copied there after every scale,
@@ -23,6 +24,7 @@ from typing import Callable, Protocol
 import torch
 import torch.nn.functional as F
 
+from .evicted_merge import gather_tokens, keep_and_merge
 from .scale_layout import ScaleLayout
 
 
@@ -53,6 +55,7 @@ class HeadGroup:
     heads: tuple[int, ...]
     capacity: int  # tokens each head keeps after compression
     selector: Selector
+    merge_evicted: bool = False  # fold evicted tokens into their most similar kept token (``evicted_merge``)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +168,11 @@ class GroupedScaleCache:
                 selection = SelectionInput(self.layer, scale, queries, keys, ids, softmax_scale, group.capacity,
                                            self.layout)
                 keep = group.selector(selection).sort(dim=-1).values
-                keys, values, ids = _gather(keys, keep), _gather(values, keep), ids.gather(2, keep)
+                if group.merge_evicted:
+                    keys, values = keep_and_merge(keys, values, keep)
+                else:
+                    keys, values = gather_tokens(keys, keep), gather_tokens(values, keep)
+                ids = ids.gather(2, keep)
             self._store(state, keys, values, ids)
             kept += keys.shape[2] * len(group.heads)
             if self.record_kept:
@@ -201,6 +208,3 @@ class GroupedScaleCache:
     def _store(state: _GroupState, k: torch.Tensor, v: torch.Tensor, ids: torch.Tensor) -> None:
         state.k, state.v, state.ids = k, v, ids
 
-
-def _gather(tensor: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    return tensor.gather(2, keep.unsqueeze(-1).expand(-1, -1, -1, tensor.shape[-1]))

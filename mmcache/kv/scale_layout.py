@@ -47,3 +47,17 @@ class ScaleLayout:
     def scale_of(self) -> torch.Tensor:
         """``[L]`` scale index of every token."""
         return torch.cat([torch.full((pn * pn,), i) for i, pn in enumerate(self.patch_nums)])
+
+    def scale_of_on(self, device: torch.device) -> torch.Tensor:
+        """``scale_of`` on ``device``, copied there once (not on every selection)."""
+        return _scale_of_on(self, torch.device(device))
+
+    @property
+    def held_tokens(self) -> int:
+        """The most tokens a cache ever stores: every scale but the last (whose keys nothing reads again)."""
+        return self.begin_ends[-1][0]
+
+
+@functools.lru_cache(maxsize=64)
+def _scale_of_on(layout: ScaleLayout, device: torch.device) -> torch.Tensor:
+    return layout.scale_of.to(device)

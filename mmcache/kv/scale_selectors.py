@@ -50,7 +50,7 @@ def structural(count: int, initial_scales: int) -> Selector:
     best-attended tokens of the scales between."""
 
     def select(selection: SelectionInput) -> torch.Tensor:
-        scales = selection.layout.scale_of.to(selection.ids.device)[selection.ids]
+        scales = selection.layout.scale_of_on(selection.ids.device)[selection.ids]
         tiers = torch.where(scales < initial_scales, 0, torch.where(scales == selection.scale, 1, 2))
         return keep_by_tier(tiers, observed_attention(selection, count), selection.capacity)
 
@@ -61,7 +61,7 @@ def recent(initial_scales: int) -> Selector:
     """The recent-scales baseline: the first ``initial_scales`` scales (sinks), then the newest tokens."""
 
     def select(selection: SelectionInput) -> torch.Tensor:
-        scales = selection.layout.scale_of.to(selection.ids.device)[selection.ids]
+        scales = selection.layout.scale_of_on(selection.ids.device)[selection.ids]
         tiers = (scales >= initial_scales).long()
         return keep_by_tier(tiers, selection.ids.float(), selection.capacity)
 

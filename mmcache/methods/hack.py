@@ -10,9 +10,10 @@ per class (heads of a class keep equally many tokens):
 * structural heads keep ``B_S`` tokens: the first ``initial_scales`` scales, the scale just computed,
   then the best-attended of the others;
 * ``B = α·B_C + (1 − α)·B_S`` with ``α`` the calibration's share of contextual heads: the mean KV length
-  stays at the budget. By default ``B_C = contextual_ratio · B_S`` (the paper: B_C ≪ B_S).
-
-Not done: the paper's soft merge of evicted tokens at the last step (LOOK-M style).
+  stays at the budget. By default ``B_C = contextual_ratio · B_S`` (the paper: B_C ≪ B_S). No class gets
+  more than a head can ever hold (every scale but the last); the rest goes to the other class;
+* with ``merge_evicted`` (the paper's soft merge, LOOK-M's averaged rule) the tokens a head drops are
+  averaged into the kept token whose key is most similar.
 """
 
 from __future__ import annotations
@@ -32,14 +33,14 @@ if TYPE_CHECKING:
 BUDGET_TOLERANCE = 0.01
 
 
-def class_budgets(budget: float, contextual_share: float, ratio: float) -> tuple[float, float]:
+def class_budgets(budget: float, contextual_share: float, ratio: float, cap: float = 1.0) -> tuple[float, float]:
     """``(B_C, B_S)`` as shares of the sequence with ``α·B_C + (1 − α)·B_S = budget`` and ``B_C = ratio · B_S``,
-    each at most 1 (what a capped class cannot use goes to the other)."""
+    each at most ``cap`` (the share a head can ever hold): what a capped class cannot use goes to the other."""
     structural_share = budget / (contextual_share * ratio + 1 - contextual_share)
-    if structural_share > 1:
-        structural_share = 1.0
-        rest = (budget - (1 - contextual_share)) / contextual_share if contextual_share else 0.0
-        return min(1.0, max(rest, 0.0)), structural_share
+    if structural_share > cap:
+        structural_share = cap
+        rest = (budget - (1 - contextual_share) * cap) / contextual_share if contextual_share else 0.0
+        return min(cap, max(rest, 0.0)), structural_share
     return ratio * structural_share, structural_share
 
 
@@ -55,6 +56,7 @@ class HACKConfig(ScaleBudgetConfig):
         contextual_ratio: ``B_C / B_S`` when the class budgets are not given.
         observation_queries: evenly spaced queries of the scale just computed that score the tokens.
         initial_scales: the first scales structural heads always keep.
+        merge_evicted: average each dropped token into its most similar kept token (else it is dropped).
     """
 
     method: ClassVar[str] = "hack"
@@ -65,6 +67,7 @@ class HACKConfig(ScaleBudgetConfig):
     contextual_ratio: float = 0.25
     observation_queries: int = 32
     initial_scales: int = 2
+    merge_evicted: bool = True
 
     def validate(self) -> None:
         super().validate()
@@ -84,11 +87,14 @@ class HACKConfig(ScaleBudgetConfig):
                 f"{name}.observation_queries must be an integer >= 1, got {self.observation_queries!r}.")
         require(whole_number(self.initial_scales, 0),
                 f"{name}.initial_scales must be an integer >= 0, got {self.initial_scales!r}.")
+        require(isinstance(self.merge_evicted, bool),
+                f"{name}.merge_evicted must be true or false, got {self.merge_evicted!r}.")
 
-    def class_budgets(self, contextual_share: float) -> tuple[float, float]:
-        """``(B_C, B_S)`` as shares of the sequence, for a model whose heads are ``contextual_share`` contextual."""
+    def class_budgets(self, contextual_share: float, cap: float = 1.0) -> tuple[float, float]:
+        """``(B_C, B_S)`` as shares of the sequence, for a model whose heads are ``contextual_share`` contextual and
+        hold at most ``cap`` of the sequence."""
         if self.contextual_budget is None or self.structural_budget is None:
-            return class_budgets(self.budget, contextual_share, self.contextual_ratio)
+            return class_budgets(self.budget, contextual_share, self.contextual_ratio, cap)
         mean = contextual_share * self.contextual_budget + (1 - contextual_share) * self.structural_budget
         if abs(mean - self.budget) > BUDGET_TOLERANCE:
             raise ConfigError(
@@ -111,11 +117,11 @@ class HACKConfig(ScaleBudgetConfig):
         calibration = HACKCalibration.load(self.calibration)
         calibration.check(target)
         share = sum(map(len, calibration.contextual_heads)) / (layers * heads)
-        contextual_share, structural_share = self.class_budgets(share)
+        contextual_share, structural_share = self.class_budgets(share, layout.held_tokens / layout.total_tokens)
         contextual = HeadGroup("contextual", (), budget_tokens(contextual_share, layout),
-                               top_attended(self.observation_queries))
+                               top_attended(self.observation_queries), self.merge_evicted)
         structural_group = HeadGroup("structural", (), budget_tokens(structural_share, layout),
-                                     structural(self.observation_queries, self.initial_scales))
+                                     structural(self.observation_queries, self.initial_scales), self.merge_evicted)
         groups = []
         for layer in range(layers):
             classes = ((contextual, calibration.contextual_heads[layer]),

@@ -87,7 +87,8 @@ class ScaleKVConfig(ScaleBudgetConfig):
         calibration: a HACK calibration file (``mmcache calibrate --method hack``): its ``layer_selectivity``
             names the drafters (the least selective layers).
         drafters: how many layers are drafters.
-        drafter_weight: a drafter's tokens over a refiner's (capped at the full sequence).
+        drafter_weight: a drafter's tokens over a refiner's (capped at what a head can hold: every scale
+            but the last; the rest goes to the refiners).
         observation_queries: evenly spaced queries of the scale just computed that score the tokens.
     """
 
@@ -128,7 +129,7 @@ class ScaleKVConfig(ScaleBudgetConfig):
         drafters = set(order[: self.drafters])
         total = budget_tokens(self.budget, layout) * layers
         refiner = total / (layers + (self.drafter_weight - 1) * len(drafters))
-        drafter = min(layout.total_tokens, round(self.drafter_weight * refiner))
+        drafter = min(layout.held_tokens, round(self.drafter_weight * refiner))
         refiner = max(1, int((total - drafter * len(drafters)) // (layers - len(drafters))))
         selector = top_attended(self.observation_queries)
         return [[HeadGroup("drafter" if layer in drafters else "refiner", tuple(range(heads)),

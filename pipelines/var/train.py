@@ -33,6 +33,8 @@ COMMAND = "python -m mmcache.pipelines.var.train"
 HACK_CALIBRATION = "hack_calibration.json"
 HACK_CALIBRATION_PROMPTS = 8
 HACK_PRESET_BUDGET = 0.3
+# chosen on 32 training captions at budget 0.3 (docs/BENCHMARKS.md §6): B_C = B_S / 2 with the soft merge
+HACK_PRESET_SETTINGS = {"contextual_ratio": 0.5, "merge_evicted": True}
 STAGES = {"tokenizer": train_tokenizer, "transformer": train_transformer}
 BUNDLED_NAME = "toy-var"
 # toy-var's recipe: (run folder, stage, options); ``{root}`` is the recipe's folder
@@ -101,6 +103,7 @@ def add_hack_presets(folder: Path, calibration_prompts: int) -> None:
                       progress=False, **{key: value for key, value in defaults.items() if key in CALL_KEYS}
                       ).save(folder / HACK_CALIBRATION)
     presets = {method: {"budget": HACK_PRESET_BUDGET, "calibration": HACK_CALIBRATION} for method in ("hack", "scalekv")}
+    presets["hack"].update(HACK_PRESET_SETTINGS)
     atomic_write_json(defaults_path, {**defaults, METHOD_PRESETS: {**defaults.get(METHOD_PRESETS, {}), **presets}})
 
 

@@ -22,3 +22,22 @@ def test_rows_resume_and_identity(tmp_path, monkeypatch):
     monkeypatch.setattr(bench_var_kv, "generate_one", no_new_work)
     again = {row["method"]: row for row in bench_var_kv.main(argv)}
     assert again["hack 0.2"]["psnr_db"] == rows["hack 0.2"]["psnr_db"]
+
+
+def test_methods_start_from_the_model_preset_and_hack_flags_override_it(tmp_path):
+    settings = bench_var_kv.method_settings("toy-var", ["hack", "scaletopk"], {"merge_evicted": False})
+    assert settings["hack"]["contextual_ratio"] == 0.5 and settings["hack"]["merge_evicted"] is False
+    assert settings["scaletopk"] == {}
+    grid = bench_var_kv.method_grid(["hack", "scaletopk"], [0.1], tmp_path / "hack.json", settings)
+    assert grid["hack 0.1"].contextual_ratio == 0.5 and grid["hack 0.1"].merge_evicted is False
+    assert grid["hack 0.1"].budget == 0.1 and grid["hack 0.1"].calibration == str(tmp_path / "hack.json")
+    assert grid["scaletopk 0.1"].budget == 0.1
+
+
+def test_training_images_never_use_a_held_out_caption():
+    from mmcache.eval.var_images import held_out_images, training_images
+
+    held_out = {caption for caption, _ in held_out_images(15, 0)}
+    images = training_images(40, 7)
+    assert len(images) == 40 and [seed for _, seed in images] == list(range(7, 47))
+    assert not held_out & {caption for caption, _ in images} and len({caption for caption, _ in images}) == 30

@@ -1,0 +1,38 @@
+"""Merging evicted tokens into kept ones (LOOK-M's averaged merge, which HACK applies after eviction).
+
+Each evicted token goes to the kept token of the same head whose key is most similar to its own (cosine);
+a kept token's key and value become the mean of its own and those of every evicted token it received.
+Attention over the kept tokens then still sees something of what was dropped, at no extra memory.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def evicted_indices(length: int, keep: torch.Tensor) -> torch.Tensor:
+    """``[B, h, length − c]`` indices (ascending) of the tokens not in ``keep`` (``[B, h, c]``, distinct per head)."""
+    dropped = torch.ones(*keep.shape[:-1], length, dtype=torch.bool, device=keep.device).scatter_(-1, keep, False)
+    order = dropped.to(torch.int8).argsort(dim=-1, descending=True, stable=True)
+    return order[..., : length - keep.shape[-1]].sort(dim=-1).values
+
+
+def gather_tokens(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``tensor [B, h, L, D]`` at token indices ``index [B, h, n]`` → ``[B, h, n, D]``."""
+    return tensor.gather(2, index.unsqueeze(-1).expand(-1, -1, -1, tensor.shape[-1]))
+
+
+def keep_and_merge(keys: torch.Tensor, values: torch.Tensor,
+                   keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Kept keys and values ``[B, h, c, D]``, each the mean of itself and the evicted tokens merged into it."""
+    kept_keys, kept_values = gather_tokens(keys, keep), gather_tokens(values, keep)
+    if keep.shape[-1] >= keys.shape[2]:
+        return kept_keys, kept_values
+    dropped = evicted_indices(keys.shape[2], keep)
+    dropped_keys, dropped_values = gather_tokens(keys, dropped), gather_tokens(values, dropped)
+    similarity = F.normalize(dropped_keys.float(), dim=-1) @ F.normalize(kept_keys.float(), dim=-1).transpose(-1, -2)
+    target = similarity.argmax(dim=-1).unsqueeze(-1).expand(-1, -1, -1, keys.shape[-1])
+    merged_keys = kept_keys.scatter_reduce(2, target, dropped_keys, reduce="mean", include_self=True)
+    merged_values = kept_values.scatter_reduce(2, target, dropped_values, reduce="mean", include_self=True)
+    return merged_keys, merged_values
