@@ -59,6 +59,8 @@ EVAL_FLAG_CASES = [
     cli("vbench-dimensions-empty", "--vbench-dimensions ,", BAD_INPUT, "--vbench-dimensions is empty"),
     cli("report-only-with-force", "--report-only --force", BAD_INPUT, "--report-only generates nothing"),
     cli("report-only-with-retry", "--report-only --retry-failed", BAD_INPUT, "--retry-failed has nothing to do"),
+    cli("report-only-without-records", "--report-only", BAD_INPUT, "--report-only: {tmp}/run holds no records to "
+        "report. Run `mmcache eval --task video --out {tmp}/run`", setup=other_settings_folder),
     cli("out-under-a-file", "--out {tmp}/afile/run", BAD_INPUT, "is a file, not a folder", setup=make_file("afile")),
     cli("device-unknown", "--device gpu0", BAD_INPUT, "--device 'gpu0' is not a device name"),
     cli("device-missing", "--device cuda:99", BAD_INPUT, "--device cuda:99"),

@@ -33,12 +33,20 @@ EVAL_VQA_CASES = [
         "not a valid mmcache calibration file (not JSON", setup=make_file("c.json", "{not json")),
     # flags of the video task: exit 1
     cli("video-flags", "--steps 3 --frames 5", BAD_INPUT, "--steps, --frames apply only to --task video; --task vqa "
-        "takes --model, --methods, --dtype, --device, --out, --force, --quiet, --clips, --calibration-clips"),
+        "takes --model, --methods, --dtype, --device, --out, --force, --retry-failed, --report-only, --quiet, --clips, "
+        "--calibration-clips"),
     cli("video-flag-at-its-default", "--fps 8", BAD_INPUT, "--fps applies only to --task video"),
     cli("prompts", "--prompts builtin --seeds 0", BAD_INPUT, "--prompts, --seeds apply only to --task video or image"),
     cli("image-flag", "--calibration-prompts 2", BAD_INPUT, "--calibration-prompts applies only to --task image"),
     cli("vbench", "--vbench off", BAD_INPUT, "--vbench applies only to --task video"),
-    cli("report-only", "--report-only", BAD_INPUT, "--report-only applies only to --task video"),
+    cli("no-warmup-run", "--no-warmup-run", BAD_INPUT, "--no-warmup-run applies only to --task video"),
+    # --report-only: exit 1
+    cli("report-only-with-force", "--report-only --force", BAD_INPUT, "--report-only generates nothing, so --force "
+        "has nothing to do; leave one of them out."),
+    cli("report-only-with-retry", "--report-only --retry-failed", BAD_INPUT, "--retry-failed has nothing to do"),
+    cli("report-only-without-records", "--report-only", BAD_INPUT, "--report-only: {tmp}/run holds no records to "
+        "report. Run `mmcache eval --task vqa --out {tmp}/run` with the same settings and without --report-only first.",
+        setup=vqa_folder("tiny:vlm")),
     # the model, the device, the folder
     cli("model-generates-video", "--model tiny:wan2.1-t2v", BAD_INPUT,
         "--model tiny:wan2.1-t2v generates video; --task vqa evaluates a video-QA model"),
