@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from .cases import BAD_INPUT, USAGE, Setup, cli, make_file, make_folder
-from .table_eval_flags import vqa_folder
+from .table_eval_flags import report_only_cases, vqa_folder
 
 SCALE_KV_METHODS = "--task image takes plain (always run) and the scale-KV methods hack, recentscales, scalekv, scaletopk"
 IMAGE_FLAGS = "--task image takes --model, --methods, --dtype, --device, --out, --force, --retry-failed, " \
@@ -81,12 +81,7 @@ EVAL_IMAGE_CASES = [
     cli("video-flag-at-its-default", "--vbench auto", BAD_INPUT, "--vbench applies only to --task video"),
     cli("vqa-flag", "--clips 3", BAD_INPUT, "--clips applies only to --task vqa; --task image takes"),
     # --report-only: exit 1
-    cli("report-only-with-force", "--report-only --force", BAD_INPUT, "--report-only generates nothing, so --force "
-        "has nothing to do; leave one of them out."),
-    cli("report-only-with-retry", "--report-only --retry-failed", BAD_INPUT, "--retry-failed has nothing to do"),
-    cli("report-only-without-records", "--report-only", BAD_INPUT, "--report-only: {tmp}/run holds no records to "
-        "report. Run `mmcache eval --task image --out {tmp}/run` with the same settings and without --report-only "
-        "first."),
+    *report_only_cases("image"),
     # the model, the device, the folder
     cli("model-generates-video", "--model tiny:wan2.1-t2v", BAD_INPUT, "--model tiny:wan2.1-t2v generates video; "
         "--task image evaluates a next-scale-prediction (VAR) image model: toy-var, tiny:var or a folder saved by "

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from .cases import BAD_INPUT, USAGE, cli, make_file, make_folder
-from .table_eval_flags import other_settings_folder, vqa_folder
+from .table_eval_flags import other_settings_folder, report_only_cases, vqa_folder
 
 KV_METHODS = "--task vqa takes plain (always run) and the KV methods prefixkv, pyramidkv, snapkv, streamingllm, zipvl"
 
@@ -41,12 +41,7 @@ EVAL_VQA_CASES = [
     cli("vbench", "--vbench off", BAD_INPUT, "--vbench applies only to --task video"),
     cli("no-warmup-run", "--no-warmup-run", BAD_INPUT, "--no-warmup-run applies only to --task video"),
     # --report-only: exit 1
-    cli("report-only-with-force", "--report-only --force", BAD_INPUT, "--report-only generates nothing, so --force "
-        "has nothing to do; leave one of them out."),
-    cli("report-only-with-retry", "--report-only --retry-failed", BAD_INPUT, "--retry-failed has nothing to do"),
-    cli("report-only-without-records", "--report-only", BAD_INPUT, "--report-only: {tmp}/run holds no records to "
-        "report. Run `mmcache eval --task vqa --out {tmp}/run` with the same settings and without --report-only first.",
-        setup=vqa_folder("tiny:vlm")),
+    *report_only_cases("vqa", setup=vqa_folder("tiny:vlm")),
     # the model, the device, the folder
     cli("model-generates-video", "--model tiny:wan2.1-t2v", BAD_INPUT,
         "--model tiny:wan2.1-t2v generates video; --task vqa evaluates a video-QA model"),
