@@ -24,18 +24,23 @@ plainly and under each scale-KV method, e.g.
   --task image --methods hack:budget=0.3,scaletopk:budget=0.3 --prompts 45
 Per method: PSNR and SSIM against the plain images, identical images, colour and shape adherence, peak KV
 bytes, KV bytes held and attention FLOPs over the plain cache's, and the median wall-time ratio.
-Flags of the other tasks are refused.
+
+Every task records a failed item (with its error) and goes on; a rerun runs what is missing, --retry-failed
+also what failed, and --report-only nothing (it merges the records and writes the reports). Flags of the
+other tasks are refused.
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from mmcache.validation.arg_types import DTYPES, non_negative_float, positive_int, seed_list
 from mmcache.validation.checks import check_output_folder
 
 from .errors import EvalError
 from .prompts import BUILTIN
+from .report_only import check_has_records, check_report_only_flags
 from .task_flags import (DEFAULT_CALIBRATION_CLIPS, DEFAULT_CALIBRATION_PROMPTS, DEFAULT_CLIPS, DEFAULT_IMAGES,
                          check_task_flags, with_defaults)
 from .vbench_runner import DEFAULT_DIMENSIONS
@@ -114,6 +119,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_task_flags(args)
+    check_report_only_flags(args)
     if args.task == "vqa":
         return _run_vqa(args)
     if args.task == "image":
@@ -121,14 +127,27 @@ def run(args: argparse.Namespace) -> int:
     return _run_video(with_defaults(args, VIDEO_DEFAULTS))
 
 
-def _run_vqa(args: argparse.Namespace) -> int:
-    from .vqa_evaluation import VqaOptions, run_vqa_evaluation
-
-    out = args.out or VQA_OUT
+def _checked_out(args: argparse.Namespace, default: str) -> str:
+    """The output folder (``--out``, else ``default``), checked; with --report-only it must hold records."""
+    out = args.out or default
     check_output_folder("--out", out)
-    options = VqaOptions(out=out, model=args.model, clips=args.clips or DEFAULT_CLIPS,
-                         calibration_clips=args.calibration_clips or DEFAULT_CALIBRATION_CLIPS, dtype=args.dtype,
-                         device=args.device, force=args.force, quiet=args.quiet)
+    if args.report_only:
+        check_has_records(out, args.task)
+    return out
+
+
+def _shared_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The fields of ``plain_task_options.PlainTaskOptions`` given on the command line (not ``out``)."""
+    return {"model": args.model, "dtype": args.dtype, "device": args.device, "force": args.force,
+            "retry_failed": args.retry_failed, "report_only": args.report_only, "quiet": args.quiet}
+
+
+def _run_vqa(args: argparse.Namespace) -> int:
+    from .vqa_evaluation import run_vqa_evaluation
+    from .vqa_options import VqaOptions
+
+    options = VqaOptions(out=_checked_out(args, VQA_OUT), clips=args.clips or DEFAULT_CLIPS,
+                         calibration_clips=args.calibration_clips or DEFAULT_CALIBRATION_CLIPS, **_shared_options(args))
     if args.methods:
         options.method_texts = args.methods
     return run_vqa_evaluation(options)
@@ -145,13 +164,13 @@ def image_count(text: str | None) -> int:
 
 
 def _run_image(args: argparse.Namespace) -> int:
-    from .image_evaluation import ImageOptions, run_image_evaluation
+    from .image_evaluation import run_image_evaluation
+    from .image_options import ImageOptions
 
-    out = args.out or IMAGE_OUT
-    options = ImageOptions(out=out, model=args.model, images=image_count(args.prompts), seeds=args.seeds or (0,),
+    images = image_count(args.prompts)
+    options = ImageOptions(out=_checked_out(args, IMAGE_OUT), images=images, seeds=args.seeds or (0,),
                            calibration_prompts=args.calibration_prompts or DEFAULT_CALIBRATION_PROMPTS,
-                           dtype=args.dtype, device=args.device, force=args.force, quiet=args.quiet)
-    check_output_folder("--out", out)
+                           **_shared_options(args))
     if args.methods:
         options.method_texts = args.methods
     return run_image_evaluation(options)
@@ -161,11 +180,7 @@ def _run_video(args: argparse.Namespace) -> int:
     from .evaluation import EvalOptions, run_evaluation
     from .vbench_runner import check_dimensions
 
-    check_output_folder("--out", args.out)
-    for flag in ("force", "retry_failed"):
-        if args.report_only and getattr(args, flag):
-            raise EvalError(f"--report-only generates nothing, so --{flag.replace('_', '-')} has nothing to do; "
-                            "leave one of them out.")
+    _checked_out(args, args.out)
     dimensions = [d.strip() for d in args.vbench_dimensions.split(",") if d.strip()]
     if not dimensions:
         raise EvalError("--vbench-dimensions is empty; name at least one dimension, or use --vbench off.")

@@ -7,53 +7,37 @@ output folder is locked (``folder_lock``) and holds the results of one model and
 (``run_config.json``, refused for other settings unless ``--force``). HACK and ScaleKV specs without a
 calibration file get the model's shipped one (``method_presets`` beside its weights) or, failing that,
 one calibration on training captions, made once and kept in ``calibration/``. Per (image, method) a PNG
-and a record are written as soon as it is made (``image_records``); a rerun makes only what is missing,
-and loads the model only then. When a method is pending on an image, the plain pipeline makes that image
-again in the same loop, for the time ratio.
+and a record are written as soon as it is made, or a record of its failure (``image_records``,
+``plain_task_loop``); a rerun makes only what is missing (and, with ``--retry-failed``, what failed), and
+loads the model only then; ``--report-only`` makes and calibrates nothing. When a method is pending on an
+image, the plain pipeline makes that image again in the same loop, for the time ratio.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
-
-from tqdm.auto import tqdm
 
 from .calibrated_method import CalibratedMethod
 from .errors import EvalError
 from .image_methods import needs_calibration, resolve_image_methods
-from .image_records import ImageItem, StoredImage, current_image, write_image
+from .image_options import ImageOptions
+from .image_records import ImageItem, StoredImage, current_image, write_failed, write_image
 from .image_report import write_results
 from .locked_run import run_locked
 from .methods import EvalMethod
 from .model_identity import model_weights_digest
 from .model_on_demand import ModelOnDemand, check_configs
 from .model_tasks import check_model_task
+from .plain_task_loop import Stored, pending_work, run_pending
+from .plain_task_outcomes import outcome_of
 from .plain_task_specs import PLAIN
+from .report_text import number_text
 from .store import ResultStore
-from .task_flags import DEFAULT_CALIBRATION_PROMPTS, DEFAULT_IMAGES
 from .var_images import CALL_SETTINGS, calibrate_heads, generate_one, held_out_images
 from .vlm_kv_methods import file_label
 
-DEFAULT_METHODS = "hack"
 VAR_MODELS = "toy-var, tiny:var or a folder saved by VARPipeline"
-
-
-@dataclasses.dataclass
-class ImageOptions:
-    """What the command line asked for (``model`` ``None``: toy-var, or tiny:var without its weights)."""
-
-    out: str
-    model: str | None = None
-    method_texts: list[str] = dataclasses.field(default_factory=lambda: [DEFAULT_METHODS])
-    images: int = DEFAULT_IMAGES
-    seeds: tuple[int, ...] = (0,)
-    calibration_prompts: int = DEFAULT_CALIBRATION_PROMPTS
-    dtype: str | None = None
-    device: str | None = None
-    force: bool = False
-    quiet: bool = False
 
 
 def default_var_model() -> str:
@@ -109,7 +93,8 @@ def shipped_calibration(model: str) -> Path | None:
 
 def _calibrated(methods: list[EvalMethod], options: ImageOptions, model: str, store: ResultStore,
                 loader: ModelOnDemand) -> tuple[list[CalibratedMethod], str | None]:
-    """The methods to run, HACK and ScaleKV with the run's calibration, and where that came from."""
+    """The methods to run, HACK and ScaleKV with the run's calibration, and where that came from (none where the
+    run would calibrate but ``--report-only`` makes nothing: those methods have no records to report)."""
     if not any(needs_calibration(method) for method in methods):
         return [CalibratedMethod(method) for method in methods], None
     path, source = shipped_calibration(model), "shipped with the model"
@@ -117,28 +102,41 @@ def _calibrated(methods: list[EvalMethod], options: ImageOptions, model: str, st
         captions = options.calibration_prompts
         path = store.calibration_dir / f"hack-{file_label(model)}-captions{captions}.json"
         source = f"calibrated on {captions} training captions, seed 0"
+        if not path.is_file() and options.report_only:
+            return [CalibratedMethod(method) for method in methods], None
         if not path.is_file():
             calibrate_heads(loader.get(), path, captions, options.quiet)
     return [CalibratedMethod(method, path if needs_calibration(method) else None) for method in methods], source
 
 
-def _pending(store: ResultStore, methods: list[CalibratedMethod], items: list[ImageItem],
-             stored: dict[str, list[Any]]) -> dict[int, list[CalibratedMethod]]:
-    """Per item (its position), the methods without a reusable image; ``stored`` receives the reusable ones."""
-    pending: dict[int, list[CalibratedMethod]] = {}
-    for position, item in enumerate(items):
-        for method in methods:
-            stored[method.label][position] = current_image(store, method, item)
-            if stored[method.label][position] is None:
-                pending.setdefault(position, []).append(method)
-    return pending
+class _ImageWork:
+    """One held-out image, made by the plain pipeline and under each method (``plain_task_loop.ItemWork``)."""
+
+    def __init__(self, pipe: Any, items: list[ImageItem], store: ResultStore) -> None:
+        self.pipe, self.items, self.store = pipe, items, store
+
+    def plain(self, position: int) -> tuple[Any, float]:
+        item = self.items[position]
+        pixels, seconds, _ = generate_one(self.pipe, None, item.caption, item.seed)
+        return pixels, seconds
+
+    def done(self, position: int, method: CalibratedMethod, plain: tuple[Any, float]) -> StoredImage:
+        from mmcache.pipelines.var.adherence import score_image
+
+        item = self.items[position]
+        pixels, seconds, stats = (*plain, {}) if method.config is None else \
+            generate_one(self.pipe, method.config, item.caption, item.seed)
+        score = score_image(pixels, item.caption)
+        return write_image(self.store, method, item, pixels, seconds, stats, plain[1], score.colour_ok, score.shape_ok)
+
+    def failed(self, position: int, method: CalibratedMethod, error: BaseException | str) -> StoredImage:
+        return write_failed(self.store, method, self.items[position], error)
 
 
 def _generate(loader: ModelOnDemand, pending: dict[int, list[CalibratedMethod]], items: list[ImageItem],
-              store: ResultStore, stored: dict[str, list[Any]], quiet: bool) -> int:
-    """Make every pending (image, method), the plain pipeline first on each image; returns how many were made."""
-    from mmcache.pipelines.var.adherence import score_image
-
+              store: ResultStore, stored: Stored, quiet: bool) -> int:
+    """Make every pending (image, method), the plain pipeline first on each image; returns how many records were
+    written."""
     if not pending:
         return 0
     pipe = loader.get()
@@ -147,21 +145,7 @@ def _generate(loader: ModelOnDemand, pending: dict[int, list[CalibratedMethod]],
     pipe.set_progress_bar_config(disable=True)
     first = items[next(iter(pending))]
     generate_one(pipe, None, first.caption, first.seed)  # the first call pays one-off costs
-    made = 0
-    with tqdm(total=len(pending), desc="mmcache eval image", unit="image", disable=quiet, dynamic_ncols=True) as bar:
-        for position, methods in pending.items():
-            item = items[position]
-            plain_pixels, plain_seconds, _ = generate_one(pipe, None, item.caption, item.seed)
-            for method in methods:
-                bar.set_postfix_str(method.label, refresh=False)
-                pixels, seconds, stats = (plain_pixels, plain_seconds, {}) if method.config is None else \
-                    generate_one(pipe, method.config, item.caption, item.seed)
-                score = score_image(pixels, item.caption)
-                stored[method.label][position] = write_image(store, method, item, pixels, seconds, stats,
-                                                             plain_seconds, score.colour_ok, score.shape_ok)
-                made += 1
-            bar.update(1)
-    return made
+    return run_pending(_ImageWork(pipe, items, store), pending, stored, "mmcache eval image", "image", quiet)
 
 
 def run_config(model: str, dtype: str | None, seeds: tuple[int, ...]) -> dict[str, Any]:
@@ -189,14 +173,18 @@ def _evaluate(options: ImageOptions, config: dict[str, Any], methods: list[EvalM
     from mmcache.pipelines.loader import generation_defaults
 
     model = config["model"]
-    if not options.quiet:
+    if not options.quiet and not options.report_only:
         print(f"mmcache eval --task image: {model}, {options.images} held-out images x {len(options.seeds)} seed"
               f"{'s' if len(options.seeds) != 1 else ''}, methods: {', '.join(method.label for method in methods)}")
     loader = ModelOnDemand(model, options.device, options.dtype)
     runnable, source = _calibrated(methods, options, model, store, loader)
-    stored: dict[str, list[StoredImage | None]] = {method.label: [None] * len(items) for method in runnable}
-    pending = _pending(store, runnable, items, stored)
-    made = _generate(loader, pending, items, store, stored, options.quiet)
+    stored: Stored = {method.label: [None] * len(items) for method in runnable}
+
+    def current(position: int, method: CalibratedMethod) -> StoredImage | None:
+        return current_image(store, method, items[position], options.retry_failed)
+
+    pending = pending_work(len(items), runnable, current, stored)
+    made = 0 if options.report_only else _generate(loader, pending, items, store, stored, options.quiet)
     defaults = generation_defaults(model)
     run_info = {**config, "device": loader.device, "images": options.images, "items": len(items),
                 "calibration_prompts": options.calibration_prompts, "made_this_run": made,
@@ -211,10 +199,12 @@ def _evaluate(options: ImageOptions, config: dict[str, Any], methods: list[EvalM
 
 def _print_summary(results: dict[str, Any], root: Path) -> None:
     for label, row in results["summary"].items():
+        done = f"  {label}: images {outcome_of(row)}"
         if label == PLAIN:
-            print(f"  {label}: {row['images']} images, colour {row['colour']:.1%}")
+            print(f"{done}, colour {number_text(row['colour'], '.1%')}")
             continue
-        print(f"  {label}: PSNR {row['psnr_db']:.2f} dB, SSIM {row['ssim']:.4f}, identical {row['identical']}/"
-              f"{row['images']}, peak KV {row['kv_bytes_peak']:.3f}, KV held {row['kv_bytes_held']:.3f}, attention "
-              f"FLOPs {row['attention_flops']:.3f} of plain, time {row['time']:.2f}x")
+        print(f"{done}, PSNR {number_text(row['psnr_db'], '.2f')} dB, SSIM {number_text(row['ssim'], '.4f')}, "
+              f"identical {row['identical']}/{row['images']}, peak KV {number_text(row['kv_bytes_peak'], '.3f')}, "
+              f"KV held {number_text(row['kv_bytes_held'], '.3f')}, attention FLOPs "
+              f"{number_text(row['attention_flops'], '.3f')} of plain, time {number_text(row['time'], '.2f', 'x')}")
     print(f"wrote {root / 'results.json'}, {root / 'report.md'}")

@@ -1,18 +1,17 @@
 """The per-(image, method) files of ``mmcache eval --task image``: a PNG and a record beside it.
 
     OUT/images/{method}/{image}-{seed index}.png   the image (image: 4 digits, the held-out image's index)
-    OUT/items/{method}/{image}-{seed index}.json   ``schemas.ImageRecord``
+    OUT/items/{method}/{image}-{seed index}.json   ``schemas.ImageRecord`` (``ImageFailedRecord``: no PNG)
 
-The PNG is written first, then the record, each atomically, so a record on disk is finished work. A
-rerun reuses a record only when it is valid, made for that image (index, seed, caption) and method,
-with the method's current fingerprint, and its PNG decodes to the pixels the record names; an invalid
-record or a missing or altered PNG is reported in one notice and generated again.
+The PNG is written first, then the record, so a done record on disk is finished work. A record is
+placed by the image's index, seed index, seed and caption (and, when done, its PNG's path); reading and
+writing follow ``plain_task_records``. A done record is reused only when its PNG decodes to the pixels
+the record names; a missing or altered PNG is reported in one notice and generated again.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import hashlib
 import io
 from pathlib import Path
@@ -20,14 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from mmcache.files import atomic_write_bytes, atomic_write_json
+from mmcache.files import atomic_write_bytes
 
 from .calibrated_method import CalibratedMethod
-from .schemas import ImageRecord
+from .plain_task_records import reusable_record, write_failure, write_record
+from .schemas import ImageFailedRecord, ImageRecord
 from .store import ResultStore
-from .validated_files import InvalidFileError, as_dict, read_validated
 
-RECORD_SCHEMA = 1
+TASK = "image"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,10 +45,10 @@ class ImageItem:
 
 @dataclasses.dataclass
 class StoredImage:
-    """A finished (image, method): its record and its pixels (uint8 ``[H, W, 3]``)."""
+    """A finished (image, method): its record and its pixels (uint8 ``[H, W, 3]``; ``None``: a failed record)."""
 
     record: dict[str, Any]
-    pixels: np.ndarray
+    pixels: np.ndarray | None
 
 
 def record_path(store: ResultStore, label: str, item: ImageItem) -> Path:
@@ -62,16 +61,6 @@ def image_path(store: ResultStore, label: str, item: ImageItem) -> Path:
 
 def pixels_digest(pixels: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes()).hexdigest()
-
-
-def _mismatch(record: dict[str, Any], label: str, item: ImageItem, file: str) -> str | None:
-    """Which field says the record was made for another place, or ``None``."""
-    expected = {"method": label, "image": item.image, "seed_index": item.seed_index, "seed": item.seed,
-                "caption": item.caption, "file": file}
-    for field, value in expected.items():
-        if record[field] != value:
-            return f"field '{field}': expected {value!r} (this file's place), got {record[field]!r}"
-    return None
 
 
 def _read_pixels(path: Path, record: dict[str, Any]) -> tuple[np.ndarray | None, str | None]:
@@ -90,22 +79,25 @@ def _read_pixels(path: Path, record: dict[str, Any]) -> tuple[np.ndarray | None,
     return pixels, None
 
 
-def current_image(store: ResultStore, method: CalibratedMethod, item: ImageItem) -> StoredImage | None:
-    """The finished image of ``method`` on ``item`` if it can be reused (see the module docstring); else ``None``."""
-    path = record_path(store, method.label, item)
-    if not path.exists():
-        return None
+def _place(item: ImageItem) -> dict[str, Any]:
+    return {"image": item.image, "seed_index": item.seed_index, "seed": item.seed, "caption": item.caption}
+
+
+def current_image(store: ResultStore, method: CalibratedMethod, item: ImageItem,
+                  retry_failed: bool = False) -> StoredImage | None:
+    """The finished (or failed) image of ``method`` on ``item`` if it can be reused (see the module docstring); else
+    ``None``."""
     png = image_path(store, method.label, item)
-    try:
-        record = as_dict(read_validated(path, ImageRecord))
-        problem = _mismatch(record, method.label, item, store.relative(png))
-        if problem is not None:
-            raise InvalidFileError(f"{path} is invalid: {problem}.")
-    except InvalidFileError as error:
-        store.notice(f"{error} It will be generated again.")
-        return None
-    if record["fingerprint"] != method.fingerprint:
-        return None
+    file = store.relative(png)
+
+    def other_file(record: dict[str, Any]) -> str | None:
+        return None if record["file"] == file else \
+            f"field 'file': expected {file!r} (this file's place), got {record['file']!r}"
+
+    record = reusable_record(store, record_path(store, method.label, item), (ImageRecord, ImageFailedRecord), method,
+                             _place(item), "generated", retry_failed, other_file)
+    if record is None or record["status"] == "failed":
+        return None if record is None else StoredImage(record, None)
     pixels, problem = _read_pixels(png, record)
     if pixels is None:
         store.notice(f"{png} {problem}; it will be generated again.")
@@ -127,12 +119,14 @@ def write_image(store: ResultStore, method: CalibratedMethod, item: ImageItem, p
     loop, its adherence and its ``ScaleKVStats`` dict (``{}`` for the plain pipeline)."""
     png = image_path(store, method.label, item)
     atomic_write_bytes(png, _png_bytes(pixels))
-    record = {"schema": RECORD_SCHEMA, "task": "image", "method": method.label, "fingerprint": method.fingerprint,
-              **dataclasses.asdict(item), "file": store.relative(png), "image_shape": list(pixels.shape),
-              "pixels_sha256": pixels_digest(pixels), "seconds": seconds, "plain_seconds": plain_seconds,
-              "colour_ok": colour_ok, "shape_ok": shape_ok, "kv_bytes_peak": stats.get("kv_bytes_peak"),
-              "kv_bytes_held": stats.get("kv_bytes_held"), "attention_flops": stats.get("attention_flops"),
-              "ratios": stats.get("ratios"),
-              "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    atomic_write_json(record_path(store, method.label, item), record)
+    record = write_record(record_path(store, method.label, item), TASK, method, _place(item), {
+        "file": store.relative(png), "image_shape": list(pixels.shape), "pixels_sha256": pixels_digest(pixels),
+        "seconds": seconds, "plain_seconds": plain_seconds, "colour_ok": colour_ok, "shape_ok": shape_ok,
+        **{key: stats.get(key) for key in ("kv_bytes_peak", "kv_bytes_held", "attention_flops", "ratios")}})
     return StoredImage(record, pixels)
+
+
+def write_failed(store: ResultStore, method: CalibratedMethod, item: ImageItem,
+                 error: BaseException | str) -> StoredImage:
+    """Store why ``method`` could not make ``item`` (no PNG)."""
+    return StoredImage(write_failure(record_path(store, method.label, item), TASK, method, _place(item), error), None)

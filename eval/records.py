@@ -59,13 +59,17 @@ def done_record(method: EvalMethod, item: EvalItem, process: ProcessInfo, result
     }
 
 
-def failed_record(method: EvalMethod, item: EvalItem, process: ProcessInfo, error: BaseException | str,
-                  context: str = "") -> dict[str, Any]:
-    """A record saying why this generation did not happen (``context`` prefixes the message)."""
+def error_fields(error: BaseException | str, context: str = "") -> dict[str, Any]:
+    """``error`` (first line, ``context`` prefixing an exception's) and ``error_detail`` (the traceback's end)."""
     if isinstance(error, BaseException):
         message = context + f"{type(error).__name__}: {error}".strip()
         detail = "".join(traceback.format_exception(type(error), error, error.__traceback__)[-3:])
     else:
         message, detail = error, None
-    return {**_common(method, item, process), "status": "failed", "error": message.splitlines()[0][:500],
-            "error_detail": detail}
+    return {"error": message.splitlines()[0][:500], "error_detail": detail}
+
+
+def failed_record(method: EvalMethod, item: EvalItem, process: ProcessInfo, error: BaseException | str,
+                  context: str = "") -> dict[str, Any]:
+    """A record saying why this generation did not happen (``context`` prefixes the message)."""
+    return {**_common(method, item, process), "status": "failed", **error_fields(error, context)}

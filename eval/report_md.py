@@ -5,13 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .metrics.suite import PROXY_DYNAMIC_DEGREE
+from .report_text import DASH, failures_section, number_text as _number, outcome_text
 from .timing_outliers import OUTLIER_FACTOR
-
-DASH = "—"
-
-
-def _number(value: float | None, spec: str, suffix: str = "") -> str:
-    return DASH if value is None else f"{value:{spec}}{suffix}"
 
 
 def _memory(value: int | None) -> str:
@@ -19,12 +14,7 @@ def _memory(value: int | None) -> str:
 
 
 def _status(summary: dict[str, Any]) -> str:
-    parts = [f"{summary['done']}/{summary['items']} done"]
-    if summary["failed"]:
-        parts.append(f"{summary['failed']} failed")
-    if summary["missing"]:
-        parts.append(f"{summary['missing']} missing")
-    return ", ".join(parts)
+    return outcome_text(summary["done"], summary["items"], summary["failed"], summary["missing"])
 
 
 def method_table(summaries: dict[str, Any]) -> list[str]:
@@ -93,13 +83,7 @@ def render_report(results: dict[str, Any]) -> str:
     if missing:
         lines += ["## Unavailable", ""] + [f"- {name}: {reason}" for name, reason in missing.items()] + [""]
     lines += _outliers(summaries)
-    failures = [(label, s["errors"]) for label, s in summaries.items() if s["errors"]]
-    if failures:
-        lines += ["## Failures", ""]
-        for label, errors in failures:
-            lines += [f"- `{label}`: {error} ({count} item{'s' if count > 1 else ''})"
-                      for error, count in errors.items()]
-        lines.append("")
+    lines += failures_section(summaries)
     lines += ["## Proxies", "",
               f"`{PROXY_DYNAMIC_DEGREE}` (share of videos judged dynamic by VBench's rule with OpenCV flow instead "
               "of RAFT; not a VBench score): "

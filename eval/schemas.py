@@ -8,13 +8,13 @@
 
 and those of ``--task vqa``:
 
-    items/<method>/clip-<n>.json     ``VqaRecord``
+    items/<method>/clip-<n>.json     ``VqaRecord`` or ``VqaFailedRecord`` (``status: failed``)
     run_config.json                  ``VqaRunConfig`` (``task: vqa``)
     results.json                     ``VqaResults``
 
 and those of ``--task image``:
 
-    items/<method>/<image>-<seed index>.json   ``ImageRecord``
+    items/<method>/<image>-<seed index>.json   ``ImageRecord`` or ``ImageFailedRecord`` (``status: failed``)
     run_config.json                  ``ImageRunConfig`` (``task: image``)
     results.json                     ``ImageResults``
 
@@ -184,19 +184,37 @@ class VqaRunConfig(_Schema):
     dtype: str | None = None
 
 
-class VqaRecord(_Schema):
+class _PlainTaskRecord(_Schema):
+    """What every record of ``--task vqa`` and ``--task image`` starts with."""
+
+    schema_: Literal[1] = Field(alias="schema")
+    method: str
+    fingerprint: str
+    finished_at: str
+
+
+class _FailedRun(_PlainTaskRecord):
+    """Why one (item, method) of a plain-comparison task did not finish (``--retry-failed`` runs it again)."""
+
+    status: Literal["failed"]
+    error: str
+    error_detail: str | None = None
+
+
+class _VqaClip(_PlainTaskRecord):
+    task: Literal["vqa"]
+    clip: NonNegativeInt
+    caption: str
+    questions: Annotated[list[str], Field(min_length=1)]
+
+
+class VqaRecord(_VqaClip):
     """One method's answers to the questions about one held-out clip, with their times and KV costs.
 
     ``plain_seconds`` / ``plain_prefill_seconds``: the plain model's times on the same clip, measured in
     the same loop (the time ratios compare these). KV costs are ``None`` for the plain model."""
 
-    schema_: Literal[1] = Field(alias="schema")
-    task: Literal["vqa"]
-    method: str
-    fingerprint: str
-    clip: NonNegativeInt
-    caption: str
-    questions: Annotated[list[str], Field(min_length=1)]
+    status: Literal["done"] = "done"
     answers: list[str]
     seconds: Seconds
     prefill_seconds: Seconds
@@ -209,25 +227,40 @@ class VqaRecord(_Schema):
     kv_bytes_held: Count = None
     flops_dense: Count = None
     flops: Count = None
-    finished_at: str
 
 
-class VqaMethodSummary(_Schema):
+class VqaFailedRecord(_VqaClip, _FailedRun):
+    """A clip one method could not answer."""
+
+
+class _Outcomes(_Schema):
+    """How the planned items of one method of ``--task vqa`` / ``--task image`` ended (``errors``: message → count)."""
+
+    planned: NonNegativeInt
+    done: NonNegativeInt
+    failed: NonNegativeInt
+    missing: NonNegativeInt
+    errors: dict[str, NonNegativeInt]
+
+
+class VqaMethodSummary(_Outcomes):
+    """The scores over the clips both this method and the plain model answered (``None``: no such clip)."""
+
     label: str
     name: str
     kind: Literal["baseline", "mmcache"]
     spec: str
     params: dict[str, Any]
     items: NonNegativeInt
-    accuracy: Share
+    accuracy: Share | None
     by_kind: dict[str, Share | None]
-    agreement: Share
-    prompt_kept: Share
+    agreement: Share | None
+    prompt_kept: Share | None
     important: Share | None = None
-    kv_bytes: Ratio
-    flops: Ratio
-    time: Ratio
-    prefill_time: Ratio
+    kv_bytes: Ratio | None
+    flops: Ratio | None
+    time: Ratio | None
+    prefill_time: Ratio | None
 
 
 class VqaResults(_Schema):
@@ -260,21 +293,22 @@ class ScaleKVRatios(_Schema):
     attention_flops: Ratio | None = None
 
 
-class ImageRecord(_Schema):
+class _ImagePlace(_PlainTaskRecord):
+    task: Literal["image"]
+    image: NonNegativeInt
+    seed_index: NonNegativeInt
+    seed: NonNegativeInt
+    caption: str
+
+
+class ImageRecord(_ImagePlace):
     """One method's image of one held-out caption and seed: its file, time, adherence and KV costs.
 
     ``plain_seconds``: the plain pipeline's time on the same image, measured in the same loop (the time
     ratio compares these). ``pixels_sha256``: of the image's uint8 pixels, to recognise its PNG. KV costs
     are ``None`` for the plain pipeline."""
 
-    schema_: Literal[1] = Field(alias="schema")
-    task: Literal["image"]
-    method: str
-    fingerprint: str
-    image: NonNegativeInt
-    seed_index: NonNegativeInt
-    seed: NonNegativeInt
-    caption: str
+    status: Literal["done"] = "done"
     file: str
     image_shape: Annotated[list[PositiveInt], Field(min_length=3, max_length=3)]
     pixels_sha256: str
@@ -286,25 +320,30 @@ class ImageRecord(_Schema):
     kv_bytes_held: Count = None
     attention_flops: Count = None
     ratios: ScaleKVRatios | None = None
-    finished_at: str
 
 
-class ImageMethodSummary(_Schema):
+class ImageFailedRecord(_ImagePlace, _FailedRun):
+    """An image one method could not make."""
+
+
+class ImageMethodSummary(_Outcomes):
+    """The scores over the images both this method and the plain pipeline made (``None``: no such image)."""
+
     label: str
     name: str
     kind: Literal["baseline", "mmcache"]
     spec: str
     params: dict[str, Any]
     images: NonNegativeInt
-    psnr_db: float
-    ssim: float
+    psnr_db: float | None
+    ssim: float | None
     identical: NonNegativeInt
-    colour: Share
+    colour: Share | None
     shape: Share | None = None
-    kv_bytes_peak: Ratio
-    kv_bytes_held: Ratio
-    attention_flops: Ratio
-    time: Ratio
+    kv_bytes_peak: Ratio | None
+    kv_bytes_held: Ratio | None
+    attention_flops: Ratio | None
+    time: Ratio | None
 
 
 class ImageResults(_Schema):

@@ -17,12 +17,13 @@ VIDEO_FLAGS = {
     "prompts": "--prompts", "limit_prompts": "--limit-prompts", "seeds": "--seeds", "steps": "--steps",
     "height": "--height", "width": "--width", "frames": "--frames", "guidance_scale": "--guidance-scale",
     "negative_prompt": "--negative-prompt", "fps": "--fps", "vbench": "--vbench",
-    "vbench_dimensions": "--vbench-dimensions", "retry_failed": "--retry-failed", "report_only": "--report-only",
-    "no_warmup_run": "--no-warmup-run", "measure_compute": "--measure-compute",
+    "vbench_dimensions": "--vbench-dimensions", "no_warmup_run": "--no-warmup-run",
+    "measure_compute": "--measure-compute",
 }
 VQA_FLAGS = {"clips": "--clips", "calibration_clips": "--calibration-clips"}
 IMAGE_FLAGS = {"prompts": "--prompts", "seeds": "--seeds", "calibration_prompts": "--calibration-prompts"}
-SHARED_FLAGS = ("--model", "--methods", "--dtype", "--device", "--out", "--force", "--quiet")
+SHARED_FLAGS = ("--model", "--methods", "--dtype", "--device", "--out", "--force", "--retry-failed", "--report-only",
+                "--quiet")
 TASK_FLAGS = {"video": VIDEO_FLAGS, "vqa": VQA_FLAGS, "image": IMAGE_FLAGS}
 DEFAULT_CLIPS = 50  # --task vqa: held-out clips
 DEFAULT_CALIBRATION_CLIPS = 16  # --task vqa: training clips PrefixKV is calibrated on

@@ -83,3 +83,12 @@ def clip_examples(examples: Any, clip: int) -> Any:
     from mmcache.pipelines.vlm.questions import KINDS
 
     return examples.rows(clip * len(KINDS), (clip + 1) * len(KINDS))
+
+
+def clips_examples(examples: Any, clips: list[int]) -> Any:
+    """The examples of the clips ``clips`` of an ``evaluation_set``, in that order."""
+    import dataclasses
+
+    parts = [clip_examples(examples, clip) for clip in clips]
+    return type(examples)(*([value for part in parts for value in getattr(part, field.name)]
+                            for field in dataclasses.fields(examples)))

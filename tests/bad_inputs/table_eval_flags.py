@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from .cases import BAD_INPUT, USAGE, Setup, cli, make_file
 
@@ -24,6 +25,19 @@ def vqa_folder(model: str) -> Setup:
         (tmp / "run" / "run_config.json").write_text(json.dumps({"task": "vqa", "model": model, "dtype": None}))
 
     return setup
+
+
+def report_only_cases(task: str, **options: Any) -> list[Any]:
+    """``--report-only`` beside a flag that only matters when something runs, and on a folder without records
+    (``options``: of that row, e.g. a setup that makes a folder of ``task`` with no records)."""
+    return [
+        cli("report-only-with-force", "--report-only --force", BAD_INPUT, "--report-only generates nothing, so "
+            "--force has nothing to do; leave one of them out."),
+        cli("report-only-with-retry", "--report-only --retry-failed", BAD_INPUT, "--retry-failed has nothing to do"),
+        cli("report-only-without-records", "--report-only", BAD_INPUT, "--report-only: {tmp}/run holds no records "
+            f"to report. Run `mmcache eval --task {task} --out {{tmp}}/run` with the same settings and without "
+            "--report-only first.", **options),
+    ]
 
 
 def latin1_prompts(tmp: Path) -> None:
@@ -57,8 +71,7 @@ EVAL_FLAG_CASES = [
     cli("vbench-dimension-needs-suite", "--vbench-dimensions color", BAD_INPUT, "needs VBench's own prompt suite"),
     cli("vbench-dimension-unknown", "--vbench-dimensions beauty", BAD_INPUT, "Unknown VBench dimension 'beauty'"),
     cli("vbench-dimensions-empty", "--vbench-dimensions ,", BAD_INPUT, "--vbench-dimensions is empty"),
-    cli("report-only-with-force", "--report-only --force", BAD_INPUT, "--report-only generates nothing"),
-    cli("report-only-with-retry", "--report-only --retry-failed", BAD_INPUT, "--retry-failed has nothing to do"),
+    *report_only_cases("video", setup=other_settings_folder),
     cli("out-under-a-file", "--out {tmp}/afile/run", BAD_INPUT, "is a file, not a folder", setup=make_file("afile")),
     cli("device-unknown", "--device gpu0", BAD_INPUT, "--device 'gpu0' is not a device name"),
     cli("device-missing", "--device cuda:99", BAD_INPUT, "--device cuda:99"),

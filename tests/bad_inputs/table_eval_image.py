@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 from .cases import BAD_INPUT, USAGE, Setup, cli, make_file, make_folder
-from .table_eval_flags import vqa_folder
+from .table_eval_flags import report_only_cases, vqa_folder
 
 SCALE_KV_METHODS = "--task image takes plain (always run) and the scale-KV methods hack, recentscales, scalekv, scaletopk"
-IMAGE_FLAGS = "--task image takes --model, --methods, --dtype, --device, --out, --force, --quiet, --prompts, --seeds, " \
-              "--calibration-prompts"
+IMAGE_FLAGS = "--task image takes --model, --methods, --dtype, --device, --out, --force, --retry-failed, " \
+              "--report-only, --quiet, --prompts, --seeds, --calibration-prompts"
 
 
 def image_folder(model: str) -> Setup:
@@ -80,6 +80,8 @@ EVAL_IMAGE_CASES = [
     cli("video-flags", "--steps 3 --frames 5", BAD_INPUT, f"--steps, --frames apply only to --task video; {IMAGE_FLAGS}"),
     cli("video-flag-at-its-default", "--vbench auto", BAD_INPUT, "--vbench applies only to --task video"),
     cli("vqa-flag", "--clips 3", BAD_INPUT, "--clips applies only to --task vqa; --task image takes"),
+    # --report-only: exit 1
+    *report_only_cases("image"),
     # the model, the device, the folder
     cli("model-generates-video", "--model tiny:wan2.1-t2v", BAD_INPUT, "--model tiny:wan2.1-t2v generates video; "
         "--task image evaluates a next-scale-prediction (VAR) image model: toy-var, tiny:var or a folder saved by "

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from .cases import BAD_INPUT, USAGE, cli, make_file, make_folder
-from .table_eval_flags import other_settings_folder, vqa_folder
+from .table_eval_flags import other_settings_folder, report_only_cases, vqa_folder
 
 KV_METHODS = "--task vqa takes plain (always run) and the KV methods prefixkv, pyramidkv, snapkv, streamingllm, zipvl"
 
@@ -33,12 +33,15 @@ EVAL_VQA_CASES = [
         "not a valid mmcache calibration file (not JSON", setup=make_file("c.json", "{not json")),
     # flags of the video task: exit 1
     cli("video-flags", "--steps 3 --frames 5", BAD_INPUT, "--steps, --frames apply only to --task video; --task vqa "
-        "takes --model, --methods, --dtype, --device, --out, --force, --quiet, --clips, --calibration-clips"),
+        "takes --model, --methods, --dtype, --device, --out, --force, --retry-failed, --report-only, --quiet, --clips, "
+        "--calibration-clips"),
     cli("video-flag-at-its-default", "--fps 8", BAD_INPUT, "--fps applies only to --task video"),
     cli("prompts", "--prompts builtin --seeds 0", BAD_INPUT, "--prompts, --seeds apply only to --task video or image"),
     cli("image-flag", "--calibration-prompts 2", BAD_INPUT, "--calibration-prompts applies only to --task image"),
     cli("vbench", "--vbench off", BAD_INPUT, "--vbench applies only to --task video"),
-    cli("report-only", "--report-only", BAD_INPUT, "--report-only applies only to --task video"),
+    cli("no-warmup-run", "--no-warmup-run", BAD_INPUT, "--no-warmup-run applies only to --task video"),
+    # --report-only: exit 1
+    *report_only_cases("vqa", setup=vqa_folder("tiny:vlm")),
     # the model, the device, the folder
     cli("model-generates-video", "--model tiny:wan2.1-t2v", BAD_INPUT,
         "--model tiny:wan2.1-t2v generates video; --task vqa evaluates a video-QA model"),

@@ -1,4 +1,5 @@
-"""`mmcache eval --task image` end to end on tiny:var: results, report, resume, keep-everything rows, calibrations."""
+"""`mmcache eval --task image` end to end on tiny:var: results, report, resume, keep-everything rows, calibrations,
+failed images, --retry-failed and --report-only."""
 
 from __future__ import annotations
 
@@ -11,16 +12,19 @@ import pytest
 from PIL import Image
 
 import mmcache
+import mmcache.eval.image_evaluation as image_evaluation
 import mmcache.pipelines.loader as loader
 from mmcache.cli.main import main
 from mmcache.eval.folder_lock import FolderLock
 from mmcache.pipelines.var.captions import calibration_captions
 
+from .helpers import ConfigCalls, copy_without_reports, refuse_loading
+
 METHODS = "hack:budget=0.2,scaletopk:budget=0.1"
 LABELS = ["plain", "hack-budget=0.2", "scaletopk-budget=0.1"]
 KEEP_ALL = "hack:budget=1.0,scaletopk:budget=1.0,recentscales:budget=1.0,scalekv:budget=1.0"
 COLUMNS = ("| method | PSNR dB | SSIM | identical | colour | shape | peak KV / plain | KV held / plain | "
-           "attention FLOPs / plain | time vs plain (median) |")
+           "attention FLOPs / plain | time vs plain (median) | images |")
 
 
 def image_eval(out: Path, methods: str = METHODS, *extra: str, model: str = "tiny:var") -> int:
@@ -65,11 +69,7 @@ def test_a_rerun_does_no_new_work_and_adds_only_new_images(finished, tmp_path, m
     out = tmp_path / "run"
     shutil.copytree(finished, out)
     before = stored(out)
-
-    def refuse(*_args, **_kwargs):
-        raise AssertionError("a finished run loaded the model")
-
-    monkeypatch.setattr(loader, "load", refuse)
+    refuse_loading(monkeypatch)
     assert image_eval(out) == 0
     assert stored(out) == before
     monkeypatch.undo()
@@ -130,3 +130,45 @@ def test_a_busy_folder_and_another_seed_list(finished, tmp_path, capsys):
     assert image_eval(out, "scaletopk:budget=0.1", "--seeds", "5", "--force") == 0
     assert sorted(path.name for path in (out / "items").iterdir()) == ["plain", "scaletopk-budget=0.1"]
     assert json.loads((out / "results.json").read_text())["images"][1]["seed"] == 6
+
+
+def images(monkeypatch: pytest.MonkeyPatch, fail_at: int = 0) -> ConfigCalls:
+    """Counts the evaluation's ``generate_one`` calls; the ``fail_at``-th of the plain pipeline raises."""
+    return ConfigCalls(monkeypatch, image_evaluation, "generate_one", 1, "NoneType", fail_at, "the sampler diverged")
+
+
+def test_a_failed_image_is_recorded_and_only_retry_failed_makes_it_again(tmp_path, monkeypatch):
+    out, topk = tmp_path / "run", "scaletopk-budget=0.1"
+    images(monkeypatch, fail_at=3)  # warm-up, image 0, then image 1's plain image
+    assert image_eval(out, "scaletopk:budget=0.1") == 0
+    plain = json.loads((out / "items" / "plain" / "0001-0.json").read_text())
+    method = json.loads((out / "items" / topk / "0001-0.json").read_text())
+    assert (plain["status"], plain["error"]) == ("failed", "RuntimeError: the sampler diverged")
+    assert method["error"] == "the plain run of this item failed (RuntimeError: the sampler diverged)"
+    assert not (out / "images" / topk / "0001-0.png").exists()
+    summary = json.loads((out / "results.json").read_text())["summary"]
+    assert [(row["done"], row["failed"], row["images"]) for row in summary.values()] == [(1, 1, 1), (1, 1, 1)]
+    assert "| 1/2 done, 1 failed |" in (out / "report.md").read_text()
+    before = stored(out)
+    calls = images(monkeypatch)
+    assert image_eval(out, "scaletopk:budget=0.1", "--retry-failed") == 0
+    assert calls.calls == ["NoneType", "NoneType", "ScaleTopKConfig"]  # warm-up, then image 1: plain and topk
+    after = stored(out)
+    assert {name for name in before if after[name] != before[name]} == {
+        "items/plain/0001-0.json", f"items/{topk}/0001-0.json"}
+    assert set(after) - set(before) == {"images/plain/0001-0.png", f"images/{topk}/0001-0.png"}
+    summary = json.loads((out / "results.json").read_text())["summary"]
+    assert [(row["done"], row["failed"], row["images"]) for row in summary.values()] == [(2, 0, 2), (2, 0, 2)]
+
+
+def test_report_only_reports_the_records_without_loading_the_model(finished, tmp_path, monkeypatch):
+    out = copy_without_reports(finished, tmp_path / "run")
+    before = stored(out)
+    refuse_loading(monkeypatch)
+    assert image_eval(out, METHODS, "--report-only") == 0
+    assert stored(out) == before
+    summary = json.loads((out / "results.json").read_text())["summary"]
+    expected = json.loads((finished / "results.json").read_text())["summary"]
+    for label, row in expected.items():  # SSIM of pixels decoded from the PNGs may differ in the last bit
+        assert summary[label] == {**row, "ssim": pytest.approx(row["ssim"], abs=1e-12)}, label
+    assert "| 2/2 done |" in (out / "report.md").read_text()

@@ -1,4 +1,5 @@
-"""`mmcache eval --task vqa` end to end on a tiny video-QA model: results, report, resume, damaged records, lock."""
+"""`mmcache eval --task vqa` end to end on a tiny video-QA model: results, report, resume, damaged records, lock,
+failed clips, --retry-failed and --report-only."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ from pathlib import Path
 import pytest
 import torch
 
+import mmcache.eval.vqa_evaluation as vqa_evaluation
 import mmcache.pipelines.loader as loader
 from mmcache.cli.main import main
 from mmcache.eval.folder_lock import FolderLock
 
+from .helpers import ConfigCalls, copy_without_reports, refuse_loading
+
 METHODS = "snapkv:budget=0.1,prefixkv:budget=0.25"
 KEEP_ALL = "snapkv:budget=1.0,zipvl:tau=1.0,drop_unimportant=true,important_bits=16"
 COLUMNS = ("| method | accuracy | colour | shape | direction | background | agreement with plain | prompt KV kept | "
-           "KV bytes held / plain | prefill attention FLOPs / dense | answer time vs plain (median) | items |")
+           "KV bytes held / plain | prefill attention FLOPs / dense | answer time vs plain (median) | items | clips |")
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +77,7 @@ def test_a_run_writes_results_and_a_report_with_every_column(finished):
 
 def test_a_rerun_does_no_new_work_and_adds_only_new_clips(finished, model, tmp_path, monkeypatch):
     before = stored(finished)
-
-    def refuse(*_args, **_kwargs):
-        raise AssertionError("a finished run loaded the model")
-
-    monkeypatch.setattr(loader, "load", refuse)
+    refuse_loading(monkeypatch)
     assert vqa(model, finished) == 0
     assert stored(finished) == before
     monkeypatch.undo()
@@ -130,3 +130,46 @@ def test_another_model_needs_force(finished, tmp_path, capsys):
     assert vqa("tiny:vlm", out, "snapkv:budget=0.5", "--force") == 0
     assert sorted(path.name for path in (out / "items").iterdir()) == ["plain", "snapkv-budget=0.5"]
     assert not (out / "calibration").exists()
+
+
+def answers(monkeypatch: pytest.MonkeyPatch, fail_at: int = 0) -> ConfigCalls:
+    """Counts the evaluation's ``answer_clip`` calls; the ``fail_at``-th under a SnapKV config raises."""
+    return ConfigCalls(monkeypatch, vqa_evaluation, "answer_clip", 3, "SnapKVConfig", fail_at,
+                       "out of memory on this clip")
+
+
+def test_a_failed_clip_is_recorded_and_only_retry_failed_answers_it_again(model, tmp_path, monkeypatch):
+    out, label = tmp_path / "run", "snapkv-budget=0.5"
+    answers(monkeypatch, fail_at=2)  # the second clip
+    assert vqa(model, out, "snapkv:budget=0.5") == 0
+    record = json.loads((out / "items" / label / "clip-0001.json").read_text())
+    assert record["status"] == "failed" and record["error"] == "RuntimeError: out of memory on this clip"
+    row = json.loads((out / "results.json").read_text())["summary"][label]
+    assert (row["planned"], row["done"], row["failed"], row["missing"], row["items"]) == (2, 1, 1, 0, 4)
+    assert row["errors"] == {"RuntimeError: out of memory on this clip": 1} and row["accuracy"] is not None
+    report = (out / "report.md").read_text()
+    assert "| 1/2 done, 1 failed |" in report and "## Failures" in report
+    assert f"- `{label}`: RuntimeError: out of memory on this clip (1 item)" in report
+    before = stored(out)
+    refuse_loading(monkeypatch)  # a failed record counts as finished without --retry-failed
+    assert vqa(model, out, "snapkv:budget=0.5") == 0 and stored(out) == before
+    monkeypatch.undo()
+    calls = answers(monkeypatch)
+    assert vqa(model, out, "snapkv:budget=0.5", "--retry-failed") == 0
+    assert calls.calls == ["NoneType", "NoneType", "SnapKVConfig"]  # warm-up, then clip 1: plain and snapkv
+    after = stored(out)
+    assert {name for name in before if after[name] != before[name]} == {f"items/{label}/clip-0001.json"}
+    assert json.loads((out / "results.json").read_text())["summary"][label]["done"] == 2
+
+
+def test_report_only_reports_the_records_without_loading_the_model(finished, model, tmp_path, monkeypatch):
+    out = copy_without_reports(finished, tmp_path / "run")
+    before = stored(out)
+    refuse_loading(monkeypatch)
+    assert vqa(model, out, f"{METHODS},prefixkv:budget=0.5", "--report-only") == 0
+    assert stored(out) == before  # nothing answered, nothing calibrated
+    summary = json.loads((out / "results.json").read_text())["summary"]
+    expected = json.loads((finished / "results.json").read_text())["summary"]
+    assert all(summary[label]["accuracy"] == row["accuracy"] for label, row in expected.items())
+    assert (summary["prefixkv-budget=0.5"]["missing"], summary["prefixkv-budget=0.5"]["accuracy"]) == (2, None)
+    assert "| 0/2 done, 2 missing |" in (out / "report.md").read_text()
