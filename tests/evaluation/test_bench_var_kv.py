@@ -26,10 +26,10 @@ def test_rows_resume_and_identity(tmp_path, monkeypatch):
 
 def test_methods_start_from_the_model_preset_and_hack_flags_override_it(tmp_path):
     settings = bench_var_kv.method_settings("toy-var", ["hack", "scaletopk"], {"merge_evicted": False})
-    assert settings["hack"]["contextual_ratio"] == 0.5 and settings["hack"]["merge_evicted"] is False
+    assert settings["hack"]["contextual_ratio"] == 0.75 and settings["hack"]["merge_evicted"] is False
     assert settings["scaletopk"] == {}
     grid = bench_var_kv.method_grid(["hack", "scaletopk"], [0.1], tmp_path / "hack.json", settings)
-    assert grid["hack 0.1"].contextual_ratio == 0.5 and grid["hack 0.1"].merge_evicted is False
+    assert grid["hack 0.1"].contextual_ratio == 0.75 and grid["hack 0.1"].merge_evicted is False
     assert grid["hack 0.1"].budget == 0.1 and grid["hack 0.1"].calibration == str(tmp_path / "hack.json")
     assert grid["scaletopk 0.1"].budget == 0.1
 

@@ -37,7 +37,7 @@ def test_two_steps_of_each_stage_export_a_working_pipeline(tokenizer_run, tmp_pa
     installed = train.install(tmp_path / "transformer" / "pipeline", models_dir=tmp_path / "models")
     assert installed == tmp_path / "models" / "toy-var" and (installed / "mmcache_defaults.json").is_file()
     presets = json.loads((installed / "mmcache_defaults.json").read_text())["method_presets"]
-    assert presets["hack"] == {"budget": 0.3, "calibration": "hack_calibration.json", "contextual_ratio": 0.5,
+    assert presets["hack"] == {"budget": 0.3, "calibration": "hack_calibration.json", "contextual_ratio": 0.75,
                                "merge_evicted": True}
     mmcache.HACKCalibration.load(installed / "hack_calibration.json").check(resolve_var(pipe))
     assert train.install(installed, models_dir=tmp_path / "models") == installed  # the installed folder as source
