@@ -66,7 +66,10 @@ def identity(model: str, config: Any, caption: str, seed: int) -> dict[str, Any]
     data = None if config is None else config.to_dict()
     if data and data.get("calibration"):
         data["calibration"] = Path(data["calibration"]).name
-    return {"model": model, "config": data, "caption": caption, "seed": seed}
+    made = {"model": model, "config": data, "caption": caption, "seed": seed}
+    if getattr(config, "behaviour_version", 1) != 1:
+        made["behaviour"] = config.behaviour_version
+    return made
 
 
 def run_all(pipe: Any, model: str, grid: dict[str, Any], captions: list[tuple[str, int]], out: Path,

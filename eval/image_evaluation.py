@@ -144,7 +144,10 @@ def _generate(loader: ModelOnDemand, pending: dict[int, list[CalibratedMethod]],
                                                for method in methods}.values()))
     pipe.set_progress_bar_config(disable=True)
     first = items[next(iter(pending))]
-    generate_one(pipe, None, first.caption, first.seed)  # the first call pays one-off costs
+    try:
+        generate_one(pipe, None, first.caption, first.seed)  # the first call pays one-off costs
+    except Exception:  # noqa: BLE001 - the same call fails again in the loop, which records it on that image
+        pass
     return run_pending(_ImageWork(pipe, items, store), pending, stored, "mmcache eval image", "image", quiet)
 
 
@@ -186,7 +189,7 @@ def _evaluate(options: ImageOptions, config: dict[str, Any], methods: list[EvalM
     pending = pending_work(len(items), runnable, current, stored)
     made = 0 if options.report_only else _generate(loader, pending, items, store, stored, options.quiet)
     defaults = generation_defaults(model)
-    run_info = {**config, "device": loader.device, "images": options.images, "items": len(items),
+    run_info = {**config, "device": None if options.report_only else loader.device, "images": options.images, "items": len(items),
                 "calibration_prompts": options.calibration_prompts, "made_this_run": made,
                 "generation": {key: defaults[key] for key in CALL_SETTINGS if key in defaults},
                 "calibrations": {method.label: method.calibration.name for method in runnable if method.calibration},

@@ -17,13 +17,13 @@ from .calibrated_method import CalibratedMethod
 from .image_records import ImageItem, StoredImage
 from .plain_task_outcomes import outcome_of, outcomes, paired
 from .plain_task_specs import PLAIN
-from .report_text import failures_section, number_text
+from .report_text import failures_section, number_text, on_device
 from .schemas import ImageResults
 from .store import ResultStore
 from .var_images import image_row
 from .versions import versions
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2
 COLUMNS = ["method", "PSNR dB", "SSIM", "identical", "colour", "shape", "peak KV / plain", "KV held / plain",
            "attention FLOPs / plain", "time vs plain (median)", "images"]
 NO_SCORES = {"psnr_db": None, "ssim": None, "identical": 0, "colour": None, "shape": None, "kv_bytes_peak": None,
@@ -75,7 +75,7 @@ def render_report(results: dict[str, Any]) -> str:
     run = results["run"]
     seeds = ", ".join(str(seed) for seed in run["seeds"])
     lines = ["# mmcache eval: next-scale-prediction images", "",
-             f"Model `{run['model']}` on {run['device']}: {run['images']} held-out images (the 15 held-out captions in "
+             f"Model `{run['model']}`{on_device(run)}: {run['images']} held-out images (the 15 held-out captions in "
              f"turn, image i seeded seed + i) for each seed of {seeds}, one image per call.", ""]
     calibrations = [f"`{label}`: {name}" for label, name in run["calibrations"].items()]
     if calibrations:

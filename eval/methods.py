@@ -47,11 +47,15 @@ class EvalMethod:
 
     @functools.cached_property
     def fingerprint(self) -> str:
-        """Changes when the method would behave differently (parameters, or a file a parameter names).
+        """Changes when the method would behave differently (parameters, a file a parameter names, or the
+        config class's ``behaviour_version``).
 
         Computed once per run (files named by parameters are read then)."""
-        canonical = json.dumps({"name": self.name, "params": _jsonable(self.params),
-                                "files": _file_digests(self.params)}, sort_keys=True)
+        identity = {"name": self.name, "params": _jsonable(self.params), "files": _file_digests(self.params)}
+        version = getattr(self.config, "behaviour_version", 1)
+        if version != 1:  # first versions leave fingerprints as they were
+            identity["behaviour"] = version
+        canonical = json.dumps(identity, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

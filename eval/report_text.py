@@ -12,6 +12,11 @@ def number_text(value: float | None, spec: str, suffix: str = "") -> str:
     return DASH if value is None else f"{value:{spec}}{suffix}"
 
 
+def on_device(run: dict[str, Any]) -> str:
+    """`` on cuda`` for a report's header, or nothing where this run made nothing (``--report-only``)."""
+    return f" on {run['device']}" if run.get("device") else ""
+
+
 def outcome_text(done: int, planned: int, failed: int, missing: int) -> str:
     """``2/3 done, 1 failed`` (and how many are missing)."""
     parts = [f"{done}/{planned} done"]

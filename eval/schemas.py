@@ -266,7 +266,7 @@ class VqaMethodSummary(_Outcomes):
 class VqaResults(_Schema):
     """``results.json`` of ``--task vqa``."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     task: Literal["vqa"]
     generated_at: str
     versions: dict[str, str]
@@ -349,7 +349,7 @@ class ImageMethodSummary(_Outcomes):
 class ImageResults(_Schema):
     """``results.json`` of ``--task image``."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     task: Literal["image"]
     generated_at: str
     versions: dict[str, str]

@@ -104,7 +104,10 @@ def _answer(loader: ModelOnDemand, pending: dict[int, list[CalibratedMethod]], e
         return 0
     pipe = loader.get()
     first = clip_examples(examples, next(iter(pending)))
-    answer_clip(pipe, first.frames[0], first.questions[:1], None)  # the first generate pays one-off costs
+    try:
+        answer_clip(pipe, first.frames[0], first.questions[:1], None)  # the first generate pays one-off costs
+    except Exception:  # noqa: BLE001 - the same call fails again in the loop, which records it on that clip
+        pass
     return run_pending(_ClipWork(pipe, examples, store), pending, records, "mmcache eval vqa", "clip", quiet)
 
 
@@ -146,7 +149,7 @@ def _evaluate(options: VqaOptions, config: dict[str, Any], methods: list[EvalMet
 
     pending = pending_work(options.clips, runnable, current, records)
     answered = 0 if options.report_only else _answer(loader, pending, examples, store, records, options.quiet)
-    run_info = {**config, "device": loader.device, "clips": options.clips, "calibration_clips": options.calibration_clips,
+    run_info = {**config, "device": None if options.report_only else loader.device, "clips": options.clips, "calibration_clips": options.calibration_clips,
                 "question_kinds": list(KINDS), "answered_this_run": answered,
                 "calibrations": {method.label: method.calibration.name for method in runnable if method.calibration}}
     results = write_results(store, runnable, records, examples, run_info)

@@ -14,13 +14,13 @@ from mmcache.files import atomic_write_json, atomic_write_text
 from .calibrated_method import CalibratedMethod
 from .plain_task_outcomes import outcome_of, outcomes, paired
 from .plain_task_specs import PLAIN
-from .report_text import failures_section, number_text
+from .report_text import failures_section, number_text, on_device
 from .schemas import VqaResults
 from .store import ResultStore
 from .versions import versions
 from .vlm_answers import clip_examples, clips_examples, summarize
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2
 
 
 NO_SCORES = {"items": 0, "accuracy": None, "by_kind": {}, "agreement": None, "prompt_kept": None, "important": None,
@@ -50,7 +50,7 @@ def render_report(results: dict[str, Any]) -> str:
     kinds = tuple(run["question_kinds"])
     calibrated = [f"`{label}`: {name}" for label, name in run["calibrations"].items()]
     lines = ["# mmcache eval: video question answering", "",
-             f"Model `{run['model']}` on {run['device']}, {run['clips']} held-out clips × {len(kinds)} questions "
+             f"Model `{run['model']}`{on_device(run)}, {run['clips']} held-out clips × {len(kinds)} questions "
              f"({', '.join(kinds)}), greedy answers, exact match.", ""]
     if calibrated:
         clips = run["calibration_clips"]

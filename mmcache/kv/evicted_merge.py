@@ -2,7 +2,8 @@
 
 Each evicted token goes to the kept token of the same head whose key is most similar to its own (cosine);
 a kept token's key and value become the mean of its own and those of every evicted token it received.
-Attention over the kept tokens then still sees something of what was dropped, at no extra memory.
+Attention over the kept tokens then still sees something of what was dropped, at no extra memory. A merged
+token counts as one token when it absorbs more later, so what it took in earlier fades by half each time.
 """
 
 from __future__ import annotations
@@ -25,14 +26,19 @@ def gather_tokens(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 def keep_and_merge(keys: torch.Tensor, values: torch.Tensor,
                    keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Kept keys and values ``[B, h, c, D]``, each the mean of itself and the evicted tokens merged into it."""
+    """Kept keys and values ``[B, h, c, D]``, each the mean of itself and the evicted tokens merged into it.
+
+    The sums are one float32 matrix product with the one-hot assignment (``[B, h, evicted, c]``), not atomic
+    scatters: the same inputs give the same bits on every device and run."""
     kept_keys, kept_values = gather_tokens(keys, keep), gather_tokens(values, keep)
     if keep.shape[-1] >= keys.shape[2]:
         return kept_keys, kept_values
     dropped = evicted_indices(keys.shape[2], keep)
-    dropped_keys, dropped_values = gather_tokens(keys, dropped), gather_tokens(values, dropped)
-    similarity = F.normalize(dropped_keys.float(), dim=-1) @ F.normalize(kept_keys.float(), dim=-1).transpose(-1, -2)
-    target = similarity.argmax(dim=-1).unsqueeze(-1).expand(-1, -1, -1, keys.shape[-1])
-    merged_keys = kept_keys.scatter_reduce(2, target, dropped_keys, reduce="mean", include_self=True)
-    merged_values = kept_values.scatter_reduce(2, target, dropped_values, reduce="mean", include_self=True)
-    return merged_keys, merged_values
+    dropped_keys, dropped_values = gather_tokens(keys, dropped).float(), gather_tokens(values, dropped).float()
+    similarity = F.normalize(dropped_keys, dim=-1) @ F.normalize(kept_keys.float(), dim=-1).transpose(-1, -2)
+    nearest = similarity.argmax(dim=-1, keepdim=True)
+    assignment = similarity.zero_().scatter_(-1, nearest, 1.0).transpose(-1, -2)  # [B, h, c, evicted]
+    members = 1.0 + assignment.sum(dim=-1, keepdim=True)
+    merged_keys = (kept_keys.float() + assignment @ dropped_keys) / members
+    merged_values = (kept_values.float() + assignment @ dropped_values) / members
+    return merged_keys.to(keys.dtype), merged_values.to(values.dtype)

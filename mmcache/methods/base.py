@@ -61,6 +61,8 @@ class MethodConfig:
 
     method: ClassVar[str] = ""
     role: ClassVar[Role] = "step"
+    # raised when the same settings start to give other outputs: results stored under the old one are made again
+    behaviour_version: ClassVar[int] = 1
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -60,6 +60,7 @@ class HACKConfig(ScaleBudgetConfig):
     """
 
     method: ClassVar[str] = "hack"
+    behaviour_version: ClassVar[int] = 2  # class budgets capped at what a head can hold
 
     calibration: str | None = None
     contextual_budget: float | None = None

@@ -93,6 +93,7 @@ class ScaleKVConfig(ScaleBudgetConfig):
     """
 
     method: ClassVar[str] = "scalekv"
+    behaviour_version: ClassVar[int] = 2  # drafter budgets capped at what a head can hold
 
     calibration: str | None = None
     drafters: int = 1

@@ -137,6 +137,17 @@ def images(monkeypatch: pytest.MonkeyPatch, fail_at: int = 0) -> ConfigCalls:
     return ConfigCalls(monkeypatch, image_evaluation, "generate_one", 1, "NoneType", fail_at, "the sampler diverged")
 
 
+def test_a_failing_warm_up_call_does_not_stop_the_run(tmp_path, monkeypatch):
+    calls = images(monkeypatch, fail_at=1)  # the untimed warm-up call raises once
+    assert image_eval(tmp_path / "run", "scaletopk:budget=0.1") == 0
+    assert calls.calls[:2] == ["NoneType", "NoneType"]
+    summary = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert [(row["done"], row["failed"]) for row in summary["summary"].values()] == [(2, 0), (2, 0)]
+    assert summary["run"]["device"] == "cpu"
+    assert image_eval(tmp_path / "run", "scaletopk:budget=0.1", "--report-only") == 0
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["run"]["device"] is None
+
+
 def test_a_failed_image_is_recorded_and_only_retry_failed_makes_it_again(tmp_path, monkeypatch):
     out, topk = tmp_path / "run", "scaletopk-budget=0.1"
     images(monkeypatch, fail_at=3)  # warm-up, image 0, then image 1's plain image

@@ -1,13 +1,14 @@
 """Evicted tokens merged into kept ones (HACK's soft merge) and class budgets capped at what a head can hold."""
 
 import pytest
+import torch.nn.functional as F
 import torch
 
 import mmcache
 from mmcache.kv.evicted_merge import evicted_indices, gather_tokens, keep_and_merge
 from mmcache.kv.scale_cache import GroupedScaleCache, HeadGroup
 from mmcache.kv.scale_layout import ScaleLayout
-from mmcache.kv.scale_selectors import top_attended
+from mmcache.kv.scale_selectors import observation_indices, top_attended
 from mmcache.methods.hack import class_budgets
 from mmcache.pipelines.var import build_tiny_var
 
@@ -76,3 +77,47 @@ def test_hack_merges_by_default_at_no_memory_cost(tmp_path):
     dropped_flags, dropped_ratios = run(mmcache.HACKConfig(budget=0.3, calibration=path, merge_evicted=False))
     assert merged_flags == {True} and dropped_flags == {False}
     assert merged_ratios == dropped_ratios and merged_ratios["kv_bytes_held"] < 1
+
+
+def test_merging_over_several_scales_matches_a_step_by_step_reference():
+    torch.manual_seed(1)
+    layout = ScaleLayout((1, 2, 3, 4))
+    cache = GroupedScaleCache(0, layout, [HeadGroup("all", (0, 1, 2), 3, top_attended(3), merge_evicted=True)])
+    ref_k = ref_v = ref_ids = None
+    for scale, (begin, end) in enumerate(layout.begin_ends[:-1]):
+        q, k, v = (torch.randn(2, 3, end - begin, 8, dtype=torch.float64) for _ in range(3))
+        cache.attend(q, k, v, scale, 0.3)
+        ids = torch.arange(begin, end).expand(2, 3, -1)
+        if ref_k is not None:
+            k, v, ids = torch.cat((ref_k, k), 2), torch.cat((ref_v, v), 2), torch.cat((ref_ids, ids), 2)
+        if k.shape[2] > 3:  # compressed after scales 1 and 2: merged tokens merge again
+            observers = q[:, :, observation_indices(q.shape[2], 3, q.device)]
+            scores = (observers @ k.transpose(-1, -2) * 0.3).softmax(-1)
+            keep = scores.sum(2).topk(3, dim=-1).indices.sort(dim=-1).values
+            kept_k, kept_v = gather_tokens(k, keep), gather_tokens(v, keep)
+            for b in range(2):
+                for h in range(3):
+                    for token in sorted(set(range(k.shape[2])) - set(keep[b, h].tolist())):
+                        similarity = F.cosine_similarity(k[b, h, token][None], k[b, h, keep[b, h]], dim=-1)
+                        kept_k[b, h, similarity.argmax()] += k[b, h, token]
+                        kept_v[b, h, similarity.argmax()] += v[b, h, token]
+                    for slot, position in enumerate(keep[b, h].tolist()):
+                        merged = [t for t in sorted(set(range(k.shape[2])) - set(keep[b, h].tolist()))
+                                  if F.cosine_similarity(k[b, h, t][None], k[b, h, keep[b, h]], dim=-1).argmax() == slot]
+                        kept_k[b, h, slot] /= 1 + len(merged)
+                        kept_v[b, h, slot] /= 1 + len(merged)
+            k, v, ids = kept_k, kept_v, ids.gather(2, keep)
+        ref_k, ref_v, ref_ids = k, v, ids
+        got_k, got_v, got_ids = cache.group_tensors(0)
+        assert torch.equal(got_ids.long(), ref_ids)
+        torch.testing.assert_close(got_k, ref_k)
+        torch.testing.assert_close(got_v, ref_v)
+
+
+def test_half_precision_merges_keep_the_cache_dtype():
+    keys, values = torch.randn(1, 2, 9, 4).bfloat16(), torch.randn(1, 2, 9, 4).bfloat16()
+    keep = torch.tensor([[[0, 3, 5]], [[1, 2, 8]]]).view(1, 2, 3)
+    merged_keys, merged_values = keep_and_merge(keys, values, keep)
+    assert merged_keys.dtype == merged_values.dtype == torch.bfloat16
+    reference_keys, _ = keep_and_merge(keys.float(), values.float(), keep)
+    torch.testing.assert_close(merged_keys.float(), reference_keys, atol=2e-2, rtol=2e-2)
