@@ -35,10 +35,10 @@ class _Profile:
 
     def add(self, layer: int, probs: torch.Tensor, begin: int) -> None:
         """``probs [B, H, l, L]``: the last scale's attention; its own map starts at key ``begin``."""
-        self.variance[layer] += probs.var(dim=2, unbiased=False).sum(dim=-1).mean(dim=0).double()
+        self.variance[layer] += probs.var(dim=2, unbiased=False).sum(dim=-1).mean(dim=0).double().cpu()
         own = probs[..., begin:].sum(dim=-1)
         top = probs[..., :begin].topk(max(1, int(HISTORY_TOP_SHARE * begin)), dim=-1).values.sum(dim=-1)
-        self.selectivity[layer] += (own * top).mean().double()
+        self.selectivity[layer] += (own * top).mean().double().cpu()  # the sums stay on the CPU, runs anywhere
         self.runs[layer] += 1
 
 

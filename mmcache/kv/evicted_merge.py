@@ -11,17 +11,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .scoring import gather_tokens
+
 
 def evicted_indices(length: int, keep: torch.Tensor) -> torch.Tensor:
     """``[B, h, length − c]`` indices (ascending) of the tokens not in ``keep`` (``[B, h, c]``, distinct per head)."""
     dropped = torch.ones(*keep.shape[:-1], length, dtype=torch.bool, device=keep.device).scatter_(-1, keep, False)
     order = dropped.to(torch.int8).argsort(dim=-1, descending=True, stable=True)
     return order[..., : length - keep.shape[-1]].sort(dim=-1).values
-
-
-def gather_tokens(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``tensor [B, h, L, D]`` at token indices ``index [B, h, n]`` → ``[B, h, n, D]``."""
-    return tensor.gather(2, index.unsqueeze(-1).expand(-1, -1, -1, tensor.shape[-1]))
 
 
 def keep_and_merge(keys: torch.Tensor, values: torch.Tensor,

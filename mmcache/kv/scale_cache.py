@@ -24,7 +24,8 @@ from typing import Callable, Protocol
 import torch
 import torch.nn.functional as F
 
-from .evicted_merge import gather_tokens, keep_and_merge
+from .evicted_merge import keep_and_merge
+from .scoring import gather_tokens
 from .scale_layout import ScaleLayout
 
 

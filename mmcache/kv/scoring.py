@@ -16,14 +16,14 @@ import torch
 import torch.nn.functional as F
 
 
-def pooled_attention(queries: torch.Tensor, keys: torch.Tensor, kernel: int) -> torch.Tensor:
+def pooled_attention(queries: torch.Tensor, keys: torch.Tensor, kernel: int, chunk: int = 256) -> torch.Tensor:
     """``a [B, H, L]``: mean over queries of softmax(q·kᵀ/√d) over the L keys, max-pooled (odd ``kernel``).
 
-    ``queries [B, H, Q, D]``, ``keys [B, H, L, D]``; computed in float32.
+    ``queries [B, H, Q, D]``, ``keys [B, H, L, D]``; computed in float32, ``chunk`` queries at a time (the
+    score matrix never exceeds ``chunk × L`` per head, however many tokens a video chunk has).
     """
-    everything = torch.ones(1, 1, 1, 1, dtype=torch.bool, device=queries.device)
-    weights = attention_weights(queries, keys, everything, queries.shape[-1] ** -0.5)
-    return pool_tokens(weights.mean(dim=2), kernel, "max")
+    received = attention_received(queries, keys, lambda start, stop: None, queries.shape[-1] ** -0.5, chunk)
+    return pool_tokens(received / queries.shape[2], kernel, "max")
 
 
 def pool_tokens(scores: torch.Tensor, kernel: int, kind: str = "max") -> torch.Tensor:
@@ -39,15 +39,18 @@ def pool_tokens(scores: torch.Tensor, kernel: int, kind: str = "max") -> torch.T
     return pooled.reshape(batch, heads, length)
 
 
-def attention_weights(queries: torch.Tensor, keys: torch.Tensor, allowed: torch.Tensor,
+def attention_weights(queries: torch.Tensor, keys: torch.Tensor, allowed: torch.Tensor | None,
                       scale: float) -> torch.Tensor:
     """``softmax(q·kᵀ·scale)`` over the allowed keys, float32 ``[B, H, Q, L]``; a row with no allowed key is 0.
 
-    ``queries [B, H, Q, D]``, ``keys [B, Hkv, L, D]`` (Hkv divides H), ``allowed [B, 1 or H, Q, L]`` bool.
+    ``queries [B, H, Q, D]``, ``keys [B, Hkv, L, D]`` (Hkv divides H), ``allowed [B, 1 or H, Q, L]`` bool
+    (``None``: every key).
     """
     if keys.shape[1] != queries.shape[1]:
         keys = keys.repeat_interleave(queries.shape[1] // keys.shape[1], dim=1)
     scores = torch.matmul(queries.float(), keys.float().transpose(-1, -2)) * scale
+    if allowed is None:
+        return torch.softmax(scores, dim=-1)
     scores = scores.masked_fill(~allowed, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
     return torch.nan_to_num(weights, nan=0.0)
@@ -58,7 +61,7 @@ def attention_received(queries: torch.Tensor, keys: torch.Tensor, allowed_rows, 
     """``[B, H, L]`` float32: attention each key receives, summed over the queries (per query head).
 
     ``allowed_rows(start, stop)`` gives the ``[B, 1 or H, stop - start, L]`` mask of those query
-    rows; the queries are taken ``chunk`` at a time so the score matrix never exceeds ``chunk × L``.
+    rows (or ``None``: every key); the queries are taken ``chunk`` at a time so the score matrix never exceeds ``chunk × L``.
     """
     total = torch.zeros(queries.shape[0], queries.shape[1], keys.shape[2], dtype=torch.float32,
                         device=queries.device)

@@ -5,7 +5,8 @@ import torch.nn.functional as F
 import torch
 
 import mmcache
-from mmcache.kv.evicted_merge import evicted_indices, gather_tokens, keep_and_merge
+from mmcache.kv.evicted_merge import evicted_indices, keep_and_merge
+from mmcache.kv.scoring import gather_tokens
 from mmcache.kv.scale_cache import GroupedScaleCache, HeadGroup
 from mmcache.kv.scale_layout import ScaleLayout
 from mmcache.kv.scale_selectors import observation_indices, top_attended
