@@ -17,4 +17,5 @@ def test_pooled_attention_in_query_chunks_equals_the_full_mean():
 def test_no_mask_and_an_all_true_mask_agree():
     queries, keys = torch.randn(1, 2, 4, 8), torch.randn(1, 2, 6, 8)
     everything = torch.ones(1, 1, 1, 1, dtype=torch.bool)
-    torch.testing.assert_close(attention_weights(queries, keys, None, 0.3), attention_weights(queries, keys, everything, 0.3))
+    torch.testing.assert_close(attention_weights(queries, keys, None, 0.3),
+                               attention_weights(queries, keys, everything, 0.3))
