@@ -12,8 +12,8 @@ from mmcache.pipelines.tiny import build_tiny_pipeline, generate_tiny
 from mmcache.quality import psnr
 
 # family -> frame size giving at least two 128-token blocks in the tiny pipelines
-SIZES = {"wan2.1-t2v": 160, "skyreels-v2-t2v": 160, "hunyuan-video": 128, "cogvideox": 160, "ltx-video": 192,
-         "flux": 192}
+SIZES = {"wan2.1-t2v": 160, "skyreels-v2-t2v": 160, "hunyuan-video": 128, "cogvideox": 160, "ltx-video": 96,
+         "flux": 128}
 
 
 def bf16_pipe(family: str):
