@@ -9,21 +9,25 @@ from typing import Any
 from mmcache.pipelines.loader import bundled_path
 
 TINY_MODEL = "tiny:wan2.1-t2v"
+STEPS = 6
+FRAMES = 5  # two latent frames: the fewest that still give a video (temporal metrics, h264) to check
 
 
 def reference_model_present() -> bool:
     return (bundled_path("toy-t2v") / "model_index.json").is_file()
 
 
+def model_name() -> str:
+    return "toy-t2v" if reference_model_present() else TINY_MODEL
+
+
 def model_args() -> list[str]:
-    """toy-t2v with few steps where its weights are present; otherwise the tiny random Wan pipeline.
+    """toy-t2v with few steps and frames where its weights are present; otherwise the tiny random Wan pipeline.
 
     Both are Wan-style pipelines run through the same code; the tiny one keeps the suite runnable
     in a checkout without the trained reference weights.
     """
-    if reference_model_present():
-        return ["--model", "toy-t2v", "--steps", "6"]
-    return ["--model", TINY_MODEL, "--steps", "6"]
+    return ["--model", model_name(), "--steps", str(STEPS), "--frames", str(FRAMES)]
 
 
 class ConfigCalls:

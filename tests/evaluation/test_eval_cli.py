@@ -17,7 +17,7 @@ from mmcache.eval.peers import PEERS
 from mmcache.eval.evaluation import EvalOptions, run_evaluation
 from mmcache.video import video_codec
 
-from .helpers import model_args
+from .helpers import FRAMES, STEPS, model_args, model_name
 
 EASYCACHE = "easycache:threshold=0.5,warmup_steps=2"
 COMMON = ["--limit-prompts", "2", "--vbench", "off", "--quiet"]
@@ -28,9 +28,8 @@ def eval_args(out: Path, *extra: str) -> list[str]:
 
 
 def options(out: Path, methods: list[str], **overrides) -> EvalOptions:
-    args = model_args()
-    return EvalOptions(out=str(out), model=args[1], steps=int(args[3]), method_texts=methods, limit_prompts=2,
-                       vbench=False, quiet=True, **overrides)
+    return EvalOptions(out=str(out), model=model_name(), steps=STEPS, num_frames=FRAMES, method_texts=methods,
+                       limit_prompts=2, vbench=False, quiet=True, **overrides)
 
 
 class CountingGenerations:
@@ -80,7 +79,7 @@ def test_two_prompt_run_writes_every_file(tmp_path, capsys):
     if faster["failed"]:
         assert "## Failures" in report and "diffusers-fastercache on" in report
     assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
-    assert json.loads((out / "run_config.json").read_text())["steps"] == int(model_args()[3])
+    assert json.loads((out / "run_config.json").read_text())["steps"] == STEPS
 
 
 def test_resume_after_ctrl_c_recomputes_nothing_finished(tmp_path, monkeypatch):
