@@ -67,9 +67,14 @@ def _generate(pipe, spec: str | None = None):
     return run_generation(pipe, request, accelerator=accelerator, measure_compute=True)
 
 
+@pytest.fixture(scope="module")
+def baseline(pipe):
+    """The uncached generation every DBCache run is compared with (read only)."""
+    return _generate(pipe)
+
+
 @pytest.mark.parametrize("calibrator", ["", ",calibrator=taylorseer"])
-def test_dbcache_skips_blocks_and_disables_cleanly(pipe, calibrator: str) -> None:
-    baseline = _generate(pipe)
+def test_dbcache_skips_blocks_and_disables_cleanly(pipe, baseline, calibrator: str) -> None:
     spec = "cache-dit:Fn_compute_blocks=1,max_warmup_steps=2" + calibrator
     never = _generate(pipe, f"{spec},residual_diff_threshold=0")
     assert np.array_equal(never.frames, baseline.frames), "a threshold of 0 must reuse nothing"
