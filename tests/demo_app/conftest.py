@@ -23,12 +23,12 @@ class DemoServer:
 
 
 def small_settings(model: str) -> dict[str, Any]:
-    """A few steps at the model's own size: fast, yet long enough for reuse decisions."""
+    """A few steps and frames at the model's own frame size: fast, yet long enough for reuse decisions."""
     from mmcache.demos.app import model_settings
 
     settings = model_settings(model)
     return {"steps": min(8, settings["num_inference_steps"]), "height": settings["height"],
-            "width": settings["width"], "frames": settings["num_frames"]}
+            "width": settings["width"], "frames": min(5, settings["num_frames"])}
 
 
 # Knob values that make EasyCache reuse some steps in 8 steps on either default model.
