@@ -241,8 +241,8 @@ def main(argv: list[str] | None = None) -> int:
             write_report(out, report)
             if record["status"] != "ok":
                 failed.append(benchmark.name)
-            failure = f"FAILED ({record['error']}; see {out / record['log']})"
-            print(f" {'ok' if record['status'] == 'ok' else failure} in {record['seconds']:.0f} s", flush=True)
+            done = "ok" if record["status"] == "ok" else f"FAILED ({record['error']}; see {out / record['log']})"
+            print(f" {done} in {record['seconds']:.0f} s", flush=True)
     print(f"wrote {out / 'gpu_suite.json'} and {out / 'gpu_suite.md'}"
           + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
