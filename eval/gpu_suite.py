@@ -192,8 +192,10 @@ def epilog() -> str:
   python -m mmcache.eval.gpu_suite --only vlm-prefill,var-kv,flowcache --out runs/gpu
   python -m mmcache.eval.gpu_suite --smoke --out runs/gpu-smoke
 
-time limit of each entry on the GPU: {limits} ({total} s in all). Where one command may run
-at most 10 minutes, run the suite as the two calls above: the limits add up to the whole 600 s.
+time limit of each entry on the GPU ({total} s in all):
+  {limits}
+Where one command may run at most 10 minutes, run the suite as the two calls above: the
+limits add up to the whole 600 s.
 
 A report already in OUT is merged into: the second call above adds its entries to the first's,
 and an entry run again replaces only its own record (a smoke report and a GPU report are never
