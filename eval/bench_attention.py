@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -32,11 +32,12 @@ from mmcache.kernels.block_sparse_attention import (
 from mmcache.kernels.quantized_decode_attention import quantized_decode_attention_reference
 from mmcache.kernels.validation import AttentionShape
 
-from .bench_timing import Timer, print_table, relative_error, tflops, write_result
+from .bench_timing import Timer, print_table, relative_error, tflops, write_partial, write_result
 from .kernel_bench_setup import add_output_options, choose_device, kernel_backend
 
 DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
 TOLERANCE = {torch.bfloat16: 2e-2, torch.float16: 5e-3}
+T = TypeVar("T")
 SMOKE = dict(sizes=[256], densities=[1.0, 0.5], heads=2, dim=64, repeats=1, warmup=0, decode_context=512)
 
 
@@ -126,11 +127,12 @@ def sampled_reference_error(out: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
     return worst
 
 
-def try_run(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor | None, str | None]:
+def try_run(fn: Callable[[], T]) -> tuple[T | None, str | None]:
+    """``fn()`` and no error, or None and the error's type and first line (kept in the result's rows)."""
     try:
         return fn(), None
     except Exception as error:  # noqa: BLE001 - a backend missing on this machine is reported, not fatal
-        return None, f"{type(error).__name__}: {str(error).splitlines()[0][:120] if str(error) else ''}"
+        return None, f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
 
 
 def bench_sparse_size(args: argparse.Namespace, length: int, timer: Timer, backend: str) -> list[dict[str, Any]]:
@@ -160,7 +162,9 @@ def bench_sparse_size(args: argparse.Namespace, length: int, timer: Timer, backe
                                **{f"sdpa_{n}_ms": ms for n, ms in dense_ms.items()}}
 
         ours = lambda: block_sparse_attention(q, k, v, live, backend=backend)  # noqa: E731
-        ours_out, error = try_run(ours)
+        ours_out, row["ours_error"] = try_run(ours)
+        if row["ours_error"]:
+            print(f"  N={length} d={density}: our kernel failed ({row['ours_error']})")
         row["ours_err"] = sampled_reference_error(ours_out, q, k, v, mask) if ours_out is not None else None
         if density == 1.0 and dense_out is not None and ours_out is not None:
             row["ours_vs_sdpa_err"] = relative_error(ours_out, dense_out)
@@ -168,12 +172,12 @@ def bench_sparse_size(args: argparse.Namespace, length: int, timer: Timer, backe
         row["ours_ms"] = timer(ours) if row["ours_ok"] else None
         row["mask_to_lists_ms"] = timer(lambda: compact_block_mask(mask, causal=False, q_len=length, k_len=length))
 
-        flex = None
-        try:
-            flex = flex_runner(q, k, v, mask, live)
-        except Exception as flex_error:  # noqa: BLE001
-            print(f"  N={length} d={density}: FlexAttention unavailable ({type(flex_error).__name__}: {flex_error})")
-        flex_out, error = try_run(flex) if flex else (None, None)
+        flex, row["flex_error"] = try_run(lambda: flex_runner(q, k, v, mask, live))
+        flex_out = None
+        if flex is not None:
+            flex_out, row["flex_error"] = try_run(flex)
+        if row["flex_error"]:
+            print(f"  N={length} d={density}: FlexAttention unavailable ({row['flex_error']})")
         row["flex_err"] = sampled_reference_error(flex_out, q, k, v, mask) if flex_out is not None else None
         row["flex_ms"] = timer(flex) if row["flex_err"] is not None and row["flex_err"] <= tolerance else None
 
@@ -271,18 +275,23 @@ def evaluate_goals(attention: list[dict[str, Any]], decode: list[dict[str, Any]]
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Every size, then quantized decode; what is measured so far is written to ``--out`` after each size."""
     import triton
 
     timer = Timer(args.device, args.warmup, args.repeats)
     backend = kernel_backend(args.device, _block_sparse_attention_kernel)
-    attention = [row for length in args.sizes for row in bench_sparse_size(args, length, timer, backend)]
-    decode = bench_decode(args, timer, backend)
     device_name = torch.cuda.get_device_name(args.device) if args.device.type == "cuda" else "cpu (smoke)"
-    return {"device": device_name, "torch": torch.__version__, "triton": triton.__version__, "backend": backend,
-            "block_m": BLOCK_M, "block_n": BLOCK_N,
-            "config": {key: (str(value) if isinstance(value, torch.device) else value)
-                       for key, value in vars(args).items()},
-            "attention": attention, "decode": decode, "goals": evaluate_goals(attention, decode)}
+    config = {key: (str(value) if isinstance(value, torch.device) else value) for key, value in vars(args).items()}
+    result: dict[str, Any] = {
+        "device": device_name, "torch": torch.__version__, "triton": triton.__version__, "backend": backend,
+        "block_m": BLOCK_M, "block_n": BLOCK_N, "config": config, "attention": [], "decode": [], "goals": []}
+    for length in args.sizes:
+        result["attention"] += bench_sparse_size(args, length, timer, backend)
+        result["goals"] = evaluate_goals(result["attention"], [])
+        write_partial(args.out, result)
+    result["decode"] = bench_decode(args, timer, backend)
+    result["goals"] = evaluate_goals(result["attention"], result["decode"])
+    return result
 
 
 def print_results(result: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import torch
 
-from .bench_timing import write_result
+from .bench_timing import write_partial, write_result
 
 WAN_1_3B = dict(num_layers=30, num_attention_heads=12, attention_head_dim=128, ffn_dim=8960, text_dim=4096,
                 freq_dim=256, in_channels=16, out_channels=16, patch_size=(1, 2, 2), cross_attn_norm=True,
@@ -134,7 +134,37 @@ def scenario_runner(setup: Setup, name: str, steps: int) -> tuple[list[float], l
     return seconds, [record.computed for record in handle.stats().timeline]
 
 
+def median_or_none(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    return numerator / denominator if numerator is not None and denominator else None
+
+
+def summarize(args: argparse.Namespace, setup: Setup, per_step: dict[str, list[float]], reused: list[float],
+              computed: list[float], fbc_reused: list[float], plain_total: list[float],
+              half_total: list[float]) -> dict[str, Any]:
+    """The result from the timings so far (a measure not taken yet is None)."""
+    med = {name: median_or_none(values) for name, values in per_step.items()}
+    plain_run, half_run = median_or_none(plain_total), median_or_none(half_total)
+    return {
+        "config": {key: value for key, value in vars(args).items()},
+        "device": torch.cuda.get_device_name() if setup.device.type == "cuda" else "cpu",
+        "tokens": setup.latents.shape[2] * (setup.latents.shape[3] // 2) * (setup.latents.shape[4] // 2),
+        "plain_step_seconds": med["plain"],
+        "mmcache_never_reuse_step_ratio": ratio(med["mmcache_never"], med["plain"]),
+        "mmcache_reused_step_fraction": ratio(median_or_none(reused), median_or_none(computed)),
+        "mmcache_half_reused_run_ratio": ratio(half_run, plain_run),
+        "fbc_never_reuse_step_ratio": ratio(med["fbc_never"], med["plain"]),
+        "fbc_reused_step_fraction": ratio(median_or_none(fbc_reused), med["plain"]),
+        "plain_run_seconds": plain_run,
+        "half_reused_run_seconds": half_run,
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Per-step rounds, then the full runs; the per-step ratios are written to ``--out`` before the full runs."""
     setup = build(args)
     short = args.timing_steps
     names = ["plain", "mmcache_never", "mmcache_half", "fbc_never", "fbc_always"]
@@ -155,37 +185,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 fbc_reused += body
             else:
                 per_step[name] += body
-    plain_total, half_total = [], []
+    plain_total: list[float] = []
+    half_total: list[float] = []
+    write_partial(args.out, summarize(args, setup, per_step, reused, computed, fbc_reused, plain_total, half_total))
     for _ in range(args.full_repeats):
         plain_total.append(sum(scenario_runner(setup, "plain", args.steps)[0]))
         half_total.append(sum(scenario_runner(setup, "mmcache_half", args.steps)[0]))
-    med = {name: statistics.median(values) for name, values in per_step.items() if values}
-    result = {
-        "config": {key: value for key, value in vars(args).items()},
-        "device": torch.cuda.get_device_name() if setup.device.type == "cuda" else "cpu",
-        "tokens": setup.latents.shape[2] * (setup.latents.shape[3] // 2) * (setup.latents.shape[4] // 2),
-        "plain_step_seconds": med["plain"],
-        "mmcache_never_reuse_step_ratio": med["mmcache_never"] / med["plain"],
-        "mmcache_reused_step_fraction": statistics.median(reused) / statistics.median(computed),
-        "mmcache_half_reused_run_ratio": statistics.median(half_total) / statistics.median(plain_total),
-        "fbc_never_reuse_step_ratio": med["fbc_never"] / med["plain"],
-        "fbc_reused_step_fraction": statistics.median(fbc_reused) / med["plain"],
-        "plain_run_seconds": statistics.median(plain_total),
-        "half_reused_run_seconds": statistics.median(half_total),
-    }
-    return result
+    return summarize(args, setup, per_step, reused, computed, fbc_reused, plain_total, half_total)
 
 
 def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(measure, value, goal) for each headline number of a result."""
+    """(measure, value, goal) for each headline number of a result ("n/a" for one not measured)."""
+    def shown(key: str, form: str, unit: str = "", scale: float = 1.0) -> str:
+        return "n/a" if result.get(key) is None else format(result[key] * scale, form) + unit
+
     return [
-        ("plain step", f"{result['plain_step_seconds'] * 1000:.1f} ms", ""),
-        ("mmcache enabled, never reusing / plain", f"{result['mmcache_never_reuse_step_ratio']:.4f}x", "<= 1.01x"),
-        ("mmcache reused step / computed step", f"{result['mmcache_reused_step_fraction']:.2%}", "<= 1%"),
-        (f"{result['config']['steps']}-step run, half reused / plain", f"{result['mmcache_half_reused_run_ratio']:.4f}x",
-         "<= 0.52x"),
-        ("FirstBlockCache never reusing / plain", f"{result['fbc_never_reuse_step_ratio']:.4f}x", "peer"),
-        ("FirstBlockCache reused step / plain step", f"{result['fbc_reused_step_fraction']:.2%}", "peer"),
+        ("plain step", shown("plain_step_seconds", ".1f", " ms", 1000), ""),
+        ("mmcache enabled, never reusing / plain", shown("mmcache_never_reuse_step_ratio", ".4f", "x"), "<= 1.01x"),
+        ("mmcache reused step / computed step", shown("mmcache_reused_step_fraction", ".2%"), "<= 1%"),
+        (f"{result['config']['steps']}-step run, half reused / plain",
+         shown("mmcache_half_reused_run_ratio", ".4f", "x"), "<= 0.52x"),
+        ("FirstBlockCache never reusing / plain", shown("fbc_never_reuse_step_ratio", ".4f", "x"), "peer"),
+        ("FirstBlockCache reused step / plain step", shown("fbc_reused_step_fraction", ".2%"), "peer"),
     ]
 
 

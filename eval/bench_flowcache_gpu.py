@@ -1,10 +1,12 @@
 """FlowCache on a SkyReels-V2-DF-1.3B-sized random model at 540P: time and memory of one window, side by side.
 
 diffusers' ``SkyReelsV2DiffusionForcingPipeline`` (random weights, bf16, prompt embeddings given,
-latent output) runs one 97-frame window of causal blocks of 5 latent frames with asynchronous
-``ar_step``; each scenario is timed over the whole call and its peak GPU memory read: the plain
-pipeline, FlowCache's causal restructuring alone, plus chunkwise reuse, plus KV compression to one
-chunk. Scenarios are interleaved over ``--repeats`` rounds; medians are reported.
+latent output) runs one window (97 frames by default, 57 in the GPU suite) of causal blocks of 5
+latent frames with asynchronous ``ar_step``; after a one-step warm-up call, each scenario is timed
+over the whole call and its peak GPU memory read: the plain pipeline, FlowCache's causal
+restructuring alone, plus chunkwise reuse, plus KV compression to one chunk. Scenarios are
+interleaved over ``--repeats`` rounds; medians are reported, and the result so far is written to
+``--out`` after each scenario.
 
     python -m mmcache.eval.bench_flowcache_gpu --steps 10 --out bench_flowcache_gpu.json
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .bench_timing import write_result
+from .bench_timing import write_partial, write_result
 
 DF_1_3B = {"num_attention_heads": 12, "attention_head_dim": 128, "num_layers": 30, "ffn_dim": 8960,
            "text_dim": 4096, "freq_dim": 256, "in_channels": 16, "out_channels": 16}
@@ -61,7 +63,9 @@ def scenarios(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def call(pipe: Any, sizes: dict[str, int], args: argparse.Namespace, config: Any) -> tuple[float, int | None, Any]:
+def call(pipe: Any, sizes: dict[str, int], args: argparse.Namespace, config: Any,
+         steps: int | None = None) -> tuple[float, int | None, Any]:
+    """One pipeline call (``steps``: ``--steps`` unless given): seconds, peak CUDA bytes, (stats, latents)."""
     import mmcache
 
     device = torch.device(args.device)
@@ -69,7 +73,7 @@ def call(pipe: Any, sizes: dict[str, int], args: argparse.Namespace, config: Any
     embeds = torch.randn(1, args.text_tokens, sizes["text_dim"], device=device, dtype=dtype,
                          generator=torch.Generator(device).manual_seed(1))
     kwargs = dict(prompt=None, prompt_embeds=embeds, negative_prompt_embeds=embeds * 0.5, height=args.height, width=args.width,
-                  num_frames=args.frames, num_inference_steps=args.steps, guidance_scale=6.0, ar_step=args.ar_step,
+                  num_frames=args.frames, num_inference_steps=steps or args.steps, guidance_scale=6.0, ar_step=args.ar_step,
                   causal_block_size=args.causal_block_size, output_type="latent", addnoise_condition=0,
                   generator=torch.Generator(device).manual_seed(0))
     if device.type == "cuda":
@@ -85,14 +89,29 @@ def call(pipe: Any, sizes: dict[str, int], args: argparse.Namespace, config: Any
     return seconds, peak, (handle.history[-1], latents)
 
 
+def summary(args: argparse.Namespace, timings: dict[str, list[float]], peaks: dict[str, int | None],
+            stats: dict[str, Any]) -> dict[str, Any]:
+    """The result from the scenarios timed so far (medians; speedups over the plain pipeline)."""
+    plain = statistics.median(timings["plain"])
+    return {
+        "config": vars(args),
+        "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
+        "tokens_per_frame": (args.height // 16) * (args.width // 16),
+        "scenarios": {name: {"seconds": statistics.median(values), "speedup": plain / statistics.median(values),
+                             "peak_memory_bytes": peaks[name], **stats[name]}
+                      for name, values in timings.items() if values},
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    """A one-step warm-up call, then the scenarios; what is measured so far is written after each one."""
     pipe, sizes = build(args)
     configs = scenarios(args)
     timings: dict[str, list[float]] = {name: [] for name in configs}
     peaks: dict[str, int | None] = {}
     stats: dict[str, Any] = {}
     reference = None
-    call(pipe, sizes, args, None)  # warm-up
+    call(pipe, sizes, args, None, steps=1)  # warm-up: kernels, allocator
     for _ in range(args.repeats):
         for name, config in configs.items():
             seconds, peak, (cache_stats, latents) = call(pipe, sizes, args, config)
@@ -103,14 +122,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             error = float(((latents.float() - reference).norm() / reference.norm()).item())
             stats[name] = {"compute_saved": cache_stats.compute_saved or 0.0, "peak_kv_bytes": cache_stats.peak_kv_bytes,
                            "chunk_counts": cache_stats.chunk_counts, "relative_error_vs_plain": error}
-    plain = statistics.median(timings["plain"])
-    return {
-        "config": vars(args),
-        "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
-        "tokens_per_frame": (args.height // 16) * (args.width // 16),
-        "scenarios": {name: {"seconds": statistics.median(values), "speedup": plain / statistics.median(values),
-                             "peak_memory_bytes": peaks[name], **stats[name]} for name, values in timings.items()},
-    }
+            write_partial(args.out, summary(args, timings, peaks, stats))
+    return summary(args, timings, peaks, stats)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,25 +17,12 @@ from typing import Any
 import torch
 
 from .bench_core import build, denoise
-from .bench_timing import write_result
+from .bench_timing import write_partial, write_result
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    import mmcache
-
-    setup = build(args)
-    densities = [float(d) for d in args.densities.split(",")]
-    per_step: dict[str, list[float]] = {"dense": []}
-    per_step.update({f"density={d}": [] for d in densities})
-    density_seen: dict[str, float | None] = {}
-    denoise(setup, 2)  # warm-up
-    for _ in range(args.repeats):
-        per_step["dense"] += denoise(setup, args.timing_steps)[1:]
-        for density in densities:
-            config = mmcache.SparseAttentionConfig(density=density, backend=args.backend)
-            with mmcache.enabled(setup.transformer, config, num_inference_steps=args.timing_steps) as handle:
-                per_step[f"density={density}"] += denoise(setup, args.timing_steps)[1:]
-            density_seen[f"density={density}"] = handle.attention_stats()[0]["mean_density"]
+def summary(args: argparse.Namespace, setup: Any, per_step: dict[str, list[float]],
+            density_seen: dict[str, float | None]) -> dict[str, Any]:
+    """The result from the rounds timed so far (median step times, ratios to dense)."""
     dense = statistics.median(per_step["dense"])
     return {
         "config": vars(args),
@@ -47,6 +34,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for name, values in per_step.items()
         },
     }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Interleaved rounds of dense and each density; what is measured so far is written after each round."""
+    import mmcache
+
+    setup = build(args)
+    densities = [float(d) for d in args.densities.split(",")]
+    per_step: dict[str, list[float]] = {"dense": []}
+    per_step.update({f"density={d}": [] for d in densities})
+    density_seen: dict[str, float | None] = {}
+    denoise(setup, 2)  # warm-up
+    for round_index in range(args.repeats):
+        per_step["dense"] += denoise(setup, args.timing_steps)[1:]
+        for density in densities:
+            config = mmcache.SparseAttentionConfig(density=density, backend=args.backend)
+            with mmcache.enabled(setup.transformer, config, num_inference_steps=args.timing_steps) as handle:
+                per_step[f"density={density}"] += denoise(setup, args.timing_steps)[1:]
+            density_seen[f"density={density}"] = handle.attention_stats()[0]["mean_density"]
+        if round_index + 1 < args.repeats:
+            write_partial(args.out, summary(args, setup, per_step, density_seen))
+    return summary(args, setup, per_step, density_seen)
 
 
 def main(argv: list[str] | None = None) -> int:

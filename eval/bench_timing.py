@@ -85,6 +85,15 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str], headers: list
     return lines
 
 
+def write_partial(out: str | None, result: dict[str, Any]) -> None:
+    """Write what a benchmark has measured so far to ``out``, marked ``"partial": true`` (the final
+    ``write_result`` replaces it): a benchmark stopped at a time limit still leaves its numbers."""
+    if out:
+        from mmcache.files import atomic_write_json
+
+        atomic_write_json(out, {**result, "partial": True})
+
+
 def write_result(out: str | None, result: dict[str, Any]) -> None:
     """Write a benchmark's result as JSON to ``out`` (atomically) and say so; nothing when ``out`` is None."""
     if out:

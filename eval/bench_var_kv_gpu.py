@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from .bench_timing import print_table, write_result
+from .bench_timing import print_table, write_partial, write_result
 
 VAR_D16 = {"depth": 16, "embed_dim": 1024, "num_heads": 16, "patch_nums": (1, 2, 3, 4, 5, 6, 8, 10, 13, 16),
            "vocab_size": 4096, "z_channels": 32, "num_classes": 1000}
@@ -126,24 +126,32 @@ def run(args: argparse.Namespace, sizes: dict[str, Any]) -> dict[str, Any]:
     stats: dict[str, Any] = {}
     for name, side in configs.items():  # warm-up
         sample(pipe, args, side)
-    for _ in range(args.repeats):
+    config = {key: (str(value) if isinstance(value, torch.device) else value) for key, value in vars(args).items()}
+    result = {"config": config, "model": {key: list(value) if isinstance(value, tuple) else value
+                                          for key, value in sizes.items()},
+              "device": torch.cuda.get_device_name() if args.device.type == "cuda" else "cpu (smoke)",
+              "tokens": pipe.transformer.L, "image_size": pipe.tokenizer.image_size,
+              "calibration": {"how": "calibrate_hack on class label 0, seed 0, contextual_fraction 0.5",
+                              "seconds": calibration_seconds, "contextual_share": contextual_share}}
+    for round_index in range(args.repeats):
         for name, side in configs.items():
             seconds, peaks[name], stats[name] = sample(pipe, args, side)
             timings[name].append(seconds / args.batch)
+        result["sides"] = side_rows(timings, peaks, stats)
+        if round_index + 1 < args.repeats:
+            write_partial(args.out, result)
+    return result
+
+
+def side_rows(timings: dict[str, list[float]], peaks: dict[str, int | None], stats: dict[str, Any]) -> list[dict]:
+    """One row per side: median time per image, speedup over the plain cache, peak memory, KV ratios."""
     plain = statistics.median(timings["plain"])
     rows = []
     for name, values in timings.items():
         per_image = statistics.median(values)
         rows.append({"side": name, "seconds_per_image": per_image, "speedup": plain / per_image,
                      "peak_memory_bytes": peaks[name], **stats_row(stats[name])})
-    config = {key: (str(value) if isinstance(value, torch.device) else value) for key, value in vars(args).items()}
-    return {"config": config, "model": {key: list(value) if isinstance(value, tuple) else value
-                                        for key, value in sizes.items()},
-            "device": torch.cuda.get_device_name() if args.device.type == "cuda" else "cpu (smoke)",
-            "tokens": pipe.transformer.L, "image_size": pipe.tokenizer.image_size,
-            "calibration": {"how": "calibrate_hack on class label 0, seed 0, contextual_fraction 0.5",
-                            "seconds": calibration_seconds, "contextual_share": contextual_share},
-            "sides": rows}
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

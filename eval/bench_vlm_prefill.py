@@ -28,7 +28,7 @@ from mmcache.kv.attention import gathered_attention
 from mmcache.kernels.token_subset_attention import _token_subset_attention_kernel
 
 from .bench_attention import DTYPES, TOLERANCE, parse_sizes
-from .bench_timing import Timer, print_table, relative_error, write_result
+from .bench_timing import Timer, print_table, relative_error, write_partial, write_result
 from .kernel_bench_setup import add_output_options, choose_device, kernel_backend
 
 SMOKE = dict(lengths=[256], heads=4, kv_heads=2, dim=32, repeats=1, warmup=0, check_length=256)
@@ -119,14 +119,17 @@ def bench_length(args: argparse.Namespace, length: int, timer: Timer, backend: s
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The correctness checks, then each length; what is measured so far is written after each step."""
     timer = Timer(args.device, args.warmup, args.repeats)
     backend = kernel_backend(args.device, _token_subset_attention_kernel)
-    checks = kernel_errors(args, backend)
-    timings = [row for length in args.lengths for row in bench_length(args, length, timer, backend)]
     device_name = torch.cuda.get_device_name(args.device) if args.device.type == "cuda" else "cpu (smoke)"
     config = {key: (str(value) if isinstance(value, torch.device) else value) for key, value in vars(args).items()}
-    return {"device": device_name, "torch": torch.__version__, "backend": backend, "config": config,
-            "checks": checks, "timings": timings}
+    result: dict[str, Any] = {"device": device_name, "torch": torch.__version__, "backend": backend,
+                              "config": config, "checks": kernel_errors(args, backend), "timings": []}
+    for length in args.lengths:
+        write_partial(args.out, result)
+        result["timings"] += bench_length(args, length, timer, backend)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:

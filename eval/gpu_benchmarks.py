@@ -44,8 +44,9 @@ def core_markdown(result: dict[str, Any]) -> list[str]:
     from .bench_core import summary_rows
 
     rows = [{"measure": name, "value": value, "goal": goal} for name, value, goal in summary_rows(result)]
+    plain_run = result.get("plain_run_seconds")
     return [f"{result['tokens']} tokens per forward, plain {result['config']['steps']}-step run "
-            f"{result['plain_run_seconds']:.1f} s.", "", *markdown_table(rows, ["measure", "value", "goal"])]
+            f"{format_cell(plain_run)} s.", "", *markdown_table(rows, ["measure", "value", "goal"])]
 
 
 def attention_markdown(result: dict[str, Any]) -> list[str]:
@@ -60,8 +61,11 @@ def attention_markdown(result: dict[str, Any]) -> list[str]:
                                                "err_vs_dequant_ref"],
                             ["KV", "MB", "x fewer bytes", "ms", "vs SDPA", "rel. error"])
     goals = markdown_table(result["goals"], ["goal", "value", "result"])
+    errors = [f"- N={row['N']}, density {row['density']}: {name}: {row[key]}" for row in result["attention"]
+              for key, name in (("ours_error", "ours"), ("flex_error", "Flex")) if row.get(key)]
     return [f"Backend {result['backend']}, blocks {result['block_m']}x{result['block_n']}, triton {result['triton']}.",
-            "", *attention, "", "Quantized decode attention, one new token:", "", *decode, "", *goals]
+            "", *attention, *(["", "Errors:", "", *errors] if errors else []),
+            "", "Quantized decode attention, one new token:", "", *decode, "", *goals]
 
 
 def sparse_dit_markdown(result: dict[str, Any]) -> list[str]:
@@ -77,7 +81,9 @@ def flowcache_markdown(result: dict[str, Any]) -> list[str]:
              "saved": row["compute_saved"], "memory": (row["peak_memory_bytes"] or 0) / 2**30,
              "kv": (row["peak_kv_bytes"] or 0) / 2**20, "error": row["relative_error_vs_plain"]}
             for name, row in result["scenarios"].items()]
-    return [f"{result['tokens_per_frame']} tokens per latent frame, {result['config']['steps']} steps.", "",
+    config = result["config"]
+    return [f"{config['frames']} frames, {result['tokens_per_frame']} tokens per latent frame, {config['steps']} "
+            f"steps.", "",
             *markdown_table(rows, ["scenario", "seconds", "speedup", "saved", "memory", "kv", "error"],
                             ["scenario", "window s", "speedup", "compute saved", "peak GiB", "peak KV MiB",
                              "rel. error vs plain"])]
@@ -109,22 +115,24 @@ def var_kv_markdown(result: dict[str, Any]) -> list[str]:
 BENCHMARKS: tuple[GpuBenchmark, ...] = (
     GpuBenchmark(
         "core", "hook-engine overhead on a Wan2.1-1.3B-sized transformer, 480x832, 81 frames, bf16",
-        "mmcache.eval.bench_core:main", ("--timing-steps", "6", "--repeats", "2", "--full-repeats", "1"),
-        ("--smoke",), gpu_timeout_s=145, markdown="mmcache.eval.gpu_benchmarks:core_markdown"),
+        "mmcache.eval.bench_core:main",
+        ("--steps", "20", "--timing-steps", "6", "--repeats", "2", "--full-repeats", "1"),
+        ("--smoke",), gpu_timeout_s=110, markdown="mmcache.eval.gpu_benchmarks:core_markdown"),
     GpuBenchmark(
         "attention", "block-sparse and quantized decode attention kernels vs SDPA and FlexAttention",
-        "mmcache.eval.bench_attention:main", ("--sizes", "8k,32k,75k", "--repeats", "10", "--warmup", "3"),
+        "mmcache.eval.bench_attention:main",
+        ("--sizes", "8k,32k,75k", "--densities", "1.0,0.25", "--repeats", "10", "--warmup", "3"),
         ("--smoke",), gpu_timeout_s=150, markdown="mmcache.eval.gpu_benchmarks:attention_markdown",
         triton_kernels=True),
     GpuBenchmark(
         "sparse-dit", "step time of the Wan2.1-1.3B-sized transformer with block-sparse attention vs dense",
         "mmcache.eval.bench_sparse_dit:main", ("--densities", "1.0,0.5,0.25", "--timing-steps", "5", "--repeats", "2"),
-        ("--smoke", "--densities", "1.0,0.5"), gpu_timeout_s=100,
+        ("--smoke", "--densities", "1.0,0.5"), gpu_timeout_s=95,
         markdown="mmcache.eval.gpu_benchmarks:sparse_dit_markdown"),
     GpuBenchmark(
-        "flowcache", "one 97-frame window of a SkyReels-V2-DF-1.3B-sized model at 540P: FlowCache's sources of saving",
-        "mmcache.eval.bench_flowcache_gpu:main", ("--steps", "10", "--repeats", "1"), ("--smoke",),
-        gpu_timeout_s=110, markdown="mmcache.eval.gpu_benchmarks:flowcache_markdown"),
+        "flowcache", "one 57-frame window of a SkyReels-V2-DF-1.3B-sized model at 540P: FlowCache's sources of saving",
+        "mmcache.eval.bench_flowcache_gpu:main", ("--frames", "57", "--steps", "6", "--repeats", "1"), ("--smoke",),
+        gpu_timeout_s=150, markdown="mmcache.eval.gpu_benchmarks:flowcache_markdown"),
     GpuBenchmark(
         "vlm-prefill", "prefill attention of a Qwen2.5-VL-7B-sized layer over the kept tokens only vs dense SDPA",
         "mmcache.eval.bench_vlm_prefill:main", ("--lengths", "8k,16k,32k", "--repeats", "5", "--warmup", "2"),
