@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from mmcache.files import atomic_write_json, atomic_write_text
+from mmcache.methods.base import behaviour_identity
 
 from .var_images import CALIBRATED, calibrate_heads, generate_one, held_out_images, image_row, training_images
 
@@ -66,10 +67,7 @@ def identity(model: str, config: Any, caption: str, seed: int) -> dict[str, Any]
     data = None if config is None else config.to_dict()
     if data and data.get("calibration"):
         data["calibration"] = Path(data["calibration"]).name
-    made = {"model": model, "config": data, "caption": caption, "seed": seed}
-    if getattr(config, "behaviour_version", 1) != 1:
-        made["behaviour"] = config.behaviour_version
-    return made
+    return {"model": model, "config": data, "caption": caption, "seed": seed, **behaviour_identity(config)}
 
 
 def run_all(pipe: Any, model: str, grid: dict[str, Any], captions: list[tuple[str, int]], out: Path,

@@ -189,7 +189,8 @@ def _evaluate(options: ImageOptions, config: dict[str, Any], methods: list[EvalM
     pending = pending_work(len(items), runnable, current, stored)
     made = 0 if options.report_only else _generate(loader, pending, items, store, stored, options.quiet)
     defaults = generation_defaults(model)
-    run_info = {**config, "device": None if options.report_only else loader.device, "images": options.images, "items": len(items),
+    device = None if options.report_only else loader.device  # a report alone ran on no device
+    run_info = {**config, "device": device, "images": options.images, "items": len(items),
                 "calibration_prompts": options.calibration_prompts, "made_this_run": made,
                 "generation": {key: defaults[key] for key in CALL_SETTINGS if key in defaults},
                 "calibrations": {method.label: method.calibration.name for method in runnable if method.calibration},

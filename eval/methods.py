@@ -15,7 +15,7 @@ import json
 import os
 from typing import Any, Callable, Literal
 
-from mmcache.methods.base import MethodConfig, registered_methods
+from mmcache.methods.base import MethodConfig, behaviour_identity, registered_methods
 from mmcache.methods.spec import parse_method_spec
 from mmcache.errors import ConfigError
 
@@ -51,10 +51,8 @@ class EvalMethod:
         config class's ``behaviour_version``).
 
         Computed once per run (files named by parameters are read then)."""
-        identity = {"name": self.name, "params": _jsonable(self.params), "files": _file_digests(self.params)}
-        version = getattr(self.config, "behaviour_version", 1)
-        if version != 1:  # first versions leave fingerprints as they were
-            identity["behaviour"] = version
+        identity = {"name": self.name, "params": _jsonable(self.params), "files": _file_digests(self.params),
+                    **behaviour_identity(self.config)}
         canonical = json.dumps(identity, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -149,7 +149,8 @@ def _evaluate(options: VqaOptions, config: dict[str, Any], methods: list[EvalMet
 
     pending = pending_work(options.clips, runnable, current, records)
     answered = 0 if options.report_only else _answer(loader, pending, examples, store, records, options.quiet)
-    run_info = {**config, "device": None if options.report_only else loader.device, "clips": options.clips, "calibration_clips": options.calibration_clips,
+    device = None if options.report_only else loader.device  # a report alone ran on no device
+    run_info = {**config, "device": device, "clips": options.clips, "calibration_clips": options.calibration_clips,
                 "question_kinds": list(KINDS), "answered_this_run": answered,
                 "calibrations": {method.label: method.calibration.name for method in runnable if method.calibration}}
     results = write_results(store, runnable, records, examples, run_info)

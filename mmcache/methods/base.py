@@ -224,3 +224,11 @@ class CachedResidual:
 def mean_abs(tensor: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Mean absolute value (the L1-mean norm of the cache papers), computed in ``dtype``."""
     return tensor.to(dtype).abs().mean()
+
+
+def behaviour_identity(config: Any) -> dict[str, int]:
+    """What a stored result's identity adds for ``config``'s ``behaviour_version``: nothing for a first version (so
+    results stored before versions existed stay valid), else ``{"behaviour": version}``."""
+    version = getattr(config, "behaviour_version", 1)
+    return {} if version == 1 else {"behaviour": version}
+

@@ -25,7 +25,8 @@ from ..errors import ConfigError
 from ..kv.scale_cache import HeadGroup
 from ..kv.scale_selectors import structural, top_attended
 from .base import is_number, require
-from .scale_budget import ScaleBudgetConfig, budget_tokens, keep_everything, whole_number
+from .scale_budget import (ScaleBudgetConfig, budget_tokens, keep_everything, load_head_classes, var_shape,
+                           whole_number)
 
 if TYPE_CHECKING:
     from ..families.registry import ResolvedVAR
@@ -105,18 +106,12 @@ class HACKConfig(ScaleBudgetConfig):
         return self.contextual_budget, self.structural_budget
 
     def head_groups(self, target: "ResolvedVAR") -> list[list[HeadGroup]]:
-        from ..calibration.hack_file import HACKCalibration
-
-        adapter, transformer = target.adapter, target.transformer
-        layout, heads = adapter.layout(transformer), adapter.num_heads(transformer)
-        layers = len(adapter.blocks(transformer))
+        layout, heads, layers = var_shape(target)
         if self.budget >= 1 and self.contextual_budget is None:
             return [keep_everything(heads, layout) for _ in range(layers)]
-        if self.calibration is None:
-            raise ConfigError("HACKConfig needs calibration=<file> with the model's head classes; make one with "
-                              "`mmcache calibrate --method hack --model <model> --out hack.json`.")
-        calibration = HACKCalibration.load(self.calibration)
-        calibration.check(target)
+        calibration = load_head_classes(
+            self.calibration, target, "HACKConfig needs calibration=<file> with the model's head classes; make one "
+            "with `mmcache calibrate --method hack --model <model> --out hack.json`.")
         share = sum(map(len, calibration.contextual_heads)) / (layers * heads)
         contextual_share, structural_share = self.class_budgets(share, layout.held_tokens / layout.total_tokens)
         contextual = HeadGroup("contextual", (), budget_tokens(contextual_share, layout),

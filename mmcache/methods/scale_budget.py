@@ -12,11 +12,13 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..errors import ConfigError
 from ..kv.scale_cache import HeadGroup
 from ..kv.scale_layout import ScaleLayout
 from .base import MethodConfig, is_number, require
 
 if TYPE_CHECKING:
+    from ..calibration.hack_file import HACKCalibration
     from ..families.registry import ResolvedVAR
 
 
@@ -32,6 +34,23 @@ def _never_called(selection: Any) -> Any:
 def budget_tokens(fraction: float, layout: ScaleLayout) -> int:
     """Tokens a head keeps at ``fraction`` of the full sequence (at least one)."""
     return max(1, math.floor(fraction * layout.total_tokens + 1e-9))
+
+
+def var_shape(target: "ResolvedVAR") -> tuple[ScaleLayout, int, int]:
+    """``(layout, heads, layers)`` of the VAR model behind ``target``."""
+    adapter, transformer = target.adapter, target.transformer
+    return adapter.layout(transformer), adapter.num_heads(transformer), len(adapter.blocks(transformer))
+
+
+def load_head_classes(path: str | None, target: "ResolvedVAR", missing: str) -> "HACKCalibration":
+    """The HACK calibration file at ``path``, checked against ``target`` (``missing``: the error without a path)."""
+    from ..calibration.hack_file import HACKCalibration
+
+    if path is None:
+        raise ConfigError(missing)
+    calibration = HACKCalibration.load(path)
+    calibration.check(target)
+    return calibration
 
 
 def whole_number(value: Any, minimum: int) -> bool:

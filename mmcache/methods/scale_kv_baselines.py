@@ -18,16 +18,15 @@ from ..errors import ConfigError
 from ..kv.scale_cache import HeadGroup
 from ..kv.scale_selectors import recent, top_attended
 from .base import is_number, require
-from .scale_budget import ScaleBudgetConfig, budget_tokens, keep_everything, whole_number
+from .scale_budget import (ScaleBudgetConfig, budget_tokens, keep_everything, load_head_classes, var_shape,
+                           whole_number)
 
 if TYPE_CHECKING:
     from ..families.registry import ResolvedVAR
 
 
 def _uniform(target: "ResolvedVAR", budget: float, selector) -> list[list[HeadGroup]]:
-    adapter, transformer = target.adapter, target.transformer
-    layout, heads = adapter.layout(transformer), adapter.num_heads(transformer)
-    layers = len(adapter.blocks(transformer))
+    layout, heads, layers = var_shape(target)
     if budget >= 1:
         return [keep_everything(heads, layout) for _ in range(layers)]
     group = HeadGroup("all", tuple(range(heads)), budget_tokens(budget, layout), selector)
@@ -112,18 +111,12 @@ class ScaleKVConfig(ScaleBudgetConfig):
                 f"{name}.observation_queries must be an integer >= 1, got {self.observation_queries!r}.")
 
     def head_groups(self, target: "ResolvedVAR") -> list[list[HeadGroup]]:
-        from ..calibration.hack_file import HACKCalibration
-
-        adapter, transformer = target.adapter, target.transformer
-        layout, heads = adapter.layout(transformer), adapter.num_heads(transformer)
-        layers = len(adapter.blocks(transformer))
+        layout, heads, layers = var_shape(target)
         if self.budget >= 1:
             return [keep_everything(heads, layout) for _ in range(layers)]
-        if self.calibration is None:
-            raise ConfigError("ScaleKVConfig needs calibration=<HACK calibration file> (its layer selectivity names "
-                              "the drafter layers); make one with `mmcache calibrate --method hack`.")
-        calibration = HACKCalibration.load(self.calibration)
-        calibration.check(target)
+        calibration = load_head_classes(
+            self.calibration, target, "ScaleKVConfig needs calibration=<HACK calibration file> (its layer "
+            "selectivity names the drafter layers); make one with `mmcache calibrate --method hack`.")
         if self.drafters >= layers:
             raise ConfigError(f"ScaleKVConfig.drafters must be below the model's {layers} layers, got {self.drafters}.")
         order = sorted(range(layers), key=lambda layer: calibration.layer_selectivity[layer])

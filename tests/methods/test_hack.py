@@ -156,3 +156,12 @@ def test_clear_errors(pipe, calibration_file):
         mmcache.enable(mmcache.pipelines.load("tiny:wan2.1-t2v"), mmcache.HACKConfig())
     with pytest.raises(ConfigError, match="budget must be a fraction"):
         mmcache.ScaleTopKConfig(budget=0)
+
+
+def test_changed_scale_kv_methods_carry_a_behaviour_version_into_stored_identities():
+    from mmcache.methods.base import behaviour_identity
+
+    assert behaviour_identity(mmcache.EasyCacheConfig()) == {}  # first versions keep identities as they were
+    assert behaviour_identity(mmcache.HACKConfig()) == {"behaviour": 2}
+    assert behaviour_identity(mmcache.ScaleKVConfig()) == {"behaviour": 2}
+    assert behaviour_identity(None) == {}
