@@ -41,12 +41,16 @@ def training_images(count: int, seed: int) -> list[tuple[str, int]]:
 
 
 def generate_one(pipe: Any, config: Any, caption: str, seed: int) -> tuple[np.ndarray, float, dict[str, Any]]:
-    """One image (uint8 ``[H, W, 3]``), its wall time and, under a method, its ``ScaleKVStats`` as a dict."""
+    """One image (uint8 ``[H, W, 3]``), its wall time and, under a method (or a bound of ``var_kv_bounds``, which
+    enables itself), its ``ScaleKVStats`` as a dict."""
     import torch
 
     import mmcache
 
-    handle = mmcache.enable(pipe, config) if config is not None else None
+    if config is None:
+        handle = None
+    else:
+        handle = config.enable(pipe) if hasattr(config, "enable") else mmcache.enable(pipe, config)
     try:
         start = time.perf_counter()
         image = pipe(caption, num_images=1, generator=torch.Generator().manual_seed(seed), output_type="np").images[0]
