@@ -10,7 +10,8 @@ positions not run through the blocks, from ``CacheStats``), wall-clock speedup (
 prompts, with the plain run measured in the same loop), PSNR/SSIM against the plain output, the
 detector's adherence in every 17-frame window (colour and direction), and the peak KV bytes. A
 second table runs one prompt at growing lengths under a KV budget. Results resume: each run is
-stored as it finishes (``OUT/runs/*.json``), and a rerun only does what is missing.
+stored as it finishes (``OUT/runs/*.json``, with what it was made with), and a rerun only does what is missing
+or was made with another model, config or behaviour version.
 
     python -m mmcache.eval.bench_flowcache --model toy-ar --prompts 10 --frames 41 81 --out runs/flowcache
 """
@@ -98,6 +99,24 @@ def score(run: dict[str, Any], plain: dict[str, Any]) -> dict[str, Any]:
 def run_file(store: Path, frames: int, prompt: str, seed: int, label: str) -> Path:
     """Where one (length, prompt, seed, method) run is kept, so that a rerun with other --prompts reuses it."""
     return store / f"{frames}-{prompt.replace(' ', '_')}-s{seed}-{label.replace(' ', '_')}.json"
+
+
+def run_identity(model: str, frames: int, prompt: str, seed: int, config: Any) -> dict[str, Any]:
+    """What a stored run was made with: a run whose identity differs (another model, config or behaviour) is made
+    again."""
+    from mmcache.methods.base import behaviour_identity
+
+    return {"model": model, "frames": frames, "prompt": prompt, "seed": seed,
+            "config": None if config is None else config.to_dict(),
+            **behaviour_identity(config)}
+
+
+def stored_run(file: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
+    """The run kept in ``file`` if it was made with ``identity``, else ``None``."""
+    if not file.is_file():
+        return None
+    row = json.loads(file.read_text())
+    return row if row.get("identity") == identity else None
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -204,15 +223,18 @@ def main(argv: list[str] | None = None) -> int:
         rows: dict[str, list[dict[str, Any]]] = {label: [] for label in grid}
         count = args.prompts if position == 0 else args.long_prompts
         for index, prompt in enumerate(prompts if position == 0 else held_out_prompts(count)):
-            files = {label: run_file(store, frames, prompt, index, label) for label in grid}
-            plain = None if all(file.is_file() for file in files.values()) else run_one(pipe, prompt, index, frames, None)
+            identities = {label: run_identity(args.model, frames, prompt, index, config)
+                          for label, config in grid.items()}
+            stored = {label: stored_run(run_file(store, frames, prompt, index, label), identities[label])
+                      for label in grid}
+            plain = None if all(stored.values()) else run_one(pipe, prompt, index, frames, None)
             for label, config in grid.items():
-                file = files[label]
-                if file.is_file():
-                    rows[label].append(json.loads(file.read_text()))
+                file = run_file(store, frames, prompt, index, label)
+                if stored[label] is not None:
+                    rows[label].append(stored[label])
                     continue
                 run = plain if config is None else run_one(pipe, prompt, index, frames, config)
-                row = score(run, plain) | {"prompt": prompt}
+                row = score(run, plain) | {"prompt": prompt, "identity": identities[label]}
                 atomic_write_json(file, row)
                 rows[label].append(row)
                 if not args.quiet:

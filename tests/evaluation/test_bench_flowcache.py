@@ -1,4 +1,5 @@
-"""The FlowCache benchmark script runs end to end (tiny block-causal model) and resumes from its records."""
+"""The FlowCache benchmark script runs end to end (tiny block-causal model) and resumes from its records, remaking
+those made with other settings."""
 
 from __future__ import annotations
 
@@ -28,5 +29,15 @@ def test_the_benchmark_writes_its_tables_and_resumes(tmp_path, capsys):
     # runs are kept by prompt and seed (not by position), so a rerun with another --prompts reuses what matches
     assert all(json.loads(path.read_text())["prompt"].replace(" ", "_") + "-s0-" in path.name
                for path in (tmp_path / "runs").iterdir())
+    times = {path.name: path.stat().st_mtime_ns for path in (tmp_path / "runs").iterdir()}
     assert bench_flowcache.main([*ARGS, "--kv-lengths", "--addnoise", "0", "--out", str(tmp_path)]) == 0
     assert sorted(path.name for path in (tmp_path / "runs").iterdir()) == stored
+    assert {path.name: path.stat().st_mtime_ns for path in (tmp_path / "runs").iterdir()} == times  # nothing redone
+    # a stored run made with other settings under the same label is made again, not read back
+    file = next(path for path in (tmp_path / "runs").iterdir() if "easycache_0.2_(whole" in path.name)
+    row = json.loads(file.read_text())
+    row["identity"]["config"]["threshold"], row["psnr"] = 0.9, -1.0
+    file.write_text(json.dumps(row))
+    assert bench_flowcache.main([*ARGS, "--kv-lengths", "--addnoise", "0", "--out", str(tmp_path)]) == 0
+    again = json.loads(file.read_text())
+    assert again["identity"]["config"]["threshold"] == 0.2 and again["psnr"] > 0
