@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     pipe.set_progress_bar_config(disable=True)
     args.out.mkdir(parents=True, exist_ok=True)
     calibration = args.out / f"hack-{args.model.replace(':', '_').replace('/', '_')}-{args.calibration_prompts}.json"
-    if not calibration.is_file():
+    if not calibration.is_file() and set(args.methods) & set(CALIBRATED):
         calibrate_heads(pipe, calibration, args.calibration_prompts, args.quiet, args.contextual_fraction)
     captions = (held_out_images if args.captions == "held-out" else training_images)(args.prompts, args.seed)
     grid = method_grid(args.methods, args.budgets, calibration,
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     rows = summarize(run_all(pipe, args.model, grid, captions, args.out, args.quiet))
     command = "python -m mmcache.eval.bench_var_kv " + " ".join(argv if argv is not None else sys.argv[1:])
     atomic_write_json(args.out / "results.json", {"command": command, "rows": rows,
-                                                  "calibration": calibration.name})
+                                                  "calibration": calibration.name if calibration.is_file() else None})
     report = report_md(rows, command)
     atomic_write_text(args.out / "report.md", report)
     print(report)
