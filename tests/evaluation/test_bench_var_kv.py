@@ -43,3 +43,12 @@ def test_training_images_never_use_a_held_out_caption():
     images = training_images(40, 7)
     assert len(images) == 40 and [seed for _, seed in images] == list(range(7, 47))
     assert not held_out & {caption for caption, _ in images} and len({caption for caption, _ in images}) == 30
+
+
+def test_bounds_alone_need_no_head_calibration(tmp_path):
+    argv = ["--model", "tiny:var", "--prompts", "1", "--budgets", "0.2", "--methods", "lookahead-topk",
+            "--threads", "1", "--out", str(tmp_path), "--quiet"]
+    rows = {row["method"]: row for row in bench_var_kv.main(argv)}
+    assert set(rows) == {"plain", "lookahead-topk 0.2"}
+    assert not list(tmp_path.glob("hack-*.json"))
+    assert json.loads((tmp_path / "results.json").read_text())["calibration"] is None
