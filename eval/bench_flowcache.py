@@ -11,7 +11,8 @@ prompts, with the plain run measured in the same loop), PSNR/SSIM against the pl
 detector's adherence in every 17-frame window (colour and direction), and the peak KV bytes. A
 second table runs one prompt at growing lengths under a KV budget. Results resume: each run is
 stored as it finishes (``OUT/runs/*.json``, with what it was made with), and a rerun only does what is missing
-or was made with another model, config or behaviour version.
+or was made with another model, config or behaviour version. ``--captions train`` runs training captions
+instead of held-out ones, for choosing a model's preset without looking at the measurement's prompts.
 
     python -m mmcache.eval.bench_flowcache --model toy-ar --prompts 10 --frames 41 81 --out runs/flowcache
 """
@@ -179,7 +180,11 @@ def markdown(summary: dict[str, dict[str, dict[str, Any]]], lengths: dict[str, A
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mmcache.eval.bench_flowcache", description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="toy-ar", help="a diffusion-forcing pipeline (bundled name or folder)")
-    parser.add_argument("--prompts", type=int, default=10, help="held-out captions of the toy grammar")
+    parser.add_argument("--prompts", type=int, default=10,
+                        help="captions of the toy grammar: held-out ones (or training ones with --captions train)")
+    parser.add_argument("--captions", choices=("held-out", "train"), default="held-out",
+                        help="held-out captions (the measurement) or training captions spread evenly (for choosing a "
+                             "model's preset without looking at held-out ones)")
     parser.add_argument("--frames", type=int, nargs="+", default=[41, 81], help="video lengths")
     parser.add_argument("--long-prompts", type=int, default=None,
                         help="prompts for every length after the first (default: --prompts)")
@@ -208,21 +213,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--prompts, --long-prompts, --frames and --kv-budget must be positive")
 
     import mmcache
-    from mmcache.eval.pareto_step_methods import held_out_prompts
+    from mmcache.eval.pareto_step_methods import calibration_prompts, held_out_prompts
     from mmcache.pipelines import load
+
+    pick = held_out_prompts if args.captions == "held-out" else calibration_prompts
 
     pipe = load(args.model, device="cpu")
     pipe.set_progress_bar_config(disable=True)
     causal = int(pipe.transformer.config.num_frame_per_block) > 1
     grid = method_grid(args.reuse, args.rate, args.kv_budget if causal else None, args.kv_threshold, args.easycache,
                        args.warmup_steps, args.compose)
-    prompts = held_out_prompts(args.prompts)
+    prompts = pick(args.prompts)
     store = args.out / "runs"
     summary: dict[str, dict[str, dict[str, Any]]] = {}
     for position, frames in enumerate(args.frames):
         rows: dict[str, list[dict[str, Any]]] = {label: [] for label in grid}
         count = args.prompts if position == 0 else args.long_prompts
-        for index, prompt in enumerate(prompts if position == 0 else held_out_prompts(count)):
+        for index, prompt in enumerate(prompts if position == 0 else pick(count)):
             identities = {label: run_identity(args.model, frames, prompt, index, config)
                           for label, config in grid.items()}
             stored = {label: stored_run(run_file(store, frames, prompt, index, label), identities[label])

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from mmcache import EasyCacheConfig, ReuseScheduleConfig
+from mmcache import EasyCacheConfig, FlowCacheConfig, ReuseScheduleConfig
 from mmcache.methods.base import registered_methods
 from mmcache.pipelines.loader import method_preset
 from mmcache.demos.knobs import (
@@ -66,6 +66,10 @@ def test_presets_named_after_the_model_set_the_starting_values():
     assert initial_values("easycache", "toy-t2v")["warmup_steps"] == 5
     assert initial_values("easycache", "tiny:wan2.1-t2v") == {"threshold": 0.05, "warmup_steps": 10, "final_steps": 1}
     assert initial_values("easycache", "x", {"threshold": 0.3})["threshold"] == 0.3
+    # toy-ar's FlowCache preset: restructuring composed with one EasyCache decision per iteration
+    assert FlowCacheConfig(**method_preset("toy-ar", "flowcache")) == \
+        FlowCacheConfig(threshold=0, window_threshold=0.05, warmup_steps=5)
+    assert initial_values("flowcache", "toy-ar")["window_threshold"] == 0.05
 
 
 def test_tri_state_and_lists_round_trip_through_their_controls():

@@ -41,3 +41,14 @@ def test_the_benchmark_writes_its_tables_and_resumes(tmp_path, capsys):
     assert bench_flowcache.main([*ARGS, "--kv-lengths", "--addnoise", "0", "--out", str(tmp_path)]) == 0
     again = json.loads(file.read_text())
     assert again["identity"]["config"]["threshold"] == 0.2 and again["psnr"] > 0
+
+
+def test_training_captions_choose_settings_without_a_held_out_prompt(tmp_path):
+    from mmcache.eval.pareto_step_methods import calibration_prompts, held_out_prompts
+
+    argv = ["--model", "tiny:skyreels-v2-df-causal", "--captions", "train", "--prompts", "1", "--frames", "21",
+            "--reuse", "", "--rate", "", "--easycache", "", "--compose", "0.2", "--warmup-steps", "2", "--kv-lengths",
+            "--addnoise", "0", "--quiet", "--out", str(tmp_path)]
+    assert bench_flowcache.main(argv) == 0
+    prompts = {json.loads(path.read_text())["prompt"] for path in (tmp_path / "runs").iterdir()}
+    assert prompts == {calibration_prompts(1)[0]} and not prompts & set(held_out_prompts(15))
