@@ -12,8 +12,8 @@ from ..validation.arg_types import finite_float, int_in_range, kept_fraction, no
 
 NO_METHOD = "none"
 # flag destination → config field name (only applied when the chosen method has that field)
-KNOB_FLAGS = {"threshold": "threshold", "warmup_steps": "warmup_steps", "final_steps": "final_steps",
-              "calibration": "calibration", "kv_budget": "kv_budget", "budget": "budget"}
+KNOB_FLAGS = {"threshold": "threshold", "window_threshold": "window_threshold", "warmup_steps": "warmup_steps",
+              "final_steps": "final_steps", "calibration": "calibration", "kv_budget": "kv_budget", "budget": "budget"}
 
 
 def add_method_arguments(parser: argparse.ArgumentParser, default: str | None = "easycache",
@@ -24,7 +24,11 @@ def add_method_arguments(parser: argparse.ArgumentParser, default: str | None = 
                        help=f"cache method: {', '.join(sorted(registered_methods()))} or '{NO_METHOD}' "
                             f"(default: {default_help or default})")
     group.add_argument("--preset", help="start from a model family's preset of the method, e.g. wan, hunyuan-video")
-    group.add_argument("--threshold", type=finite_float, help="reuse threshold (EasyCache: tau; larger = faster)")
+    group.add_argument("--threshold", type=finite_float,
+                       help="reuse threshold (EasyCache: tau; FlowCache: per chunk, 0 never; larger = faster)")
+    group.add_argument("--window-threshold", type=finite_float,
+                       help="FlowCache: EasyCache's tau for one reuse decision per iteration of the whole window, "
+                            "composed with the restructured forward (toy-ar's preset: 0.05)")
     group.add_argument("--warmup-steps", type=non_negative_int, help="first steps always computed (EasyCache: R)")
     group.add_argument("--final-steps", type=non_negative_int, help="last steps always computed")
     group.add_argument("--calibration", help="calibration file of a calibrated method (ERTACache, PrefixKV, HACK), "
