@@ -23,7 +23,8 @@ def no_reuse_hint(stats: CacheStats) -> str | None:
         if stats.chunk_counts.get("reused"):
             return None
         return ("note: no chunk was reused (the saving comes from chunks served by the KV cache alone); "
-                "a larger --threshold reuses chunks, at some cost in fidelity.")
+                "a larger --threshold reuses chunks, a larger --window-threshold whole iterations, at some cost in "
+                "fidelity.")
     compared = [r for r in stats.timeline if r.metric is not None and r.threshold is not None]
     if not compared:
         reasons = ", ".join(sorted({record.reason for record in stats.timeline}))

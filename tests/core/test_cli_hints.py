@@ -48,4 +48,4 @@ def test_a_chunk_method_is_judged_by_its_chunks():
     assert no_reuse_hint(reusing) is None
     assert "denoiser calls, each running only the chunks" in str(reusing) and "timeline:" not in str(reusing)
     cached_only = replace(reusing, chunk_timeline=tuple(replace(c, state="computed") for c in chunks))
-    assert "no chunk was reused" in no_reuse_hint(cached_only)
+    assert "no chunk was reused" in no_reuse_hint(cached_only) and "--window-threshold" in no_reuse_hint(cached_only)
