@@ -37,11 +37,13 @@ def _floats(text: str) -> list[float]:
 
 
 def method_grid(reuse: list[float], rate: list[float], budget: int | None, kv_threshold: float,
-                easycache: list[float], warmup: int, compose: list[float] = ()) -> dict[str, Any]:
+                easycache: list[float], warmup: int, compose: list[float] = (), fitted: list[float] = (),
+                rescale: tuple[float, ...] | None = None) -> dict[str, Any]:
     """Label → method config (``None``: the plain pipeline); no KV rows without a budget (bidirectional models).
 
     FlowCache runs with the paper's metric (``reuse``: the chunk's timestep modulation) and with
-    EasyCache's rate estimate per chunk (``rate``); the rows at ``kv_threshold`` get a KV-budget twin.
+    EasyCache's rate estimate per chunk (``rate``); the rows at ``kv_threshold`` get a KV-budget twin;
+    ``fitted``: the paper's metric through a ``rescale`` polynomial fitted to the model (``flowcache_metrics``).
     """
     import mmcache
 
@@ -55,6 +57,9 @@ def method_grid(reuse: list[float], rate: list[float], budget: int | None, kv_th
             if budget is not None and tau == kv_threshold:
                 grid[f"{label} + kv {budget}"] = mmcache.FlowCacheConfig(threshold=tau, warmup_steps=warmup,
                                                                          metric=metric, kv_budget=budget)
+    for tau in fitted if rescale is not None else ():
+        grid[f"flowcache modulation {tau:g}, fitted rescale"] = mmcache.FlowCacheConfig(
+            threshold=tau, warmup_steps=warmup, metric="modulation", rescale=rescale)
     for tau in easycache:
         grid[f"easycache {tau:g} (whole window)"] = mmcache.EasyCacheConfig(threshold=tau, warmup_steps=warmup)
     if budget is not None:
@@ -62,6 +67,15 @@ def method_grid(reuse: list[float], rate: list[float], budget: int | None, kv_th
             grid[f"flowcache restructure + easycache {tau:g}"] = mmcache.FlowCacheConfig(
                 threshold=0, window_threshold=tau, warmup_steps=warmup)
     return grid
+
+
+def fitted_rescale(path: Path) -> tuple[float, ...]:
+    """The modulation metric's ``rescale`` polynomial from a ``flowcache_metrics`` result file."""
+    try:
+        return tuple(float(c) for c in json.loads(path.read_text())["metrics"]["modulation"]["rescale"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SystemExit(f"--rescale-fit {path}: not a metrics.json with a modulation fit ({error}); make one with "
+                         "`python -m mmcache.eval.flowcache_metrics --metrics modulation --out DIR`.") from None
 
 
 def window_adherence(frames: np.ndarray, prompt: str) -> dict[str, bool]:
@@ -194,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="FlowCache thresholds with EasyCache's rate estimate per chunk")
     parser.add_argument("--kv-threshold", type=float, default=0.05, help="the FlowCache rows that get a KV-budget twin")
     parser.add_argument("--kv-budget", type=int, default=128, help="tokens per head and layer (one chunk of toy-ar)")
+    parser.add_argument("--rescale-fit", type=Path, default=None,
+                        help="metrics.json of `python -m mmcache.eval.flowcache_metrics`: its modulation fit is the "
+                             "rescale polynomial of the --fitted rows")
+    parser.add_argument("--fitted", type=_floats, default=[0.03, 0.06],
+                        help="FlowCache thresholds with the paper's metric through the fitted rescale (with --rescale-fit)")
     parser.add_argument("--easycache", type=_floats, default=[0.02, 0.05, 0.1],
                         help="EasyCache thresholds (whole-window decisions)")
     parser.add_argument("--compose", type=_floats, default=[0.02, 0.05, 0.08, 0.1],
@@ -221,8 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     pipe = load(args.model, device="cpu")
     pipe.set_progress_bar_config(disable=True)
     causal = int(pipe.transformer.config.num_frame_per_block) > 1
+    rescale = fitted_rescale(args.rescale_fit) if args.rescale_fit is not None else None
     grid = method_grid(args.reuse, args.rate, args.kv_budget if causal else None, args.kv_threshold, args.easycache,
-                       args.warmup_steps, args.compose)
+                       args.warmup_steps, args.compose, args.fitted, rescale)
     prompts = pick(args.prompts)
     store = args.out / "runs"
     summary: dict[str, dict[str, dict[str, Any]]] = {}

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import torch
 
@@ -164,6 +164,9 @@ class FlowCachePolicy(StepPolicy):
         self.stack: BlockStack | None = None
         self.rope_hook: Any = None
         self.window_policy: StepPolicy | None = None
+        # sees each chunk's decision signal (before a decision) and computed output: ``observer(kind, branch, chunk,
+        # step, tensor)`` with kind "signal" or "output" (analysis tools, e.g. eval/flowcache_metrics.py)
+        self.observer: Callable[[str, str, int, int, torch.Tensor], None] | None = None
         if config.window_threshold is not None:
             from .easycache import EasyCacheConfig
 
@@ -313,6 +316,11 @@ class FlowCachePolicy(StepPolicy):
             full = output.new_zeros(*output.shape[:2], window.num_frames, *output.shape[3:])
             full[:, :, first:first + output.shape[2]] = output
             output, self._rope_window = full, None
+        if self.observer is not None and forward is not None:
+            for chunk in (chunk for chunk in forward.computed if chunk in forward.active):
+                first, stop = window.block_frames(chunk)
+                self.observer("output", forward.branch, chunk, window.block_step(forward.iteration, chunk),
+                              output.narrow(2, first, stop - first))
         if self.config.reuse == "output" and self.config.threshold > 0 and forward is not None:
             output = self._reuse_offsets(call.latent, output, window, forward)
         if self.config.metric == "rate" and self.config.threshold > 0 and forward is not None:
@@ -398,6 +406,8 @@ class FlowCachePolicy(StepPolicy):
                 signal = modulation.select(token_dim, rows[0])
             else:
                 signal = hidden_states[:, rows[0]:rows[1]]
+            if self.observer is not None:
+                self.observer("signal", forward.branch, chunk, window.block_step(forward.iteration, chunk), signal)
             if not self._computes(forward.branch, chunk, window.block_step(forward.iteration, chunk), window, signal):
                 reused.append(chunk)
         forward.computed = [chunk for chunk in forward.forwarded if chunk not in reused]

@@ -52,3 +52,20 @@ def test_training_captions_choose_settings_without_a_held_out_prompt(tmp_path):
     assert bench_flowcache.main(argv) == 0
     prompts = {json.loads(path.read_text())["prompt"] for path in (tmp_path / "runs").iterdir()}
     assert prompts == {calibration_prompts(1)[0]} and not prompts & set(held_out_prompts(15))
+
+
+def test_fitted_rows_take_the_rescale_of_a_metrics_file(tmp_path):
+    import pytest
+
+    fit = tmp_path / "metrics.json"
+    fit.write_text(json.dumps({"metrics": {"modulation": {"rescale": [2.0, 0.1]}}}))
+    argv = ["--model", "tiny:skyreels-v2-df-causal", "--prompts", "1", "--frames", "21", "--reuse", "", "--rate", "",
+            "--easycache", "", "--compose", "", "--fitted", "0.3", "--warmup-steps", "2", "--kv-lengths",
+            "--addnoise", "0", "--quiet", "--out", str(tmp_path / "out")]
+    assert bench_flowcache.main([*argv, "--rescale-fit", str(fit)]) == 0
+    row = next(json.loads(path.read_text()) for path in (tmp_path / "out" / "runs").iterdir()
+               if "fitted_rescale" in path.name)
+    assert row["identity"]["config"]["rescale"] == [2.0, 0.1] and row["identity"]["config"]["threshold"] == 0.3
+    fit.write_text("{}")
+    with pytest.raises(SystemExit, match="flowcache_metrics"):
+        bench_flowcache.main([*argv, "--rescale-fit", str(fit)])
