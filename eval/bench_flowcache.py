@@ -29,7 +29,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from mmcache.files import atomic_write_json, atomic_write_text
+from mmcache.files import atomic_write_json
+
+from .bench_outputs import invocation, write_outputs
 
 
 def _floats(text: str) -> list[float]:
@@ -276,12 +278,10 @@ def main(argv: list[str] | None = None) -> int:
             str(frames): [run_one(pipe, prompts[0], 0, frames, config)["peak_kv_bytes"] for config in methods.values()]
             for frames in args.kv_lengths}}
     addnoise = addnoise_check(pipe, prompts[:2], args.frames[0], args.addnoise) if args.addnoise and causal else None
-    command = "python -m mmcache.eval.bench_flowcache " + " ".join(argv if argv is not None else sys.argv[1:])
-    atomic_write_json(args.out / "results.json", {"summary": summary, "kv_by_length": lengths, "addnoise": addnoise,
-                                                  "command": command})
-    table = markdown(summary, lengths, command, addnoise)
-    atomic_write_text(args.out / "flowcache.md", table)
-    print(table)
+    command = invocation("bench_flowcache", argv)
+    write_outputs(args.out, "results.json", {"summary": summary, "kv_by_length": lengths, "addnoise": addnoise,
+                                             "command": command}, "flowcache.md",
+                  markdown(summary, lengths, command, addnoise))
     return 0
 
 

@@ -23,17 +23,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mmcache.files import atomic_write_json, atomic_write_text
+from mmcache.files import atomic_write_json
 from mmcache.methods.base import behaviour_identity
 
-from .var_kv_bounds import BOUNDS, LookaheadBound
+from .bench_outputs import invocation, write_outputs
 from .var_images import CALIBRATED, calibrate_heads, generate_one, held_out_images, image_row, training_images
+from .var_kv_bounds import BOUNDS, LookaheadBound
 
 METHODS = ("hack", "scaletopk", "recentscales", "scalekv")
 
@@ -189,12 +189,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     grid = method_grid(args.methods, args.budgets, calibration,
                        method_settings(args.model, args.methods, hack_overrides))
     rows = summarize(run_all(pipe, args.model, grid, captions, args.out, args.quiet))
-    command = "python -m mmcache.eval.bench_var_kv " + " ".join(argv if argv is not None else sys.argv[1:])
-    atomic_write_json(args.out / "results.json", {"command": command, "rows": rows,
-                                                  "calibration": calibration.name if calibration.is_file() else None})
-    report = report_md(rows, command)
-    atomic_write_text(args.out / "report.md", report)
-    print(report)
+    command = invocation("bench_var_kv", argv)
+    write_outputs(args.out, "results.json", {"command": command, "rows": rows, "calibration": calibration.name
+                                             if calibration.is_file() else None}, "report.md", report_md(rows, command))
     return rows
 
 

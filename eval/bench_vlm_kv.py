@@ -24,7 +24,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mmcache.files import atomic_write_json, atomic_write_text
+from mmcache.files import atomic_write_json
+
+from .bench_outputs import invocation, write_outputs
 
 from .vlm_answers import answer_clip, clip_examples, summarize
 from .vlm_kv_methods import ZIPVL_CACHES, config_identity, file_label, method_grid, prefixkv_calibrations
@@ -138,14 +140,11 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"clip {clip + 1}/{args.clips}, {label}: {' '.join(run['answers'])}", file=sys.stderr)
             rows[label].append(run)
     summary = {label: summarize(found, rows["plain"], examples) for label, found in rows.items()}
-    command = "python -m mmcache.eval.bench_vlm_kv " + " ".join(argv if argv is not None else sys.argv[1:])
-    atomic_write_json(args.out / "results.json", {
+    command = invocation("bench_vlm_kv", argv)
+    write_outputs(args.out, "results.json", {
         "command": command, "model": args.model, "clips": args.clips, "calibration_clips": args.calibration_clips,
         "calibrations": {f"{budget:g}": None if path is None else path.name for budget, path in calibrations.items()},
-        "summary": summary})
-    table = markdown(summary, command, args.clips, args.calibration_clips)
-    atomic_write_text(args.out / "vlm_kv.md", table)
-    print(table)
+        "summary": summary}, "vlm_kv.md", markdown(summary, command, args.clips, args.calibration_clips))
     return 0
 
 

@@ -19,14 +19,13 @@ them::
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from mmcache.files import atomic_write_json, atomic_write_text
+from .bench_outputs import invocation, write_outputs
 
 METRICS = ("modulation", "input", "rate")
 
@@ -146,12 +145,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
             raise SystemExit(f"{metric}: only {len(x)} steps recorded, too few for a degree-{args.degree} fit; "
                              "use more --prompts or --frames.")
         rows[metric] = fit(x, y, args.degree)
-    command = "python -m mmcache.eval.flowcache_metrics " + " ".join(argv if argv is not None else sys.argv[1:])
-    args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(args.out / "metrics.json", {"command": command, "prompts": prompts, "metrics": rows})
-    table = markdown(rows, command)
-    atomic_write_text(args.out / "metrics.md", table)
-    print(table)
+    command = invocation("flowcache_metrics", argv)
+    write_outputs(args.out, "metrics.json", {"command": command, "prompts": prompts, "metrics": rows}, "metrics.md",
+                  markdown(rows, command))
     return rows
 
 
