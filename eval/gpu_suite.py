@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from .bench_outputs import invocation
 from .gpu_benchmarks import BENCHMARKS, GpuBenchmark, benchmark_names
 from .gpu_suite_report import ReportMismatch, new_report, previous_report, record_benchmark, write_report
 
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         previous = previous_report(out, args.smoke)
     except ReportMismatch as error:
         parser.error(str(error))
-    command = "python -m mmcache.eval.gpu_suite " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = invocation("gpu_suite", argv)
     run = {"command": command, "machine": machine(),
            "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "seconds": 0.0}
     report = new_report(run, args.smoke, previous)

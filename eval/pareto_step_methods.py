@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .bench_outputs import invocation
 from .pareto_points import OWN_DEFAULT, OperatingPoint, floats, operating_points, peer_warmup
 
 DEFAULT_POINTS = {
@@ -219,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     code = run_evaluation(options)
     results = json.loads((out / "eval" / "results.json").read_text())
     rows = pareto_rows(results, points)
-    command = "python -m mmcache.eval.pareto_step_methods " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = invocation("pareto_step_methods", argv)
     write_table(rows, out / "pareto.md", command)
     plot(rows, out / "pareto.png")
     print((out / "pareto.md").read_text())
