@@ -32,7 +32,7 @@ from mmcache.kernels.block_sparse_attention import (
 from mmcache.kernels.quantized_decode_attention import quantized_decode_attention_reference
 from mmcache.kernels.validation import AttentionShape
 
-from .bench_timing import Timer, print_table, relative_error, tflops, write_partial, write_result
+from .bench_timing import Timer, args_record, print_table, relative_error, tflops, write_partial, write_result
 from .kernel_bench_setup import add_output_options, choose_device, kernel_backend
 
 DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
@@ -281,7 +281,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     timer = Timer(args.device, args.warmup, args.repeats)
     backend = kernel_backend(args.device, _block_sparse_attention_kernel)
     device_name = torch.cuda.get_device_name(args.device) if args.device.type == "cuda" else "cpu (smoke)"
-    config = {key: (str(value) if isinstance(value, torch.device) else value) for key, value in vars(args).items()}
+    config = args_record(args)
     result: dict[str, Any] = {
         "device": device_name, "torch": torch.__version__, "triton": triton.__version__, "backend": backend,
         "block_m": BLOCK_M, "block_n": BLOCK_N, "config": config, "attention": [], "decode": [], "goals": []}

@@ -32,6 +32,7 @@ import torch
 from mmcache.files import atomic_write_json
 
 from .bench_outputs import invocation, write_outputs
+from .stored_runs import method_identity
 
 
 def _floats(text: str) -> list[float]:
@@ -121,11 +122,7 @@ def run_file(store: Path, frames: int, prompt: str, seed: int, label: str) -> Pa
 def run_identity(model: str, frames: int, prompt: str, seed: int, config: Any) -> dict[str, Any]:
     """What a stored run was made with: a run whose identity differs (another model, config or behaviour) is made
     again."""
-    from mmcache.methods.base import behaviour_identity
-
-    return {"model": model, "frames": frames, "prompt": prompt, "seed": seed,
-            "config": None if config is None else config.to_dict(),
-            **behaviour_identity(config)}
+    return {"model": model, "frames": frames, "prompt": prompt, "seed": seed, **method_identity(config)}
 
 
 def stored_run(file: Path, identity: dict[str, Any]) -> dict[str, Any] | None:

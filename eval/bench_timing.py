@@ -85,6 +85,11 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str], headers: list
     return lines
 
 
+def args_record(args: Any) -> dict[str, Any]:
+    """A benchmark's command-line settings as JSON can hold them (a ``torch.device`` as its name)."""
+    return {key: (str(value) if isinstance(value, torch.device) else value) for key, value in vars(args).items()}
+
+
 def write_partial(out: str | None, result: dict[str, Any]) -> None:
     """Write what a benchmark has measured so far to ``out``, marked ``"partial": true`` (the final
     ``write_result`` replaces it): a benchmark stopped at a time limit still leaves its numbers."""

@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from mmcache.files import atomic_write_json
-from mmcache.methods.base import behaviour_identity
 
 from .bench_outputs import invocation, write_outputs
+from .stored_runs import method_identity
 from .var_images import CALIBRATED, calibrate_heads, generate_one, held_out_images, image_row, training_images
 from .var_kv_bounds import BOUNDS, LookaheadBound
 
@@ -69,10 +69,7 @@ def method_settings(model: str, methods: list[str], hack_overrides: dict[str, An
 
 
 def identity(model: str, config: Any, caption: str, seed: int) -> dict[str, Any]:
-    data = None if config is None else config.to_dict()
-    if data and data.get("calibration"):
-        data["calibration"] = Path(data["calibration"]).name
-    return {"model": model, "config": data, "caption": caption, "seed": seed, **behaviour_identity(config)}
+    return {"model": model, **method_identity(config), "caption": caption, "seed": seed}
 
 
 def run_all(pipe: Any, model: str, grid: dict[str, Any], captions: list[tuple[str, int]], out: Path,

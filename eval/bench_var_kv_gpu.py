@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from .bench_timing import print_table, write_partial, write_result
+from .bench_timing import args_record, print_table, write_partial, write_result
 
 VAR_D16 = {"depth": 16, "embed_dim": 1024, "num_heads": 16, "patch_nums": (1, 2, 3, 4, 5, 6, 8, 10, 13, 16),
            "vocab_size": 4096, "z_channels": 32, "num_classes": 1000}
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace, sizes: dict[str, Any]) -> dict[str, Any]:
     stats: dict[str, Any] = {}
     for name, side in configs.items():  # warm-up
         sample(pipe, args, side)
-    config = {key: (str(value) if isinstance(value, torch.device) else value) for key, value in vars(args).items()}
+    config = args_record(args)
     result = {"config": config, "model": {key: list(value) if isinstance(value, tuple) else value
                                           for key, value in sizes.items()},
               "device": torch.cuda.get_device_name() if args.device.type == "cuda" else "cpu (smoke)",

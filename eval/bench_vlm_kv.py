@@ -29,7 +29,8 @@ from mmcache.files import atomic_write_json
 from .bench_outputs import invocation, write_outputs
 
 from .vlm_answers import answer_clip, clip_examples, summarize
-from .vlm_kv_methods import ZIPVL_CACHES, config_identity, file_label, method_grid, prefixkv_calibrations
+from .stored_runs import config_identity
+from .vlm_kv_methods import ZIPVL_CACHES, file_label, method_grid, prefixkv_calibrations
 
 
 def markdown(summary: dict[str, dict[str, Any]], command: str, clips: int, calibration_clips: int) -> str:

@@ -28,7 +28,7 @@ from mmcache.kv.attention import gathered_attention
 from mmcache.kernels.token_subset_attention import _token_subset_attention_kernel
 
 from .bench_attention import DTYPES, TOLERANCE, parse_sizes
-from .bench_timing import Timer, print_table, relative_error, write_partial, write_result
+from .bench_timing import Timer, args_record, print_table, relative_error, write_partial, write_result
 from .kernel_bench_setup import add_output_options, choose_device, kernel_backend
 
 SMOKE = dict(lengths=[256], heads=4, kv_heads=2, dim=32, repeats=1, warmup=0, check_length=256)
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     timer = Timer(args.device, args.warmup, args.repeats)
     backend = kernel_backend(args.device, _token_subset_attention_kernel)
     device_name = torch.cuda.get_device_name(args.device) if args.device.type == "cuda" else "cpu (smoke)"
-    config = {key: (str(value) if isinstance(value, torch.device) else value) for key, value in vars(args).items()}
+    config = args_record(args)
     result: dict[str, Any] = {"device": device_name, "torch": torch.__version__, "backend": backend,
                               "config": config, "checks": kernel_errors(args, backend), "timings": []}
     for length in args.lengths:

@@ -19,11 +19,14 @@ them::
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from mmcache.methods.flowcache import relative_l1
 
 from .bench_outputs import invocation, write_outputs
 
@@ -47,10 +50,9 @@ class ChangeRecorder:
         last = self._last.get(key)
         if last is not None and last[1] == step - 1:
             segment = last[0]
-            scale = float(last[2].abs().mean())
-            if scale > 0:
-                self.changes[(kind, self.run, branch, chunk, segment, step)] = \
-                    float((now - last[2]).abs().mean()) / scale
+            change = relative_l1(now, last[2])
+            if math.isfinite(change):
+                self.changes[(kind, self.run, branch, chunk, segment, step)] = change
         else:
             segment = 0 if last is None else last[0] + 1
         self._last[key] = (segment, step, now)

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from mmcache.kv.scale_cache import ScaleRecord
 from mmcache.kv.scale_layout import ScaleLayout
+from mmcache.kv.scoring import attention_received
 from mmcache.kv.scale_stats import ScaleKVRecorder, ScaleKVStats
 from mmcache.methods.scale_budget import budget_tokens
 
@@ -69,8 +70,7 @@ class LookaheadCache:
 
     def _chosen(self, q: torch.Tensor, keys: torch.Tensor, ranked: int, softmax_scale: float) -> torch.Tensor:
         """``[B, H, ranked]`` bool: which of the first ``ranked`` tokens each head reads."""
-        logits = torch.matmul(q.float(), keys.float().transpose(-1, -2)) * softmax_scale
-        scores = logits.softmax(dim=-1).sum(dim=2)[..., :ranked]
+        scores = attention_received(q, keys, lambda start, stop: None, softmax_scale)[..., :ranked]
         batch, heads, _ = scores.shape
         if self.pooled:
             flat = scores.reshape(batch, heads * ranked)

@@ -46,16 +46,6 @@ def method_grid(budgets: list[float], taus: list[float], zipvl_caches: list[str]
     return grid
 
 
-def config_identity(config: Any) -> dict[str, Any] | None:
-    """What a stored run must match to be reused: the config, with a calibration named by its file."""
-    if config is None:
-        return None
-    identity = config.to_dict()
-    if identity.get("calibration"):
-        identity["calibration"] = Path(identity["calibration"]).name
-    return identity
-
-
 def file_label(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "_", text).strip("_")
 

@@ -231,4 +231,3 @@ def behaviour_identity(config: Any) -> dict[str, int]:
     results stored before versions existed stay valid), else ``{"behaviour": version}``."""
     version = getattr(config, "behaviour_version", 1)
     return {} if version == 1 else {"behaviour": version}
-

@@ -406,9 +406,10 @@ class FlowCachePolicy(StepPolicy):
                 signal = modulation.select(token_dim, rows[0])
             else:
                 signal = hidden_states[:, rows[0]:rows[1]]
+            step = window.block_step(forward.iteration, chunk)
             if self.observer is not None:
-                self.observer("signal", forward.branch, chunk, window.block_step(forward.iteration, chunk), signal)
-            if not self._computes(forward.branch, chunk, window.block_step(forward.iteration, chunk), window, signal):
+                self.observer("signal", forward.branch, chunk, step, signal)
+            if not self._computes(forward.branch, chunk, step, window, signal):
                 reused.append(chunk)
         forward.computed = [chunk for chunk in forward.forwarded if chunk not in reused]
         self._record_chunks(window, forward, reused)
