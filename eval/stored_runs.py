@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +10,11 @@ from mmcache.methods.base import behaviour_identity
 
 
 def config_identity(config: Any) -> dict[str, Any] | None:
-    """The config as a dict, with a calibration named by its file (``None``: the plain pipeline)."""
+    """The config as a dict, with a calibration named by its file (``None``: the plain pipeline), in the form JSON
+    gives back (a tuple field as a list), so that it equals what a stored run holds."""
     if config is None:
         return None
-    identity = config.to_dict()
+    identity = json.loads(json.dumps(config.to_dict()))
     if identity.get("calibration"):
         identity["calibration"] = Path(identity["calibration"]).name
     return identity

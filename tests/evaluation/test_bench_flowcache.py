@@ -69,3 +69,13 @@ def test_fitted_rows_take_the_rescale_of_a_metrics_file(tmp_path):
     fit.write_text("{}")
     with pytest.raises(SystemExit, match="flowcache_metrics"):
         bench_flowcache.main([*argv, "--rescale-fit", str(fit)])
+
+
+def test_a_stored_run_with_a_tuple_setting_is_recognised(tmp_path):
+    import mmcache
+
+    config = mmcache.FlowCacheConfig(threshold=0.1, rescale=(2.0, 0.1))
+    identity = bench_flowcache.run_identity("toy-ar", 21, "a prompt", 0, config)
+    file = tmp_path / "run.json"
+    file.write_text(json.dumps({"identity": identity, "psnr": 30.0}))  # stored as JSON: the tuple becomes a list
+    assert bench_flowcache.stored_run(file, identity)["psnr"] == 30.0
