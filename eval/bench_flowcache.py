@@ -41,12 +41,14 @@ def _floats(text: str) -> list[float]:
 
 def method_grid(reuse: list[float], rate: list[float], budget: int | None, kv_threshold: float,
                 easycache: list[float], warmup: int, compose: list[float] = (), fitted: list[float] = (),
-                rescale: tuple[float, ...] | None = None) -> dict[str, Any]:
+                rescale: tuple[float, ...] | None = None, fresh_reuse: list[float] = (),
+                fresh_rate: list[float] = ()) -> dict[str, Any]:
     """Label → method config (``None``: the plain pipeline); no KV rows without a budget (bidirectional models).
 
     FlowCache runs with the paper's metric (``reuse``: the chunk's timestep modulation) and with
     EasyCache's rate estimate per chunk (``rate``); the rows at ``kv_threshold`` get a KV-budget twin;
-    ``fitted``: the paper's metric through a ``rescale`` polynomial fitted to the model (``flowcache_metrics``).
+    ``fitted``: the paper's metric through a ``rescale`` polynomial fitted to the model (``flowcache_metrics``);
+    ``fresh_reuse`` / ``fresh_rate``: the same metrics with ``fresh_kv`` (no computed chunk reads stale K/V).
     """
     import mmcache
 
@@ -60,6 +62,10 @@ def method_grid(reuse: list[float], rate: list[float], budget: int | None, kv_th
             if budget is not None and tau == kv_threshold:
                 grid[f"{label} + kv {budget}"] = mmcache.FlowCacheConfig(threshold=tau, warmup_steps=warmup,
                                                                          metric=metric, kv_budget=budget)
+    for metric, thresholds in (("modulation", fresh_reuse), ("rate", fresh_rate)) if budget is not None else ():
+        for tau in thresholds:
+            grid[f"flowcache {metric} {tau:g}, fresh kv"] = mmcache.FlowCacheConfig(
+                threshold=tau, warmup_steps=warmup, metric=metric, fresh_kv=True)
     for tau in fitted if rescale is not None else ():
         grid[f"flowcache modulation {tau:g}, fitted rescale"] = mmcache.FlowCacheConfig(
             threshold=tau, warmup_steps=warmup, metric="modulation", rescale=rescale)
@@ -205,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="FlowCache thresholds with the paper's metric (timestep modulation)")
     parser.add_argument("--rate", type=_floats, default=[0.03, 0.05],
                         help="FlowCache thresholds with EasyCache's rate estimate per chunk")
+    parser.add_argument("--fresh-reuse", type=_floats, default=[0.1, 0.2],
+                        help="FlowCache thresholds with the paper's metric and fresh_kv (block-causal models)")
+    parser.add_argument("--fresh-rate", type=_floats, default=[],
+                        help="FlowCache thresholds with the rate estimate and fresh_kv (block-causal models)")
     parser.add_argument("--kv-threshold", type=float, default=0.05, help="the FlowCache rows that get a KV-budget twin")
     parser.add_argument("--kv-budget", type=int, default=128, help="tokens per head and layer (one chunk of toy-ar)")
     parser.add_argument("--rescale-fit", type=Path, default=None,
@@ -241,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     causal = int(pipe.transformer.config.num_frame_per_block) > 1
     rescale = fitted_rescale(args.rescale_fit) if args.rescale_fit is not None else None
     grid = method_grid(args.reuse, args.rate, args.kv_budget if causal else None, args.kv_threshold, args.easycache,
-                       args.warmup_steps, args.compose, args.fitted, rescale)
+                       args.warmup_steps, args.compose, args.fitted, rescale, args.fresh_reuse, args.fresh_rate)
     prompts = pick(args.prompts)
     store = args.out / "runs"
     summary: dict[str, dict[str, dict[str, Any]]] = {}

@@ -15,7 +15,8 @@ window through the denoiser. FlowCache saves work three ways, each a knob here:
    input). A chunk computes during its first ``warmup_steps`` and last ``final_steps`` steps, or when
    the accumulator reaches ``threshold`` (which resets it); otherwise it adds its stored block-stack
    residual and does not run through the blocks (``hooks.blocks``); later chunks read its keys and
-   values as last computed.
+   values as last computed. With ``fresh_kv`` (block-causal models) a computing chunk makes every
+   earlier chunk being denoised compute too, so no computed chunk reads keys and values of an older step.
 3. **KV compression** (``kv_budget`` tokens per head and layer): once the finished chunks hold more,
    each head keeps the tokens with the highest ``λ·a − (1 − λ)·r`` (``mmcache.kv.scoring``), scored
    with the queries of the chunks being denoised; memory stays bounded however long the video.
@@ -75,6 +76,9 @@ class FlowCacheConfig(MethodConfig):
             ``o − x``, as EasyCache reuses a whole call; the head's output for it is replaced).
         window_threshold: EasyCache's τ for one decision per iteration before the chunks are planned
             (``warmup_steps`` / ``final_steps`` count the window's iterations there); ``None``: off.
+        fresh_kv: a chunk is reused only while every later chunk being denoised is reused too, so no
+            computed chunk reads a reused chunk's stale keys and values (block-causal models; ``False``:
+            the paper's rule, each chunk decides alone and later chunks read its K/V as last computed).
     """
 
     method: ClassVar[str] = "flowcache"
@@ -91,6 +95,7 @@ class FlowCacheConfig(MethodConfig):
     restructure: bool | None = None
     reuse: str = "residual"
     window_threshold: float | None = None
+    fresh_kv: bool = False
 
     def coerce(self, name: str, value: Any) -> Any:
         return tuple(value) if name == "rescale" and isinstance(value, list) else value
@@ -120,6 +125,7 @@ class FlowCacheConfig(MethodConfig):
         require(self.window_threshold is None or (is_number(self.window_threshold) and math.isfinite(
             self.window_threshold) and self.window_threshold >= 0),
             f"FlowCacheConfig.window_threshold must be None or a finite number >= 0, got {self.window_threshold!r}.")
+        require(isinstance(self.fresh_kv, bool), f"FlowCacheConfig.fresh_kv must be true or false, got {self.fresh_kv!r}.")
 
     @classmethod
     def preset(cls, family: str, **overrides: Any) -> "FlowCacheConfig":
@@ -263,6 +269,10 @@ class FlowCachePolicy(StepPolicy):
         if self.config.kv_budget is not None and not causal:
             raise ConfigError("FlowCache's KV compression compresses the cache of a block-causal model; this model is "
                               "bidirectional (num_frame_per_block == 1). Leave kv_budget=None.")
+        if self.config.fresh_kv and not causal:
+            raise ConfigError("FlowCache's fresh_kv orders reuse along a block-causal model's chunks; on this "
+                              "bidirectional model every chunk reads every other, so it would never reuse. Leave "
+                              "fresh_kv=False.")
         return causal and self.config.restructure is not False
 
     # -- the whole call -------------------------------------------------------------------------
@@ -411,6 +421,8 @@ class FlowCachePolicy(StepPolicy):
                 self.observer("signal", forward.branch, chunk, step, signal)
             if not self._computes(forward.branch, chunk, step, window, signal):
                 reused.append(chunk)
+        if self.config.fresh_kv:
+            reused = self._after_last_computing(forward, reused)
         forward.computed = [chunk for chunk in forward.forwarded if chunk not in reused]
         self._record_chunks(window, forward, reused)
         self.attention_plan = self._attention_plan(window, forward, reused, hidden_states.device, per_chunk)
@@ -462,6 +474,14 @@ class FlowCachePolicy(StepPolicy):
             return True
         self._accumulated[key] = accumulated
         return False
+
+    def _after_last_computing(self, forward: _Forward, reused: list[int]) -> list[int]:
+        """``fresh_kv``: the reused chunks after the last computing one; the earlier ones compute (and reset)."""
+        computing = [chunk for chunk in forward.active if chunk in forward.forwarded and chunk not in reused]
+        last = max(computing, default=-1)
+        for chunk in (chunk for chunk in reused if chunk < last):
+            self._accumulated[(forward.branch, chunk)] = 0.0
+        return [chunk for chunk in reused if chunk > last]
 
     def _attention_plan(self, window: Window, forward: _Forward, reused: list[int], device: torch.device,
                         per_chunk: int) -> ChunkAttentionPlan | None:

@@ -8,7 +8,7 @@ import json
 from mmcache.eval import bench_flowcache
 
 ARGS = ["--model", "tiny:skyreels-v2-df-causal", "--prompts", "1", "--frames", "21", "--reuse", "0.3",
-        "--rate", "0.3", "--kv-threshold", "0.3", "--kv-budget", "2", "--easycache", "0.2", "--compose", "0.2",
+        "--rate", "0.3", "--fresh-reuse", "0.3", "--fresh-rate", "", "--kv-threshold", "0.3", "--kv-budget", "2", "--easycache", "0.2", "--compose", "0.2",
         "--warmup-steps", "2", "--kv-lengths", "21", "37", "--addnoise", "20", "--quiet"]
 
 
@@ -18,7 +18,7 @@ def test_the_benchmark_writes_its_tables_and_resumes(tmp_path, capsys):
     rows = results["summary"]["21"]
     assert set(rows) == {"plain", "flowcache restructure", "flowcache modulation 0.3", "flowcache modulation 0.3 + kv 2",
                          "flowcache rate 0.3", "flowcache rate 0.3 + kv 2", "easycache 0.2 (whole window)",
-                         "flowcache restructure + easycache 0.2"}
+                         "flowcache restructure + easycache 0.2", "flowcache modulation 0.3, fresh kv"}
     assert rows["plain"]["compute_saved"] == 0 and rows["flowcache restructure"]["compute_saved"] > 0
     assert rows["flowcache restructure"]["psnr"] > 60  # exact up to float rounding
     composed = rows["flowcache restructure + easycache 0.2"]["compute_saved"]
@@ -47,7 +47,7 @@ def test_training_captions_choose_settings_without_a_held_out_prompt(tmp_path):
     from mmcache.eval.pareto_step_methods import calibration_prompts, held_out_prompts
 
     argv = ["--model", "tiny:skyreels-v2-df-causal", "--captions", "train", "--prompts", "1", "--frames", "21",
-            "--reuse", "", "--rate", "", "--easycache", "", "--compose", "0.2", "--warmup-steps", "2", "--kv-lengths",
+            "--reuse", "", "--rate", "", "--fresh-reuse", "", "--fresh-rate", "", "--easycache", "", "--compose", "0.2", "--warmup-steps", "2", "--kv-lengths",
             "--addnoise", "0", "--quiet", "--out", str(tmp_path)]
     assert bench_flowcache.main(argv) == 0
     prompts = {json.loads(path.read_text())["prompt"] for path in (tmp_path / "runs").iterdir()}
@@ -59,7 +59,7 @@ def test_fitted_rows_take_the_rescale_of_a_metrics_file(tmp_path):
 
     fit = tmp_path / "metrics.json"
     fit.write_text(json.dumps({"metrics": {"modulation": {"rescale": [2.0, 0.1]}}}))
-    argv = ["--model", "tiny:skyreels-v2-df-causal", "--prompts", "1", "--frames", "21", "--reuse", "", "--rate", "",
+    argv = ["--model", "tiny:skyreels-v2-df-causal", "--prompts", "1", "--frames", "21", "--reuse", "", "--rate", "", "--fresh-reuse", "", "--fresh-rate", "",
             "--easycache", "", "--compose", "", "--fitted", "0.3", "--warmup-steps", "2", "--kv-lengths",
             "--addnoise", "0", "--quiet", "--out", str(tmp_path / "out")]
     assert bench_flowcache.main([*argv, "--rescale-fit", str(fit)]) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -95,7 +96,8 @@ def test_compression_changes_the_output_only_a_little(pipes):
 
 def test_what_a_bidirectional_model_cannot_do_is_refused(pipes):
     for config, match in ((mmcache.FlowCacheConfig(restructure=True), "block-causal model"),
-                          (mmcache.FlowCacheConfig(kv_budget=8), "bidirectional")):
+                          (mmcache.FlowCacheConfig(kv_budget=8), "bidirectional"),
+                          (mmcache.FlowCacheConfig(fresh_kv=True), "fresh_kv=False")):
         with pytest.raises(ConfigError, match=match):
             run(pipes[BIDIRECTIONAL], BIDIRECTIONAL, config)
 
@@ -124,7 +126,8 @@ def test_config_validation_and_json():
     assert mmcache.MethodConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     assert mmcache.FlowCacheConfig.preset("skyreels-v2-df").threshold == 0.1
     for bad in ({"threshold": -1}, {"threshold": float("nan")}, {"kv_budget": 0}, {"pool_kernel": 4},
-                {"metric": "output"}, {"importance_weight": 2}, {"rescale": []}, {"warmup_steps": 1.5}):
+                {"metric": "output"}, {"importance_weight": 2}, {"rescale": []}, {"warmup_steps": 1.5},
+                {"fresh_kv": 1}):
         with pytest.raises(ConfigError, match="FlowCacheConfig"):
             mmcache.FlowCacheConfig(**bad)
     with pytest.raises(ConfigError, match="kv_budget"):
@@ -180,4 +183,25 @@ def test_a_whole_window_decision_composes_with_restructuring(pipes):
     assert all(c.state in ("reused", "cached", "skipped") for c in stats.chunk_timeline
                if (c.window, c.iteration, c.branch) in skipped_iterations)  # a reused iteration runs nothing
     assert stats.compute_saved > restructured.compute_saved
+    assert 0 < (frames - plain).abs().max() < 0.1
+
+
+def test_fresh_kv_never_lets_a_computed_chunk_read_a_reused_one(pipes):
+    plain, _ = run(pipes[CAUSAL], CAUSAL, **LONG)
+    never, _ = run(pipes[CAUSAL], CAUSAL, mmcache.FlowCacheConfig(threshold=0, fresh_kv=True), **LONG)
+    torch.testing.assert_close(never, plain, atol=1e-5, rtol=0)
+    config = mmcache.FlowCacheConfig(threshold=0.3, warmup_steps=2)
+    stale_frames, stale = run(pipes[CAUSAL], CAUSAL, config, **LONG)
+    frames, stats = run(pipes[CAUSAL], CAUSAL, dataclasses.replace(config, fresh_kv=True), **LONG)
+
+    def reads_a_reused_chunk(timeline) -> bool:
+        forwards: dict[tuple, dict[int, str]] = {}
+        for record in timeline:
+            forwards.setdefault((record.window, record.iteration, record.branch), {})[record.chunk] = record.state
+        return any(state == "computed" and any(states.get(earlier) == "reused" for earlier in range(chunk))
+                   for states in forwards.values() for chunk, state in states.items())
+
+    assert reads_a_reused_chunk(stale.chunk_timeline)  # the paper's rule: later chunks read stale K/V
+    assert not reads_a_reused_chunk(stats.chunk_timeline)
+    assert 0 < stats.chunk_counts["reused"] < stale.chunk_counts["reused"]
     assert 0 < (frames - plain).abs().max() < 0.1
