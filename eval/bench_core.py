@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import torch
 
-from .bench_timing import write_partial, write_result
+from .bench_timing import lacks_gpu, write_partial, write_result
 
 WAN_1_3B = dict(num_layers=30, num_attention_heads=12, attention_head_dim=128, ffn_dim=8960, text_dim=4096,
                 freq_dim=256, in_channels=16, out_channels=16, patch_size=(1, 2, 2), cross_attn_norm=True,
@@ -237,8 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         args.device, args.dtype = "cpu", "float32"
         args.height, args.width, args.frames, args.text_tokens = 32, 32, 5, 8
         args.steps, args.timing_steps, args.repeats, args.full_repeats = 8, 6, 1, 1
-    elif args.device.startswith("cuda") and not torch.cuda.is_available():
-        print("bench_core needs a CUDA GPU (or --smoke for a CPU check of the script).", file=sys.stderr)
+    elif lacks_gpu("bench_core", args.device):
         return 2
     result = run(args)
     print_table(result)

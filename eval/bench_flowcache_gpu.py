@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .bench_timing import write_partial, write_result
+from .bench_timing import lacks_gpu, write_partial, write_result
 
 DF_1_3B = {"num_attention_heads": 12, "attention_head_dim": 128, "num_layers": 30, "ffn_dim": 8960,
            "text_dim": 4096, "freq_dim": 256, "in_channels": 16, "out_channels": 16}
@@ -147,8 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         args.device, args.dtype = "cpu", "float32"
         args.height, args.width, args.frames, args.steps, args.text_tokens = 32, 32, 21, 4, 8
         args.causal_block_size, args.warmup_steps = 2, 1
-    elif args.device.startswith("cuda") and not torch.cuda.is_available():
-        print("bench_flowcache_gpu needs a CUDA GPU (or --smoke for a CPU check of the script).", file=sys.stderr)
+    elif lacks_gpu("bench_flowcache_gpu", args.device):
         return 2
     result = run(args)
     print(f"device {result['device']}; {result['tokens_per_frame']} tokens per latent frame")

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from .bench_core import build, denoise
-from .bench_timing import write_partial, write_result
+from .bench_timing import lacks_gpu, write_partial, write_result
 
 
 def summary(args: argparse.Namespace, setup: Any, per_step: dict[str, list[float]],
@@ -79,8 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         args.height, args.width, args.frames, args.text_tokens = 160, 160, 9, 8
         args.timing_steps, args.repeats = 3, 1
         args.steps = args.timing_steps
-    elif args.device.startswith("cuda") and not torch.cuda.is_available():
-        print("bench_sparse_dit needs a CUDA GPU (or --smoke for a CPU check of the script).", file=sys.stderr)
+    elif lacks_gpu("bench_sparse_dit", args.device):
         return 2
     result = run(args)
     print(f"device {result['device']}; dense step {result['dense_step_seconds'] * 1000:.1f} ms")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from typing import Any, Callable
 
@@ -97,6 +98,14 @@ def write_partial(out: str | None, result: dict[str, Any]) -> None:
         from mmcache.files import atomic_write_json
 
         atomic_write_json(out, {**result, "partial": True})
+
+
+def lacks_gpu(script: str, device: Any = "cuda") -> bool:
+    """True, after saying so on stderr, when ``device`` is a CUDA device and this machine has none."""
+    if not str(device).startswith("cuda") or torch.cuda.is_available():
+        return False
+    print(f"{script} needs a CUDA GPU (or --smoke for a CPU check of the script).", file=sys.stderr)
+    return True
 
 
 def write_result(out: str | None, result: dict[str, Any]) -> None:

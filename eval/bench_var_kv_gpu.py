@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from .bench_timing import args_record, print_table, write_partial, write_result
+from .bench_timing import args_record, lacks_gpu, print_table, write_partial, write_result
 
 VAR_D16 = {"depth": 16, "embed_dim": 1024, "num_heads": 16, "patch_nums": (1, 2, 3, 4, 5, 6, 8, 10, 13, 16),
            "vocab_size": 4096, "z_channels": 32, "num_classes": 1000}
@@ -169,8 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = SMOKE if args.smoke else VAR_D16
     if args.smoke:
         args.device, args.dtype, args.batch, args.repeats, args.top_k = torch.device("cpu"), "float32", 2, 1, 0
-    elif not torch.cuda.is_available():
-        print("bench_var_kv_gpu needs a CUDA GPU (or --smoke for a CPU check of the script).", file=sys.stderr)
+    elif lacks_gpu("bench_var_kv_gpu"):
         return 2
     else:
         args.device = torch.device("cuda")
