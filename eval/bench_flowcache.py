@@ -261,11 +261,11 @@ def main(argv: list[str] | None = None) -> int:
         for index, prompt in enumerate(prompts if position == 0 else pick(count)):
             identities = {label: run_identity(args.model, frames, prompt, index, config)
                           for label, config in grid.items()}
-            stored = {label: stored_run(run_file(store, frames, prompt, index, label), identities[label])
-                      for label in grid}
+            files = {label: run_file(store, frames, prompt, index, label) for label in grid}
+            stored = {label: stored_run(files[label], identities[label]) for label in grid}
             plain = None if all(stored.values()) else run_one(pipe, prompt, index, frames, None)
             for label, config in grid.items():
-                file = run_file(store, frames, prompt, index, label)
+                file = files[label]
                 if stored[label] is not None:
                     rows[label].append(stored[label])
                     continue

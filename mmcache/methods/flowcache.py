@@ -503,13 +503,14 @@ class FlowCachePolicy(StepPolicy):
 
     # -- stats ------------------------------------------------------------------------------------
     def _record_chunks(self, window: Window, forward: _Forward, reused: list[int]) -> None:
+        restructured = self._restructured(window)
         for chunk in range(window.num_blocks):
             if chunk in reused:
                 state = "reused"
             elif chunk in forward.active:
                 state = "computed"
             elif chunk in forward.computed:
-                state = "encoded" if chunk in forward.finished and self._restructured(window) else "context"
+                state = "encoded" if chunk in forward.finished and restructured else "context"
             elif chunk in forward.finished:
                 state = "cached"
             else:
