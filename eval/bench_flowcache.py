@@ -42,39 +42,49 @@ def _floats(text: str) -> list[float]:
 def method_grid(reuse: list[float], rate: list[float], budget: int | None, kv_threshold: float,
                 easycache: list[float], warmup: int, compose: list[float] = (), fitted: list[float] = (),
                 rescale: tuple[float, ...] | None = None, fresh_reuse: list[float] = (),
-                fresh_rate: list[float] = ()) -> dict[str, Any]:
+                fresh_rate: list[float] = (), compose_text: list[float] = ()) -> dict[str, Any]:
     """Label → method config (``None``: the plain pipeline); no KV rows without a budget (bidirectional models).
 
     FlowCache runs with the paper's metric (``reuse``: the chunk's timestep modulation) and with
     EasyCache's rate estimate per chunk (``rate``); the rows at ``kv_threshold`` get a KV-budget twin;
     ``fitted``: the paper's metric through a ``rescale`` polynomial fitted to the model (``flowcache_metrics``);
     ``fresh_reuse`` / ``fresh_rate``: the same metrics with ``fresh_kv`` (no computed chunk reads stale K/V).
+    Every FlowCache row projects the prompt in every forward, as the plain pipeline does (``text_kv=False``),
+    except the *text kv* rows: restructuring alone and composed with ``compose_text``, with the prompt's
+    projections kept, so that each source of saving shows on its own.
     """
     import mmcache
 
+    def flowcache(**settings: Any) -> Any:
+        return mmcache.FlowCacheConfig(**{"warmup_steps": warmup, "text_kv": False, **settings})
+
+    restructure_warmup = mmcache.FlowCacheConfig.warmup_steps  # no reuse: the warm-up plays no part
     grid: dict[str, Any] = {"plain": None}
     if budget is not None:
-        grid["flowcache restructure"] = mmcache.FlowCacheConfig(threshold=0)
+        grid["flowcache restructure"] = flowcache(threshold=0, warmup_steps=restructure_warmup)
     for metric, thresholds in (("modulation", reuse), ("rate", rate)):
         for tau in thresholds:
             label = f"flowcache {metric} {tau:g}"
-            grid[label] = mmcache.FlowCacheConfig(threshold=tau, warmup_steps=warmup, metric=metric)
+            grid[label] = flowcache(threshold=tau, metric=metric)
             if budget is not None and tau == kv_threshold:
-                grid[f"{label} + kv {budget}"] = mmcache.FlowCacheConfig(threshold=tau, warmup_steps=warmup,
-                                                                         metric=metric, kv_budget=budget)
+                grid[f"{label} + kv {budget}"] = flowcache(threshold=tau, metric=metric, kv_budget=budget)
     for metric, thresholds in (("modulation", fresh_reuse), ("rate", fresh_rate)) if budget is not None else ():
         for tau in thresholds:
-            grid[f"flowcache {metric} {tau:g}, fresh kv"] = mmcache.FlowCacheConfig(
-                threshold=tau, warmup_steps=warmup, metric=metric, fresh_kv=True)
+            grid[f"flowcache {metric} {tau:g}, fresh kv"] = flowcache(threshold=tau, metric=metric, fresh_kv=True)
     for tau in fitted if rescale is not None else ():
-        grid[f"flowcache modulation {tau:g}, fitted rescale"] = mmcache.FlowCacheConfig(
-            threshold=tau, warmup_steps=warmup, metric="modulation", rescale=rescale)
+        grid[f"flowcache modulation {tau:g}, fitted rescale"] = flowcache(threshold=tau, metric="modulation",
+                                                                          rescale=rescale)
     for tau in easycache:
         grid[f"easycache {tau:g} (whole window)"] = mmcache.EasyCacheConfig(threshold=tau, warmup_steps=warmup)
     if budget is not None:
         for tau in compose:
-            grid[f"flowcache restructure + easycache {tau:g}"] = mmcache.FlowCacheConfig(
-                threshold=0, window_threshold=tau, warmup_steps=warmup)
+            grid[f"flowcache restructure + easycache {tau:g}"] = flowcache(threshold=0, window_threshold=tau)
+        if compose_text:
+            grid["flowcache restructure + text kv"] = flowcache(threshold=0, warmup_steps=restructure_warmup,
+                                                                text_kv=True)
+        for tau in compose_text:
+            grid[f"flowcache restructure + text kv + easycache {tau:g}"] = flowcache(
+                threshold=0, window_threshold=tau, text_kv=True)
     return grid
 
 
@@ -105,6 +115,7 @@ def run_one(pipe: Any, prompt: str, seed: int, frames: int, config: Any, **extra
     stats = result.stats
     return {"frames": result.frames, "wall": result.wall_seconds, "macs": result.denoiser_macs,
             "compute_saved_positions": stats.compute_saved, "peak_kv_bytes": stats.peak_kv_bytes or 0,
+            "text_kv_bytes": stats.text_kv_bytes or 0,
             "chunk_counts": stats.chunk_counts, **window_adherence(result.frames, prompt)}
 
 
@@ -151,6 +162,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "colour": sum(r["colour"] for r in rows) / len(rows),
         "direction": sum(r["direction"] for r in rows) / len(rows),
         "peak_kv_bytes": max(r["peak_kv_bytes"] for r in rows),
+        "text_kv_bytes": max(r.get("text_kv_bytes", 0) for r in rows),
     }
 
 
@@ -175,13 +187,15 @@ def markdown(summary: dict[str, dict[str, dict[str, Any]]], lengths: dict[str, A
     for frames, methods in summary.items():
         lines += [f"**{frames} frames**", "",
                   "| method | compute saved (MACs) | positions not run | speedup (wall, median) | PSNR (dB) | SSIM | "
-                  "colour / direction in every window | peak KV | items |", "|---|---|---|---|---|---|---|---|---|"]
+                  "colour / direction in every window | peak KV (+ prompt K/V kept) | items |", "|---|---|---|---|---|---|---|---|---|"]
         for label, row in methods.items():
             psnr = "—" if row["psnr"] is None else f"{row['psnr']:.2f}"
             ssim = "—" if row["ssim"] is None else f"{row['ssim']:.4f}"
+            kv = f"{row['peak_kv_bytes'] / 2**10:.0f} KiB" + (
+                f" + {row['text_kv_bytes'] / 2**10:.0f} KiB" if row.get("text_kv_bytes") else "")
             lines.append(f"| {label} | {row['compute_saved']:.1%} | {row['compute_saved_positions']:.1%} | "
                          f"{row['speedup_median']:.2f}× | {psnr} | {ssim} | {row['colour']:.0%} / {row['direction']:.0%} "
-                         f"| {row['peak_kv_bytes'] / 2**10:.0f} KiB | {row['items']} |")
+                         f"| {kv} | {row['items']} |")
         lines.append("")
     if lengths:
         lines += ["**Peak KV bytes by video length (one prompt)**", "", "| frames | " + " | ".join(lengths["methods"])
@@ -227,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compose", type=_floats, default=[0.02, 0.05, 0.08, 0.1],
                         help="EasyCache thresholds of whole-window decisions composed with restructuring "
                              "(block-causal models)")
+    parser.add_argument("--compose-text", type=_floats, default=[0.03, 0.04],
+                        help="the same compositions with the prompt's projections kept (text_kv), plus restructuring "
+                             "with them alone (empty: no text kv rows)")
     parser.add_argument("--warmup-steps", type=int, default=5, help="warm-up of every method (per chunk for FlowCache)")
     parser.add_argument("--kv-lengths", type=int, nargs="*", default=[41, 81, 161],
                         help="lengths of the peak-KV table (one prompt; empty: skip)")
@@ -251,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     causal = int(pipe.transformer.config.num_frame_per_block) > 1
     rescale = fitted_rescale(args.rescale_fit) if args.rescale_fit is not None else None
     grid = method_grid(args.reuse, args.rate, args.kv_budget if causal else None, args.kv_threshold, args.easycache,
-                       args.warmup_steps, args.compose, args.fitted, rescale, args.fresh_reuse, args.fresh_rate)
+                       args.warmup_steps, args.compose, args.fitted, rescale, args.fresh_reuse, args.fresh_rate,
+                       args.compose_text)
     prompts = pick(args.prompts)
     store = args.out / "runs"
     summary: dict[str, dict[str, dict[str, Any]]] = {}

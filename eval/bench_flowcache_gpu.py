@@ -121,7 +121,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 reference = latents.float()
             error = float(((latents.float() - reference).norm() / reference.norm()).item())
             stats[name] = {"compute_saved": cache_stats.compute_saved or 0.0, "peak_kv_bytes": cache_stats.peak_kv_bytes,
-                           "chunk_counts": cache_stats.chunk_counts, "relative_error_vs_plain": error}
+                           "text_kv_bytes": cache_stats.text_kv_bytes, "chunk_counts": cache_stats.chunk_counts,
+                           "relative_error_vs_plain": error}
             write_partial(args.out, summary(args, timings, peaks, stats))
     return summary(args, timings, peaks, stats)
 

@@ -65,7 +65,8 @@ class CacheStats:
     reused or cached chunk its own). Chunk-level methods add ``chunk_timeline`` (one
     ``ChunkRecord`` per chunk and forward) and ``peak_kv_bytes`` (the most their KV cache held);
     a policy selecting which of a pipeline's own cached tokens attention reads reports the share it
-    read (``kv_read_fraction``).
+    read (``kv_read_fraction``); one keeping the prompt's projections instead of recomputing them
+    reports what they held (``text_kv_bytes``).
     """
 
     method: str
@@ -85,6 +86,7 @@ class CacheStats:
     chunk_timeline: tuple[ChunkRecord, ...] = ()
     peak_kv_bytes: int | None = None
     kv_read_fraction: float | None = None
+    text_kv_bytes: int | None = None
 
     @property
     def chunk_counts(self) -> dict[str, int]:
@@ -142,7 +144,8 @@ class CacheStats:
             lines.append(f"  compute saved: {self.compute_saved:.1%} of the plain pipeline's block-stack work")
         if self.chunk_timeline:
             lines.append("  chunks: " + ", ".join(f"{count} {state}" for state, count in self.chunk_counts.items())
-                         + (f"; peak KV {self.peak_kv_bytes / 2**20:.2f} MiB" if self.peak_kv_bytes else ""))
+                         + (f"; peak KV {self.peak_kv_bytes / 2**20:.2f} MiB" if self.peak_kv_bytes else "")
+                         + (f"; prompt K/V kept {self.text_kv_bytes / 2**20:.2f} MiB" if self.text_kv_bytes else ""))
         if not self.chunk_timeline:
             lines.append("  timeline: " + "".join("C" if r.computed else "." for r in self.timeline))
         return "\n".join(lines)

@@ -35,6 +35,9 @@ class FamilyAdapter:
         block_mask_argument: the block argument holding an attention mask over all tokens.
         modulation_argument: the block argument holding the (per-token) timestep modulation.
         rope_attribute: the denoiser attribute computing the rotary table from the input's shape.
+        text_projections: dotted names (``fnmatch`` patterns) of the denoiser's modules that project only
+            the prompt embedding (its text embedder, the cross-attentions' key/value projections); their
+            input is the same in every forward of a generation, so a method may answer them from memory.
         side_forward_flag: (keyword argument, key) marking forwards that only fill the pipeline's
             own KV cache (AnyFlow FAR's cache steps): they run untouched and are not counted as steps.
         own_kv_cache: the pipeline keeps its own KV cache of earlier chunks (chunk methods then
@@ -65,6 +68,7 @@ class FamilyAdapter:
     block_mask_argument: str | None = None
     modulation_argument: str | None = None
     rope_attribute: str | None = None
+    text_projections: tuple[str, ...] = ()
     window_planner: str | None = None
     side_forward_flag: tuple[str, str] | None = None
     own_kv_cache: bool = False

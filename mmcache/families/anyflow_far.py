@@ -8,6 +8,7 @@ steps). Cond and uncond are batched in one call.
 
 from .adapter import FamilyAdapter
 from .registry import register_family
+from .skyreels_v2 import TEXT_PROJECTIONS
 
 ANYFLOW_FAR = register_family(FamilyAdapter(
     name="anyflow-far",
@@ -22,6 +23,7 @@ ANYFLOW_FAR = register_family(FamilyAdapter(
     window_planner="scheduler.set_timesteps",
     side_forward_flag=("kv_cache_flag", "is_cache_step"),
     own_kv_cache=True,
+    text_projections=TEXT_PROJECTIONS,
     presets={"flowcache": {"threshold": 0.1, "warmup_steps": 1, "final_steps": 1, "metric": "input"}},
     notes="latents are [B, F, C, H, W]; one window per chunk; the pipeline keeps its own KV cache.",
 ))

@@ -9,6 +9,10 @@ whole window; FlowCache decides per block of frames.
 from .adapter import FamilyAdapter
 from .registry import register_family, register_unsupported_pipeline
 
+# the prompt's projections: the text embedder and every cross-attention's keys and values (fused or not)
+TEXT_PROJECTIONS = ("condition_embedder.text_embedder", "blocks.*.attn2.to_k", "blocks.*.attn2.to_v",
+                    "blocks.*.attn2.to_kv")
+
 SKYREELS_V2 = register_family(FamilyAdapter(
     name="skyreels-v2",
     pipeline_classes=("SkyReelsV2Pipeline", "SkyReelsV2ImageToVideoPipeline"),
@@ -30,6 +34,7 @@ SKYREELS_V2_DF = register_family(FamilyAdapter(
     block_mask_argument="attention_mask",
     modulation_argument="temb",
     rope_attribute="rope",
+    text_projections=TEXT_PROJECTIONS,
     presets={
         "easycache": {"threshold": 0.05, "warmup_steps": 10},
         # the paper's "slow" setting: TeaCache's Wan2.1-1.3B rescaling of the modulation's relative L1

@@ -25,6 +25,10 @@ With ``window_threshold`` an EasyCache decision for the whole iteration comes fi
 the iteration runs nothing (every frame takes the whole call's last output offset, as EasyCache does);
 when it computes, the iteration runs restructured (and with chunkwise reuse if ``threshold`` > 0).
 Restructuring stays exact, so this composes its saving with whole-window reuse.
+
+With ``text_kv`` (on by default where the family names its text projections) the prompt's
+projections, the same in every forward, run once per generation and CFG branch
+(``hooks.constant_inputs``); exact, and a saving of its own, reported apart from the three above.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from ..errors import ConfigError
 from ..families.registry import family_preset
 from ..hooks.attention import redirect, restore, self_attention_modules
 from ..hooks.blocks import BlockStack, TokenPlan
+from ..hooks.constant_inputs import ConstantInputMemo, matching_modules
 from ..kv.router import ChunkAttentionPlan, ChunkAttentionRouter, Compression
 from ..kv.selection import CacheSelectionRouter
 from ..kv.store import KVStore
@@ -79,6 +84,10 @@ class FlowCacheConfig(MethodConfig):
         fresh_kv: a chunk is reused only while every later chunk being denoised is reused too, so no
             computed chunk reads a reused chunk's stale keys and values (block-causal models; ``False``:
             the paper's rule, each chunk decides alone and later chunks read its K/V as last computed).
+        text_kv: project the prompt once per generation and CFG branch (the text embedder and every
+            cross-attention's keys and values) and answer later forwards from memory, instead of
+            projecting the same text in every forward; exact. ``None``: on where the family names its
+            text projections (``text_projections``).
     """
 
     method: ClassVar[str] = "flowcache"
@@ -96,6 +105,7 @@ class FlowCacheConfig(MethodConfig):
     reuse: str = "residual"
     window_threshold: float | None = None
     fresh_kv: bool = False
+    text_kv: bool | None = None
 
     def coerce(self, name: str, value: Any) -> Any:
         return tuple(value) if name == "rescale" and isinstance(value, list) else value
@@ -120,12 +130,15 @@ class FlowCacheConfig(MethodConfig):
         require(self.rescale is None or (isinstance(self.rescale, tuple) and len(self.rescale) > 0 and all(
             is_number(c) and math.isfinite(c) for c in self.rescale)),
             f"FlowCacheConfig.rescale must be None or a list of finite polynomial coefficients, got {self.rescale!r}.")
-        require(self.restructure in (None, True, False), "FlowCacheConfig.restructure must be None, True or False.")
+        require(self.restructure is None or isinstance(self.restructure, bool),
+                f"FlowCacheConfig.restructure must be None, true or false, got {self.restructure!r}.")
         require(self.reuse in REUSE_TARGETS, f"FlowCacheConfig.reuse must be one of {REUSE_TARGETS}, got {self.reuse!r}.")
         require(self.window_threshold is None or (is_number(self.window_threshold) and math.isfinite(
             self.window_threshold) and self.window_threshold >= 0),
             f"FlowCacheConfig.window_threshold must be None or a finite number >= 0, got {self.window_threshold!r}.")
         require(isinstance(self.fresh_kv, bool), f"FlowCacheConfig.fresh_kv must be true or false, got {self.fresh_kv!r}.")
+        require(self.text_kv is None or isinstance(self.text_kv, bool),
+                f"FlowCacheConfig.text_kv must be None, true or false, got {self.text_kv!r}.")
 
     @classmethod
     def preset(cls, family: str, **overrides: Any) -> "FlowCacheConfig":
@@ -170,6 +183,7 @@ class FlowCachePolicy(StepPolicy):
         self.stack: BlockStack | None = None
         self.rope_hook: Any = None
         self.window_policy: StepPolicy | None = None
+        self.text_memo: ConstantInputMemo | None = None
         # sees each chunk's decision signal (before a decision) and computed output: ``observer(kind, branch, chunk,
         # step, tensor)`` with kind "signal" or "output" (analysis tools, e.g. eval/flowcache_metrics.py)
         self.observer: Callable[[str, str, int, int, torch.Tensor], None] | None = None
@@ -206,6 +220,18 @@ class FlowCachePolicy(StepPolicy):
         self.stack = BlockStack(blocks, self, adapter.block_token_arguments, adapter.block_mask_argument)
         rope = getattr(denoiser, adapter.rope_attribute) if adapter.rope_attribute else None
         self.rope_hook = rope.register_forward_hook(self._offset_rope) if rope is not None else None
+        self.text_memo = self._text_memo(adapter, denoiser)
+
+    def _text_memo(self, adapter: Any, denoiser: torch.nn.Module) -> ConstantInputMemo | None:
+        if self.config.text_kv is False:
+            return None
+        modules = matching_modules(denoiser, adapter.text_projections)
+        if not modules:
+            if self.config.text_kv:
+                raise ConfigError(f"FlowCache's text_kv needs the {adapter.name} family to name its text projections "
+                                  "(FamilyAdapter.text_projections); it names none. Leave text_kv=None or False.")
+            return None
+        return ConstantInputMemo(modules).attach()
 
     def detach(self) -> None:
         for _, module in self.modules:
@@ -214,7 +240,9 @@ class FlowCachePolicy(StepPolicy):
             self.stack.detach()
         if self.rope_hook is not None:
             self.rope_hook.remove()
-        self.modules, self.selectors, self.stack, self.rope_hook = [], [], None, None
+        if self.text_memo is not None:
+            self.text_memo.detach()
+        self.modules, self.selectors, self.stack, self.rope_hook, self.text_memo = [], [], None, None, None
 
     # -- runs and windows -----------------------------------------------------------------------
     def start_run(self) -> None:
@@ -224,6 +252,8 @@ class FlowCachePolicy(StepPolicy):
         self.store.peak_bytes = 0
         for selector in self.selectors:
             selector.tokens_cached = selector.tokens_read = 0
+        if self.text_memo is not None:
+            self.text_memo.clear()
         self.start_window()
 
     def start_window(self) -> None:
@@ -320,6 +350,8 @@ class FlowCachePolicy(StepPolicy):
     def adjust_output(self, call: DenoiserCall, output: torch.Tensor) -> torch.Tensor:
         window, forward = self._window(), self._forward
         self.store.note_peak()
+        if self.text_memo is not None:
+            self.text_memo.held_bytes()
         self._forward = None
         if self._rope_window is not None:
             first = self._rope_window[0]
@@ -531,4 +563,5 @@ class FlowCachePolicy(StepPolicy):
         cached = sum(selector.tokens_cached for selector in self.selectors)
         return {"chunk_timeline": tuple(self.records),
                 "peak_kv_bytes": None if self.adapter.own_kv_cache else self.store.peak_bytes,
-                "kv_read_fraction": sum(s.tokens_read for s in self.selectors) / cached if cached else None}
+                "kv_read_fraction": sum(s.tokens_read for s in self.selectors) / cached if cached else None,
+                "text_kv_bytes": self.text_memo.peak_bytes if self.text_memo is not None else None}

@@ -9,7 +9,7 @@ from mmcache.eval import bench_flowcache
 
 ARGS = ["--model", "tiny:skyreels-v2-df-causal", "--prompts", "1", "--frames", "21", "--reuse", "0.3",
         "--rate", "0.3", "--fresh-reuse", "0.3", "--fresh-rate", "", "--kv-threshold", "0.3", "--kv-budget", "2", "--easycache", "0.2", "--compose", "0.2",
-        "--warmup-steps", "2", "--kv-lengths", "21", "37", "--addnoise", "20", "--quiet"]
+        "--compose-text", "0.2", "--warmup-steps", "2", "--kv-lengths", "21", "37", "--addnoise", "20", "--quiet"]
 
 
 def test_the_benchmark_writes_its_tables_and_resumes(tmp_path, capsys):
@@ -18,11 +18,16 @@ def test_the_benchmark_writes_its_tables_and_resumes(tmp_path, capsys):
     rows = results["summary"]["21"]
     assert set(rows) == {"plain", "flowcache restructure", "flowcache modulation 0.3", "flowcache modulation 0.3 + kv 2",
                          "flowcache rate 0.3", "flowcache rate 0.3 + kv 2", "easycache 0.2 (whole window)",
-                         "flowcache restructure + easycache 0.2", "flowcache modulation 0.3, fresh kv"}
+                         "flowcache restructure + easycache 0.2", "flowcache modulation 0.3, fresh kv",
+                         "flowcache restructure + text kv", "flowcache restructure + text kv + easycache 0.2"}
     assert rows["plain"]["compute_saved"] == 0 and rows["flowcache restructure"]["compute_saved"] > 0
     assert rows["flowcache restructure"]["psnr"] > 60  # exact up to float rounding
     composed = rows["flowcache restructure + easycache 0.2"]["compute_saved"]
     assert composed > rows["flowcache restructure"]["compute_saved"]
+    text = rows["flowcache restructure + text kv"]  # the prompt's projections kept: the same frames, fewer MACs
+    assert text["psnr"] == rows["flowcache restructure"]["psnr"] and text["text_kv_bytes"] > 0
+    assert text["compute_saved"] > rows["flowcache restructure"]["compute_saved"]
+    assert rows["flowcache restructure + text kv + easycache 0.2"]["compute_saved"] > composed
     assert list(results["kv_by_length"]["peaks"]) == ["21", "37"] and results["addnoise"]["mean_psnr"] > 0
     assert "| flowcache rate 0.3 + kv 2 |" in (tmp_path / "flowcache.md").read_text()
     stored = sorted(path.name for path in (tmp_path / "runs").iterdir())
@@ -47,7 +52,7 @@ def test_training_captions_choose_settings_without_a_held_out_prompt(tmp_path):
     from mmcache.eval.pareto_step_methods import calibration_prompts, held_out_prompts
 
     argv = ["--model", "tiny:skyreels-v2-df-causal", "--captions", "train", "--prompts", "1", "--frames", "21",
-            "--reuse", "", "--rate", "", "--fresh-reuse", "", "--fresh-rate", "", "--easycache", "", "--compose", "0.2", "--warmup-steps", "2", "--kv-lengths",
+            "--reuse", "", "--rate", "", "--fresh-reuse", "", "--fresh-rate", "", "--easycache", "", "--compose", "0.2", "--compose-text", "", "--warmup-steps", "2", "--kv-lengths",
             "--addnoise", "0", "--quiet", "--out", str(tmp_path)]
     assert bench_flowcache.main(argv) == 0
     prompts = {json.loads(path.read_text())["prompt"] for path in (tmp_path / "runs").iterdir()}

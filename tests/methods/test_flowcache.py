@@ -118,6 +118,8 @@ def test_disable_removes_every_hook(pipes):
     for block in pipe.transformer.blocks:
         registry = HookRegistry.check_if_exists_or_initialize(block)
         assert not registry.hooks and type(block.attn1.processor).__name__ == "SkyReelsV2AttnProcessor"
+        assert type(block.attn2.to_k) is torch.nn.Linear and type(block.attn2.to_v) is torch.nn.Linear
+    assert type(pipe.transformer.condition_embedder.text_embedder).__name__ == "PixArtAlphaTextProjection"
     assert torch.equal(run(pipe, CAUSAL)[0], plain)
 
 
@@ -127,7 +129,7 @@ def test_config_validation_and_json():
     assert mmcache.FlowCacheConfig.preset("skyreels-v2-df").threshold == 0.1
     for bad in ({"threshold": -1}, {"threshold": float("nan")}, {"kv_budget": 0}, {"pool_kernel": 4},
                 {"metric": "output"}, {"importance_weight": 2}, {"rescale": []}, {"warmup_steps": 1.5},
-                {"fresh_kv": 1}):
+                {"fresh_kv": 1}, {"text_kv": 1}, {"restructure": 0}):
         with pytest.raises(ConfigError, match="FlowCacheConfig"):
             mmcache.FlowCacheConfig(**bad)
     with pytest.raises(ConfigError, match="kv_budget"):
@@ -205,3 +207,52 @@ def test_fresh_kv_never_lets_a_computed_chunk_read_a_reused_one(pipes):
     assert not reads_a_reused_chunk(stats.chunk_timeline)
     assert 0 < stats.chunk_counts["reused"] < stale.chunk_counts["reused"]
     assert 0 < (frames - plain).abs().max() < 0.1
+
+
+def text_projection_calls(pipe) -> list[int]:
+    """Appends one entry per run of any block's cross-attention key projection (installed on the module)."""
+    calls: list[int] = []
+    for block in pipe.transformer.blocks:
+        block.attn2.to_k.register_forward_pre_hook(lambda module, args: calls.append(1))
+    return calls
+
+
+def test_text_kv_projects_the_prompt_once_per_branch_and_changes_nothing(pipes):
+    from mmcache.pipelines.compute import count_linear_macs
+
+    pipe = build_tiny_pipeline(CAUSAL)
+    plain, _ = run(pipe, CAUSAL, **LONG)
+    calls = text_projection_calls(pipe)
+    with count_linear_macs([pipe.transformer]) as without_counter:
+        without, without_stats = run(pipe, CAUSAL, mmcache.FlowCacheConfig(threshold=0, text_kv=False), **LONG)
+    plain_calls = len(calls)
+    calls.clear()
+    with count_linear_macs([pipe.transformer]) as kept_counter:
+        kept, stats = run(pipe, CAUSAL, mmcache.FlowCacheConfig(threshold=0), **LONG)
+    assert torch.equal(kept, without)
+    torch.testing.assert_close(kept, plain, atol=1e-5, rtol=0)
+    assert len(calls) == 2 * len(pipe.transformer.blocks) < plain_calls  # once per CFG branch and block
+    assert kept_counter.macs < without_counter.macs
+    assert stats.text_kv_bytes > 0 and without_stats.text_kv_bytes is None
+    assert stats.compute_saved == without_stats.compute_saved  # latent positions: the same chunks ran
+
+
+def test_text_kv_on_a_bidirectional_model_is_bit_identical_and_follows_the_prompt(pipes):
+    pipe = pipes[BIDIRECTIONAL]
+    plain, _ = run(pipe, BIDIRECTIONAL)
+    other, _ = run(pipe, BIDIRECTIONAL, prompt="a blue square moving up")
+    with mmcache.enabled(pipe, mmcache.FlowCacheConfig(threshold=0)) as handle:
+        first = generate_tiny(pipe, BIDIRECTIONAL, steps=8)
+        second = generate_tiny(pipe, BIDIRECTIONAL, steps=8, prompt="a blue square moving up")
+    assert torch.equal(first, plain) and torch.equal(second, other)
+    assert handle.history[-1].text_kv_bytes > 0
+
+
+def test_text_kv_asked_for_where_the_family_names_no_projections_is_refused(pipes, monkeypatch):
+    import mmcache.methods.flowcache as flowcache
+
+    monkeypatch.setattr(flowcache, "matching_modules", lambda denoiser, patterns: [])
+    with pytest.raises(ConfigError, match="text_kv"):
+        mmcache.enable(pipes[CAUSAL], mmcache.FlowCacheConfig(text_kv=True))
+    frames, stats = run(pipes[CAUSAL], CAUSAL, mmcache.FlowCacheConfig(threshold=0))  # None: off where unnamed
+    assert stats.text_kv_bytes is None

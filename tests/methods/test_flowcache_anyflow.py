@@ -33,6 +33,23 @@ def test_never_reusing_is_bit_identical_and_counts_one_window_per_chunk(pipe, pl
     assert stats.calls == CHUNKS * STEPS  # the cache-filling forwards between chunks are not steps
     assert len({record.window for record in stats.timeline}) == CHUNKS
     assert stats.compute_saved == 0 and stats.chunk_counts == {"computed": CHUNKS * STEPS}
+    assert stats.text_kv_bytes > 0  # the prompt's projections were kept, and the frames are the same bits
+
+
+def test_the_prompt_is_projected_once_per_branch(pipe, plain):
+    runs: list[int] = []
+    hooks = [block.attn2.to_k.register_forward_pre_hook(lambda module, args: runs.append(1))
+             for block in pipe.transformer.blocks]
+    try:
+        frames, _ = run(pipe, mmcache.FlowCacheConfig(threshold=0))
+        kept = len(runs)
+        runs.clear()
+        run(pipe, mmcache.FlowCacheConfig(threshold=0, text_kv=False))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert torch.equal(frames, plain)
+    assert kept == len(pipe.transformer.blocks) < len(runs)  # cond and uncond batched: one input per block
 
 
 def test_a_reused_chunk_step_runs_through_no_block(pipe, plain):

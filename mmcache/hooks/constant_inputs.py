@@ -1,0 +1,152 @@
+"""Modules whose input does not change during a generation answer from memory instead of running again.
+
+A text-conditioned video denoiser projects the same prompt embedding in every forward: the text
+projection of its condition embedder and the key/value projections of every cross-attention. The
+plain pipeline recomputes them each step. ``ConstantInputMemo`` gives each named module a
+per-instance subclass whose ``__call__`` first looks for an earlier input equal to this one (the
+same tensor object, unmodified, or equal values) and returns the output kept for it; the module
+and its hooks do not run, so the work is not done. Outputs are bit-identical to recomputing them
+(the same operation on the same values). Only calls without autograd are answered from memory; a
+call that builds a graph runs the module as usual. ``detach`` restores every module's class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from typing import Any, Iterable
+
+import torch
+
+MEMO_ATTRIBUTE = "_mmcache_constant_input_memo"
+
+
+def _version(tensor: torch.Tensor) -> int | None:
+    """The tensor's in-place modification counter (``None`` for inference-mode tensors, which have none)."""
+    try:
+        return tensor._version
+    except RuntimeError:
+        return None
+
+
+@dataclasses.dataclass
+class _Kept:
+    """One input seen and the output computed for it."""
+
+    input: torch.Tensor
+    input_version: int | None
+    output: torch.Tensor
+    output_version: int | None
+
+    def answers(self, tensor: torch.Tensor) -> bool:
+        if self.output_version is not None and _version(self.output) != self.output_version:
+            return False  # a caller modified the kept output in place
+        if self.input_version is not None and _version(self.input) != self.input_version:
+            return False  # the kept input was modified in place: its values are no longer the ones projected
+        if tensor is self.input:
+            return True
+        return (tensor.shape == self.input.shape and tensor.dtype == self.input.dtype
+                and tensor.device == self.input.device and bool(torch.equal(tensor, self.input)))
+
+
+class _ModuleMemory:
+    """The inputs one module has seen (most recent first, at most ``capacity``) and their outputs."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.kept: list[_Kept] = []
+        self.hits = 0
+        self.misses = 0
+
+    def find(self, tensor: torch.Tensor) -> torch.Tensor | None:
+        for position, kept in enumerate(self.kept):
+            if kept.answers(tensor):
+                self.kept.insert(0, self.kept.pop(position))
+                self.hits += 1
+                return kept.output
+        self.misses += 1
+        return None
+
+    def keep(self, tensor: torch.Tensor, output: torch.Tensor) -> None:
+        version = _version(tensor)
+        held = tensor if version is not None else tensor.clone()  # without a counter, keep the values themselves
+        self.kept.insert(0, _Kept(held, version, output, _version(output)))
+        del self.kept[self.capacity:]
+
+    def bytes(self) -> int:
+        return sum(kept.output.numel() * kept.output.element_size() for kept in self.kept)
+
+
+def _memo_class(original: type) -> type:
+    def __call__(self: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
+        memory = self.__dict__.get(MEMO_ATTRIBUTE)
+        if (memory is None or kwargs or len(args) != 1 or not isinstance(args[0], torch.Tensor)
+                or torch.is_grad_enabled()):
+            return original.__call__(self, *args, **kwargs)
+        found = memory.find(args[0])
+        if found is not None:
+            return found
+        output = original.__call__(self, *args)
+        if isinstance(output, torch.Tensor):
+            memory.keep(args[0], output)
+        return output
+
+    return type(original.__name__, (original,), {"__call__": __call__, "__module__": original.__module__,
+                                                 "_mmcache_original_class": original})
+
+
+def matching_modules(root: torch.nn.Module, patterns: Iterable[str]) -> list[torch.nn.Module]:
+    """Submodules of ``root`` whose dotted name matches one of ``patterns`` (``fnmatch``: ``blocks.*.attn2.to_k``)."""
+    patterns = tuple(patterns)
+    return [module for name, module in root.named_modules()
+            if name and any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)]
+
+
+class ConstantInputMemo:
+    """Answers the calls of ``modules`` whose input equals an earlier one from memory (see the module docstring).
+
+    ``capacity`` inputs are kept per module (a CFG pipeline projects two prompts: the prompt and the
+    negative prompt).
+    """
+
+    def __init__(self, modules: Iterable[torch.nn.Module], capacity: int = 4) -> None:
+        self.modules = list(modules)
+        self.capacity = capacity
+        self.peak_bytes = 0
+
+    def attach(self) -> "ConstantInputMemo":
+        for module in self.modules:
+            if MEMO_ATTRIBUTE in module.__dict__:
+                raise RuntimeError(f"{type(module).__name__} already answers from mmcache's memory")
+            module.__dict__[MEMO_ATTRIBUTE] = _ModuleMemory(self.capacity)
+            module.__class__ = _memo_class(type(module))
+        return self
+
+    def detach(self) -> None:
+        for module in self.modules:
+            module.__dict__.pop(MEMO_ATTRIBUTE, None)
+            original = type(module).__dict__.get("_mmcache_original_class")
+            if original is not None:
+                module.__class__ = original
+        self.modules = []
+
+    def clear(self) -> None:
+        """Forget every kept output (a new generation) and the peak."""
+        for memory in self._memories():
+            memory.kept.clear()
+            memory.hits = memory.misses = 0
+        self.peak_bytes = 0
+
+    def held_bytes(self) -> int:
+        """Bytes of the outputs kept now; also raises ``peak_bytes`` to it."""
+        held = sum(memory.bytes() for memory in self._memories())
+        self.peak_bytes = max(self.peak_bytes, held)
+        return held
+
+    def counts(self) -> tuple[int, int]:
+        """(calls answered from memory, calls run) since the last ``clear``."""
+        memories = list(self._memories())
+        return sum(m.hits for m in memories), sum(m.misses for m in memories)
+
+    def _memories(self) -> Iterable[_ModuleMemory]:
+        return (module.__dict__[MEMO_ATTRIBUTE] for module in self.modules if MEMO_ATTRIBUTE in module.__dict__)
