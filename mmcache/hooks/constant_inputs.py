@@ -38,13 +38,15 @@ class _Kept:
     output: torch.Tensor
     output_version: int | None
 
-    def answers(self, tensor: torch.Tensor) -> bool:
-        if self.output_version is not None and _version(self.output) != self.output_version:
-            return False  # a caller modified the kept output in place
-        if self.input_version is not None and _version(self.input) != self.input_version:
-            return False  # the kept input was modified in place: its values are no longer the ones projected
-        if tensor is self.input:
-            return True
+    def valid(self) -> bool:
+        """Neither the kept output (by a caller) nor the kept input was modified in place since."""
+        return ((self.output_version is None or _version(self.output) == self.output_version)
+                and (self.input_version is None or _version(self.input) == self.input_version))
+
+    def same_object(self, tensor: torch.Tensor) -> bool:
+        return tensor is self.input
+
+    def same_values(self, tensor: torch.Tensor) -> bool:
         return (tensor.shape == self.input.shape and tensor.dtype == self.input.dtype
                 and tensor.device == self.input.device and bool(torch.equal(tensor, self.input)))
 
@@ -59,11 +61,15 @@ class _ModuleMemory:
         self.misses = 0
 
     def find(self, tensor: torch.Tensor) -> torch.Tensor | None:
-        for position, kept in enumerate(self.kept):
-            if kept.answers(tensor):
-                self.kept.insert(0, self.kept.pop(position))
-                self.hits += 1
-                return kept.output
+        """The output kept for ``tensor``: the same object first, then equal values (a comparison that waits for
+        the device, so it is tried only when no kept input is the object itself)."""
+        self.kept = [kept for kept in self.kept if kept.valid()]
+        for matches in (_Kept.same_object, _Kept.same_values):
+            for position, kept in enumerate(self.kept):
+                if matches(kept, tensor):
+                    self.kept.insert(0, self.kept.pop(position))
+                    self.hits += 1
+                    return kept.output
         self.misses += 1
         return None
 

@@ -82,3 +82,19 @@ def test_detach_restores_the_modules_and_clear_forgets():
     assert type(model[1]) is torch.nn.Linear
     with pytest.raises(RuntimeError, match="already"):
         ConstantInputMemo([model[0]]).attach().attach()
+
+
+def test_the_same_object_is_found_without_comparing_values(monkeypatch):
+    layer, runs = counted_linear()
+    ConstantInputMemo([layer]).attach()
+    prompt, negative = torch.randn(2, 8), torch.randn(2, 8)
+    with torch.no_grad():
+        layer(prompt)
+        layer(negative)
+        comparisons: list[int] = []
+        equal = torch.equal
+        monkeypatch.setattr(torch, "equal", lambda a, b: comparisons.append(1) or equal(a, b))
+        for _ in range(3):  # the two CFG branches alternate: each finds its own object, on a GPU with no sync
+            layer(prompt)
+            layer(negative)
+    assert len(runs) == 2 and not comparisons
