@@ -26,11 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from mmcache.methods.flowcache import relative_l1
+from mmcache.methods.flowcache import METRICS, relative_l1
 
 from .bench_outputs import invocation, write_outputs
-
-METRICS = ("modulation", "input", "rate")
 
 
 class ChangeRecorder:

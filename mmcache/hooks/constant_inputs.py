@@ -51,11 +51,24 @@ class _Kept:
                 and tensor.device == self.input.device and bool(torch.equal(tensor, self.input)))
 
 
+@dataclasses.dataclass
+class _Tally:
+    """Bytes of the outputs kept by every module of one memo, now and at most since the last ``clear``."""
+
+    held: int = 0
+    peak: int = 0
+
+    def change(self, kept: Iterable[_Kept], sign: int) -> None:
+        self.held += sign * sum(item.output.numel() * item.output.element_size() for item in kept)
+        self.peak = max(self.peak, self.held)
+
+
 class _ModuleMemory:
     """The inputs one module has seen (most recent first, at most ``capacity``) and their outputs."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, tally: _Tally) -> None:
         self.capacity = capacity
+        self.tally = tally
         self.kept: list[_Kept] = []
         self.hits = 0
         self.misses = 0
@@ -63,7 +76,9 @@ class _ModuleMemory:
     def find(self, tensor: torch.Tensor) -> torch.Tensor | None:
         """The output kept for ``tensor``: the same object first, then equal values (a comparison that waits for
         the device, so it is tried only when no kept input is the object itself)."""
-        self.kept = [kept for kept in self.kept if kept.valid()]
+        if not all(kept.valid() for kept in self.kept):
+            self.tally.change([kept for kept in self.kept if not kept.valid()], -1)
+            self.kept = [kept for kept in self.kept if kept.valid()]
         for matches in (_Kept.same_object, _Kept.same_values):
             for position, kept in enumerate(self.kept):
                 if matches(kept, tensor):
@@ -77,10 +92,13 @@ class _ModuleMemory:
         version = _version(tensor)
         held = tensor if version is not None else tensor.clone()  # without a counter, keep the values themselves
         self.kept.insert(0, _Kept(held, version, output, _version(output)))
+        self.tally.change(self.kept[:1], 1)
+        self.tally.change(self.kept[self.capacity:], -1)
         del self.kept[self.capacity:]
 
-    def bytes(self) -> int:
-        return sum(kept.output.numel() * kept.output.element_size() for kept in self.kept)
+    def clear(self) -> None:
+        self.kept.clear()
+        self.hits = self.misses = 0
 
 
 def _memo_class(original: type) -> type:
@@ -118,13 +136,13 @@ class ConstantInputMemo:
     def __init__(self, modules: Iterable[torch.nn.Module], capacity: int = 4) -> None:
         self.modules = list(modules)
         self.capacity = capacity
-        self.peak_bytes = 0
+        self._tally = _Tally()
 
     def attach(self) -> "ConstantInputMemo":
         for module in self.modules:
             if MEMO_ATTRIBUTE in module.__dict__:
                 raise RuntimeError(f"{type(module).__name__} already answers from mmcache's memory")
-            module.__dict__[MEMO_ATTRIBUTE] = _ModuleMemory(self.capacity)
+            module.__dict__[MEMO_ATTRIBUTE] = _ModuleMemory(self.capacity, self._tally)
             module.__class__ = _memo_class(type(module))
         return self
 
@@ -139,15 +157,17 @@ class ConstantInputMemo:
     def clear(self) -> None:
         """Forget every kept output (a new generation) and the peak."""
         for memory in self._memories():
-            memory.kept.clear()
-            memory.hits = memory.misses = 0
-        self.peak_bytes = 0
+            memory.clear()
+        self._tally.held = self._tally.peak = 0
 
     def held_bytes(self) -> int:
-        """Bytes of the outputs kept now; also raises ``peak_bytes`` to it."""
-        held = sum(memory.bytes() for memory in self._memories())
-        self.peak_bytes = max(self.peak_bytes, held)
-        return held
+        """Bytes of the outputs kept now."""
+        return self._tally.held
+
+    @property
+    def peak_bytes(self) -> int:
+        """The most bytes of outputs kept at once since the last ``clear``."""
+        return self._tally.peak
 
     def counts(self) -> tuple[int, int]:
         """(calls answered from memory, calls run) since the last ``clear``."""

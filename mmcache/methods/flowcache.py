@@ -350,8 +350,6 @@ class FlowCachePolicy(StepPolicy):
     def adjust_output(self, call: DenoiserCall, output: torch.Tensor) -> torch.Tensor:
         window, forward = self._window(), self._forward
         self.store.note_peak()
-        if self.text_memo is not None:
-            self.text_memo.held_bytes()
         self._forward = None
         if self._rope_window is not None:
             first = self._rope_window[0]
